@@ -1,0 +1,49 @@
+//! What every pola service shares, so each role's `main` stays a short read.
+//!
+//! Start with [`run`]: every binary's `main` hands its body to it, which sets up logging and turns
+//! a fatal error into one clear line and a non-zero exit. Then [`shutdown`] (SIGTERM and SIGINT),
+//! [`retry`] (a peer that is not up yet), [`summary`] (the line every client ends with) and
+//! [`probe`] (the healthcheck a `FROM scratch` image runs, since it has no shell).
+
+pub mod probe;
+pub mod retry;
+pub mod shutdown;
+pub mod summary;
+
+use std::process::ExitCode;
+
+pub use summary::Summary;
+
+/// Initialises env_logger with `RUST_LOG=info` unless the environment says otherwise.
+pub fn init_logging() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_timestamp_millis()
+        .init();
+}
+
+/// Runs a binary's body: logging first, then the body; an error becomes a single line on stderr
+/// (`error: what was being done: why`) and exit code 1, never a panic or a backtrace.
+pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
+    init_logging();
+    match body() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Like [`run`] for an async body, on a multi-threaded tokio runtime.
+pub fn run_async<F>(body: F) -> ExitCode
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    run(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)?
+            .block_on(body)
+    })
+}

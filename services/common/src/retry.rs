@@ -1,0 +1,83 @@
+//! Retrying a connection to a peer that is not up yet, for a bounded time.
+//!
+//! Compose starts containers in parallel and a client may come up before its server; a client
+//! retries for `--retry-secs` and then gives up with one clear line naming the address.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+
+/// The pause between attempts.
+pub const PAUSE: Duration = Duration::from_millis(100);
+
+/// Calls `attempt` until it succeeds or `limit` has passed; the error then names `what` and the
+/// last failure.
+pub fn retry<T, E: std::fmt::Display>(
+    what: &str,
+    limit: Duration,
+    mut attempt: impl FnMut() -> Result<T, E>,
+) -> anyhow::Result<T> {
+    let start = Instant::now();
+    loop {
+        match attempt() {
+            Ok(value) => return Ok(value),
+            Err(err) if start.elapsed() >= limit => {
+                return Err(anyhow!("{what}: gave up after {:.1} s: {err}", limit.as_secs_f64()))
+            }
+            Err(err) => log::debug!("{what}: {err}; retrying"),
+        }
+        std::thread::sleep(PAUSE);
+    }
+}
+
+/// The async twin of [`retry`].
+pub async fn retry_async<T, E, F, Fut>(what: &str, limit: Duration, mut attempt: F) -> anyhow::Result<T>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let start = Instant::now();
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(err) if start.elapsed() >= limit => {
+                return Err(anyhow!("{what}: gave up after {:.1} s: {err}", limit.as_secs_f64()))
+            }
+            Err(err) => log::debug!("{what}: {err}; retrying"),
+        }
+        tokio::time::sleep(PAUSE).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gives_up_with_the_address_and_the_cause() {
+        let err = retry("connecting to 127.0.0.1:9", Duration::from_millis(250), || {
+            Err::<(), _>("connection refused")
+        })
+        .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("127.0.0.1:9"), "{text}");
+        assert!(text.contains("connection refused"), "{text}");
+    }
+
+    #[test]
+    fn returns_the_first_success() {
+        let mut tries = 0;
+        let value = retry("x", Duration::from_secs(5), || {
+            tries += 1;
+            if tries < 3 {
+                Err("not yet")
+            } else {
+                Ok(tries)
+            }
+        })
+        .unwrap();
+        assert_eq!(value, 3);
+    }
+}
