@@ -1,5 +1,7 @@
 //! The healthcheck of a `FROM scratch` image, which has no shell or curl: the service binary run
 //! as `<binary> --probe` connects to its own listening port and exits 0 if something accepts.
+//! A client that must be ready before others start (an MQTT subscriber whose SUBACK arrived)
+//! writes a ready file instead, and its `--probe` checks that the file exists.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -31,6 +33,23 @@ pub fn probe(listen: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Marks a client ready by creating `path` (and its parent folder); `None` does nothing.
+pub fn mark_ready(path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, b"ready\n").with_context(|| format!("writing ready file {}", path.display()))?;
+    log::info!("ready: wrote {}", path.display());
+    Ok(())
+}
+
+/// The probe of a client with a ready file: Ok once [`mark_ready`] has written it.
+pub fn probe_ready(path: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::ensure!(path.exists(), "not ready yet: {} does not exist", path.display());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +62,15 @@ mod tests {
         probe(&addr).unwrap();
         drop(listener);
         assert!(probe(&addr).is_err());
+    }
+
+    #[test]
+    fn ready_file_round_trip() {
+        let dir = std::env::temp_dir().join(format!("pola-ready-{}", std::process::id()));
+        let file = dir.join("sub/ready");
+        assert!(probe_ready(&file).is_err());
+        mark_ready(Some(&file)).unwrap();
+        probe_ready(&file).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

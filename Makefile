@@ -1,0 +1,44 @@
+# The verbs users type. Each recipe is a line or two; the work lives in scripts/ and in `pola`.
+MODELS := mqtt tcp rest reqrep pushpull pubsub
+.PHONY: setup build test test-unit test-captures images up down capture report bench bench-quick wireshark
+
+setup:            ## install what pola needs on a fresh Debian machine (apt, Compose v2, Rust crates)
+	bash scripts/setup.sh
+
+build:            ## release binaries of every role and of `pola`
+	cargo build --release --workspace --bins
+
+test: test-unit test-captures bench-quick   ## everything CI runs
+
+test-unit:        ## every model on loopback, the bad-input table, the pcap decoders
+	cargo test --release --workspace
+
+test-captures: images   ## every model in compose, every pcap checked with tshark
+	bash scripts/test-captures.sh
+
+images: build     ## build every image offline and print its size
+	bash scripts/images.sh
+
+up: images        ## run every model once in compose; six pcaps land in captures/
+	bash scripts/capture.sh up
+
+down:             ## stop and remove every container and network of pola
+	bash scripts/capture.sh down
+
+capture: images   ## capture every model, one after another
+	bash scripts/capture.sh $(MODELS)
+
+capture-%: images ## capture one model: make capture-mqtt (or tcp, rest, reqrep, pushpull, pubsub)
+	bash scripts/capture.sh $*
+
+report: build     ## summarise every capture in captures/ (HTML and Markdown)
+	./target/release/pola report
+
+bench: build      ## every model against the floor and its peer
+	./target/release/pola bench
+
+bench-quick: build
+	./target/release/pola bench --quick
+
+wireshark:        ## open a capture with the ZMTP dissector: make wireshark MODEL=pubsub
+	bash wireshark/open.sh $(MODEL)

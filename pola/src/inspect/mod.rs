@@ -1,0 +1,8 @@
+//! `pola inspect` (not built yet).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("pola inspect is not built yet")
+}
