@@ -8,7 +8,7 @@ setup:            ## install what pola needs on a fresh Debian machine (apt, Com
 build:            ## release binaries of every role and of `pola`
 	cargo build --release --workspace --bins
 
-test: test-unit test-captures bench-quick   ## everything CI runs
+test: setup test-unit test-captures bench-quick   ## everything CI runs (installs what is missing first)
 
 test-unit:        ## every model on loopback, the bad-input table, the pcap decoders
 	cargo test --release --workspace
@@ -19,7 +19,7 @@ test-captures: images   ## every model in compose, every pcap checked with tshar
 images: build     ## build every image offline and print its size
 	bash scripts/images.sh
 
-up: images        ## run every model once in compose; six pcaps land in captures/
+up: setup images  ## run every model once in compose; six pcaps land in captures/
 	bash scripts/capture.sh up
 
 down:             ## stop and remove every container and network of pola
