@@ -1,0 +1,158 @@
+//! The echo client: sends `count` messages of `size` bytes over one or more connections and checks
+//! that each reply is the same bytes. Each message is written while its echo is being read, so a
+//! message much larger than the socket buffers cannot deadlock the two ends.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use common::Summary;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+
+/// What one run does.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub connect: String,
+    pub count: u64,
+    pub size: usize,
+    pub concurrency: usize,
+    /// How long to keep trying while the server is not up.
+    pub retry: Duration,
+    /// How long to wait for one echo before counting the message lost.
+    pub timeout: Duration,
+}
+
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    received: AtomicU64,
+    mismatched: AtomicU64,
+}
+
+/// The result of a run: the summary line, whether the run was complete and correct, and whether
+/// a signal cut it short (a requested stop, which the binary does not count as a failure).
+pub struct Report {
+    pub summary: Summary,
+    pub ok: bool,
+    pub interrupted: bool,
+}
+
+/// Message `i`: its number first, then letters, ending in a newline, so each line is distinct
+/// (a reordered or mixed-up echo is caught) and readable in a capture.
+pub fn message(i: u64, size: usize) -> Vec<u8> {
+    let mut msg = format!("{i:08} ").into_bytes();
+    msg.extend((0..size).map(|k| b'a' + ((i as usize + k) % 26) as u8));
+    msg.truncate(size);
+    if let Some(last) = msg.last_mut() {
+        *last = b'\n';
+    }
+    msg
+}
+
+/// Connects (retrying for `cfg.retry`), runs the exchange, and stops early if `shutdown`
+/// completes; the summary then says how far it got.
+pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<Report> {
+    let mut streams = Vec::with_capacity(cfg.concurrency);
+    for _ in 0..cfg.concurrency {
+        let what = format!("connecting to echo server {}", cfg.connect);
+        let stream =
+            common::retry::retry_async(&what, cfg.retry, || TcpStream::connect(&cfg.connect))
+                .await?;
+        stream
+            .set_nodelay(true)
+            .with_context(|| format!("setting TCP_NODELAY on {}", cfg.connect))?;
+        streams.push(stream);
+    }
+    log::info!(
+        "connected {} connection(s) to {}",
+        streams.len(),
+        cfg.connect
+    );
+
+    let counters = Arc::new(Counters::default());
+    let start = Instant::now();
+    let mut tasks = JoinSet::new();
+    for (k, stream) in streams.into_iter().enumerate() {
+        // Connection k sends messages k, k + C, k + 2C, ...: every index exactly once.
+        let ids = (k as u64..cfg.count).step_by(cfg.concurrency);
+        tasks.spawn(exchange(
+            stream,
+            ids,
+            cfg.size,
+            cfg.timeout,
+            Arc::clone(&counters),
+        ));
+    }
+    let interrupted = tokio::select! {
+        _ = async { while tasks.join_next().await.is_some() {} } => false,
+        _ = shutdown => { tasks.abort_all(); true }
+    };
+    let (sent, received, mismatched) = (
+        counters.sent.load(Relaxed),
+        counters.received.load(Relaxed),
+        counters.mismatched.load(Relaxed),
+    );
+    if interrupted {
+        log::warn!("interrupted after {sent} of {} messages", cfg.count);
+    }
+    let summary = Summary {
+        sent,
+        received,
+        lost: sent - received,
+        elapsed: start.elapsed(),
+        extra: vec![],
+    }
+    .with("mismatched", mismatched)
+    .with("size", cfg.size)
+    .with("connections", cfg.concurrency);
+    let ok = !interrupted && sent == cfg.count && received == cfg.count && mismatched == 0;
+    Ok(Report {
+        summary,
+        ok,
+        interrupted,
+    })
+}
+
+/// Sends each message of `ids` on one connection and checks its echo; stops at the first
+/// message whose echo does not come back (the connection is then unusable).
+async fn exchange(
+    mut stream: TcpStream,
+    ids: impl Iterator<Item = u64>,
+    size: usize,
+    timeout: Duration,
+    counters: Arc<Counters>,
+) {
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let (mut reader, mut writer) = stream.split();
+    let mut reply = vec![0u8; size];
+    for i in ids {
+        let msg = message(i, size);
+        counters.sent.fetch_add(1, Relaxed);
+        let both =
+            async { tokio::try_join!(writer.write_all(&msg), reader.read_exact(&mut reply)) };
+        match tokio::time::timeout(timeout, both).await {
+            Ok(Ok(_)) => {
+                counters.received.fetch_add(1, Relaxed);
+                if reply != msg {
+                    counters.mismatched.fetch_add(1, Relaxed);
+                    log::warn!("message {i}: echo from {peer} differs from what was sent");
+                }
+            }
+            Ok(Err(err)) => {
+                log::error!("message {i}: connection to {peer} failed: {err}");
+                return;
+            }
+            Err(_) => {
+                log::error!("message {i}: no echo from {peer} within {timeout:?}");
+                return;
+            }
+        }
+    }
+}

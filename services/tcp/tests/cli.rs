@@ -1,0 +1,170 @@
+//! The TCP binaries as compose runs them: the summary line, the probe, SIGTERM, a client with no
+//! server, and a port already in use. Each test spawns the real binaries on ephemeral ports.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use support::{assert_one_error_line, free_addr, sigterm, start, wait};
+
+const SERVER: &str = env!("CARGO_BIN_EXE_tcp-echo-server");
+const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-echo-client");
+
+#[test]
+fn client_prints_the_summary_for_large_messages() {
+    let server = start(SERVER, &["--listen", "127.0.0.1:0"]);
+    let out = Command::new(CLIENT)
+        .args([
+            "--connect",
+            &server.addr,
+            "--count",
+            "20",
+            "--size",
+            "100000",
+            "--concurrency",
+            "4",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fields = common::summary::find(&stdout).expect("summary line");
+    for (key, want) in [
+        ("sent", "20"),
+        ("received", "20"),
+        ("lost", "0"),
+        ("mismatched", "0"),
+        ("size", "100000"),
+    ] {
+        assert_eq!(fields[key], want, "{key} in {stdout}");
+    }
+}
+
+#[test]
+fn env_fallbacks_configure_the_client() {
+    let server = start(SERVER, &["--listen", "127.0.0.1:0"]);
+    let out = Command::new(CLIENT)
+        .env("CONNECT", &server.addr)
+        .env("COUNT", "7")
+        .env("SIZE", "33")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let fields = common::summary::find(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert_eq!((&*fields["sent"], &*fields["size"]), ("7", "33"));
+}
+
+#[test]
+fn client_with_no_server_gives_up_with_one_line() {
+    let addr = free_addr();
+    let out = Command::new(CLIENT)
+        .args(["--connect", &addr, "--retry-secs", "0.5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "no summary for a run that never started"
+    );
+    assert_one_error_line(
+        &String::from_utf8_lossy(&out.stderr),
+        &[&addr, "gave up", "refused"],
+    );
+}
+
+#[test]
+fn port_in_use_exits_1_with_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(SERVER)
+        .args(["--listen", &addr])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_one_error_line(&String::from_utf8_lossy(&out.stderr), &[&addr, "in use"]);
+}
+
+#[test]
+fn bad_flag_values_are_refused_by_name() {
+    let out = Command::new(CLIENT).args(["--size", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--size"));
+    let out = Command::new(CLIENT)
+        .args([
+            "--connect",
+            "no-such-host.invalid:7000",
+            "--retry-secs",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_one_error_line(
+        &String::from_utf8_lossy(&out.stderr),
+        &["no-such-host.invalid:7000"],
+    );
+}
+
+#[test]
+fn probe_says_whether_the_server_listens() {
+    let mut server = start(SERVER, &["--listen", "127.0.0.1:0"]);
+    let probe = |addr: &str| {
+        Command::new(SERVER)
+            .args(["--probe", "--listen", addr])
+            .output()
+            .unwrap()
+    };
+    assert!(probe(&server.addr).status.success());
+    sigterm(&server.child);
+    assert!(wait(&mut server.child).success());
+    let out = probe(&server.addr);
+    assert_eq!(out.status.code(), Some(1));
+    assert_one_error_line(&String::from_utf8_lossy(&out.stderr), &[&server.addr]);
+}
+
+#[test]
+fn sigterm_stops_the_server_with_clients_connected() {
+    let mut server = start(SERVER, &["--listen", "127.0.0.1:0"]);
+    let mut idle = std::net::TcpStream::connect(&server.addr).unwrap();
+    sigterm(&server.child);
+    let status = wait(&mut server.child);
+    assert_eq!(status.code(), Some(0), "{}", server.stderr.lock().unwrap());
+    // The connection task was ended, not abandoned: the client sees the socket closed.
+    let mut buf = [0u8; 1];
+    assert_eq!(std::io::Read::read(&mut idle, &mut buf).unwrap_or(0), 0);
+}
+
+#[test]
+fn sigterm_stops_a_running_client_with_a_partial_summary() {
+    let server = start(SERVER, &["--listen", "127.0.0.1:0"]);
+    let mut client = Command::new(CLIENT)
+        .args(["--connect", &server.addr, "--count", "1000000000"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Signal only once it is connected, i.e. mid-run with its handlers installed.
+    let mut log = BufReader::new(client.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("connected") {
+        line.clear();
+        assert!(
+            log.read_line(&mut line).unwrap() > 0,
+            "client exited before connecting"
+        );
+    }
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    sigterm(&client);
+    assert_eq!(wait(&mut client).code(), Some(0));
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut client.stdout.take().unwrap(), &mut stdout).unwrap();
+    let fields = common::summary::find(&stdout).expect("partial summary");
+    assert!(fields["sent"].parse::<u64>().unwrap() < 1_000_000_000);
+    assert_eq!(fields["mismatched"], "0");
+}
