@@ -4,5 +4,6 @@
 //! every capture; [`bench`] measures the models themselves.
 
 pub mod bench;
+pub mod decode;
 pub mod inspect;
 pub mod report;

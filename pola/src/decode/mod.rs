@@ -1,0 +1,83 @@
+//! Decoding captures: frames ([`pcap`]), TCP segments ([`link`]), TCP streams reassembled and
+//! recognised by their first bytes ([`stream`]), and the application protocols on them
+//! ([`mqtt`], [`http`], [`zmtp`]). Every decoder turns bytes into [`Message`]s and never panics:
+//! what it cannot read becomes a [`Message::Malformed`].
+
+pub mod http;
+pub mod link;
+pub mod mqtt;
+pub mod pcap;
+pub mod stream;
+pub mod zmtp;
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// One application message, decoded from a TCP stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "proto", rename_all = "lowercase")]
+pub enum Message {
+    Mqtt(mqtt::Mqtt),
+    Http(http::Http),
+    Zmtp(zmtp::Zmtp),
+    /// Plain TCP data with no protocol pola knows.
+    Raw {
+        len: usize,
+        preview: String,
+    },
+    /// Bytes that claim to be `protocol` but do not parse; the stream is shown raw after it.
+    Malformed {
+        protocol: &'static str,
+        reason: String,
+    },
+}
+
+impl Message {
+    /// The application bytes this message carries (payload, body, frames), for overhead figures.
+    pub fn payload_len(&self) -> usize {
+        match self {
+            Message::Mqtt(m) => m.payload_len,
+            Message::Http(h) => h.body_len,
+            Message::Zmtp(zmtp::Zmtp::Message { size, .. }) => *size,
+            Message::Zmtp(_) => 0,
+            Message::Raw { len, .. } => *len,
+            Message::Malformed { .. } => 0,
+        }
+    }
+}
+
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Message::Mqtt(m) => write!(f, "MQTT {m}"),
+            Message::Http(h) => write!(f, "HTTP {h}"),
+            Message::Zmtp(z) => write!(f, "ZMTP {z}"),
+            Message::Raw { len, preview } => write!(f, "TCP data {len} bytes \"{preview}\""),
+            Message::Malformed { protocol, reason } => write!(f, "{protocol} malformed: {reason}"),
+        }
+    }
+}
+
+/// A printable preview of `bytes`: at most `max` characters, escapes for the rest, `…` if cut.
+pub fn preview(bytes: &[u8], max: usize) -> String {
+    let mut out = String::new();
+    for &b in bytes.iter().take(max) {
+        match b {
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    if bytes.len() > max {
+        out.push('…');
+    }
+    out
+}
+
+/// Bytes of a message pola keeps for a preview.
+pub const PREVIEW: usize = 32;

@@ -1,0 +1,343 @@
+//! TCP streams: numbered in order of appearance (as Wireshark's `tcp.stream`), reassembled per
+//! direction by sequence number, and recognised by their first bytes: ZMTP by its greeting, MQTT
+//! by its CONNECT, HTTP by a method or status line; pola's ports (1883, 8080, 5555-5558) only
+//! decide for streams that begin mid-capture, so garbage there shows up as "malformed".
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use super::link::Segment;
+use super::{http, mqtt, preview, zmtp, Message, PREVIEW};
+
+/// The application protocol of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Mqtt,
+    Http,
+    Zmtp,
+    Raw,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Mqtt => "MQTT",
+            Protocol::Http => "HTTP",
+            Protocol::Zmtp => "ZMTP",
+            Protocol::Raw => "TCP",
+        }
+    }
+}
+
+enum Decoder {
+    Undecided,
+    Mqtt(mqtt::Decoder),
+    Http(http::Decoder),
+    Zmtp(zmtp::Decoder),
+    Raw,
+}
+
+/// Expected next sequence number of one direction.
+#[derive(Default)]
+struct Reasm {
+    next: Option<u32>,
+}
+
+enum Accepted<'a> {
+    New(&'a [u8]),
+    /// Bytes missing from the capture before this segment.
+    Gap(u32, &'a [u8]),
+}
+
+impl Reasm {
+    fn accept<'a>(&mut self, seg: &Segment<'a>) -> Accepted<'a> {
+        let len = seg.payload.len() as u32;
+        if seg.flags.syn {
+            self.next = Some(seg.seq.wrapping_add(1).wrapping_add(len));
+            return Accepted::New(seg.payload);
+        }
+        let fin = seg.flags.fin as u32;
+        let Some(next) = self.next else {
+            self.next = Some(seg.seq.wrapping_add(len + fin));
+            return Accepted::New(seg.payload);
+        };
+        let ahead = seg.seq.wrapping_sub(next) as i32;
+        if ahead == 0 {
+            self.next = Some(next.wrapping_add(len + fin));
+            Accepted::New(seg.payload)
+        } else if ahead < 0 {
+            // A retransmission, perhaps carrying some new bytes after the old ones.
+            let old = ahead.unsigned_abs();
+            if old >= len {
+                return Accepted::New(&[]);
+            }
+            self.next = Some(seg.seq.wrapping_add(len + fin));
+            Accepted::New(&seg.payload[old as usize..])
+        } else if len == 0 {
+            Accepted::New(&[])
+        } else {
+            self.next = Some(seg.seq.wrapping_add(len + fin));
+            Accepted::Gap(ahead as u32, seg.payload)
+        }
+    }
+}
+
+/// One TCP connection.
+pub struct Stream {
+    pub id: u64,
+    /// The side that sent the SYN (or, without one, the side not on the server port).
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    reasm: [Reasm; 2],
+    decoder: Decoder,
+    pending: [Vec<u8>; 2],
+    fin: [bool; 2],
+    pub closed: bool,
+    last_ts: f64,
+}
+
+impl Stream {
+    pub fn protocol(&self) -> Option<Protocol> {
+        match self.decoder {
+            Decoder::Undecided => None,
+            Decoder::Mqtt(_) => Some(Protocol::Mqtt),
+            Decoder::Http(_) => Some(Protocol::Http),
+            Decoder::Zmtp(_) => Some(Protocol::Zmtp),
+            Decoder::Raw => Some(Protocol::Raw),
+        }
+    }
+
+    /// The ZeroMQ socket types of client and server, once their READY commands have been seen.
+    pub fn socket_types(&self) -> [Option<&str>; 2] {
+        match &self.decoder {
+            Decoder::Zmtp(z) => z.socket_types(),
+            _ => [None, None],
+        }
+    }
+
+    /// pola's model this stream belongs to (mqtt, rest, tcp, reqrep, pushpull, pubsub), once known.
+    pub fn model(&self) -> Option<&'static str> {
+        match self.protocol()? {
+            Protocol::Mqtt => Some("mqtt"),
+            Protocol::Http => Some("rest"),
+            Protocol::Raw => Some("tcp"),
+            Protocol::Zmtp => {
+                let [a, b] = self.socket_types();
+                match a.or(b)? {
+                    "REQ" | "REP" | "DEALER" | "ROUTER" => Some("reqrep"),
+                    "PUSH" | "PULL" => Some("pushpull"),
+                    "PUB" | "SUB" | "XPUB" | "XSUB" => Some("pubsub"),
+                    _ => None,
+                }
+            }
+        }
+    }
+}
+
+/// What one segment meant.
+pub struct Seen {
+    pub stream: u64,
+    /// True if the segment went from client to server.
+    pub from_client: bool,
+    /// True if this segment opened a new stream.
+    pub opened: bool,
+    pub messages: Vec<Message>,
+}
+
+/// Ports whose streams are decoded by port when their first bytes do not say (a capture that
+/// starts mid-connection, or garbage sent to a pola service).
+pub fn protocol_by_port(port: u16) -> Option<Protocol> {
+    match port {
+        1883 | 8883 => Some(Protocol::Mqtt),
+        80 | 8080 => Some(Protocol::Http),
+        5555..=5558 => Some(Protocol::Zmtp),
+        _ => None,
+    }
+}
+
+fn key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+/// All streams of a capture.
+#[derive(Default)]
+pub struct Tracker {
+    streams: HashMap<(SocketAddr, SocketAddr), Stream>,
+    next_id: u64,
+    segments: u64,
+}
+
+/// Bytes of undecided data pola waits for before falling back on ports.
+const SNIFF: usize = 16;
+
+impl Tracker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The stream a segment belongs to (after [`Tracker::segment`] has seen it).
+    pub fn stream(&self, seg: &Segment) -> Option<&Stream> {
+        self.streams.get(&key(seg.src, seg.dst))
+    }
+
+    /// Accounts for one segment captured at `ts`: reassembles its payload and decodes what completes.
+    pub fn segment(&mut self, ts: f64, seg: &Segment) -> Seen {
+        self.segments += 1;
+        if self.segments % 65536 == 0 {
+            // Closed streams linger a while for their last ACKs, then go: memory stays flat.
+            self.streams
+                .retain(|_, s| !s.closed || ts - s.last_ts < 30.0);
+        }
+        let k = key(seg.src, seg.dst);
+        let fresh_syn = seg.flags.syn && !seg.flags.ack;
+        let reuse = fresh_syn
+            && self
+                .streams
+                .get(&k)
+                .is_some_and(|s| s.closed || s.client != seg.src);
+        let mut opened = false;
+        if reuse || !self.streams.contains_key(&k) {
+            let (client, server) = if seg.flags.syn {
+                if seg.flags.ack {
+                    (seg.dst, seg.src)
+                } else {
+                    (seg.src, seg.dst)
+                }
+            } else if protocol_by_port(seg.src.port()).is_some() || seg.src.port() < seg.dst.port()
+            {
+                (seg.dst, seg.src)
+            } else {
+                (seg.src, seg.dst)
+            };
+            let s = Stream {
+                id: self.next_id,
+                client,
+                server,
+                reasm: Default::default(),
+                decoder: Decoder::Undecided,
+                pending: Default::default(),
+                fin: [false; 2],
+                closed: false,
+                last_ts: ts,
+            };
+            self.next_id += 1;
+            self.streams.insert(k, s);
+            opened = true;
+        }
+        let s = self.streams.get_mut(&k).expect("inserted above");
+        s.last_ts = ts;
+        let dir = usize::from(seg.src != s.client);
+        let mut messages = Vec::new();
+        match s.reasm[dir].accept(seg) {
+            Accepted::New(data) => feed(s, dir, data, &mut messages),
+            Accepted::Gap(missing, data) => {
+                let name = s.protocol().map_or("TCP", Protocol::name);
+                messages.push(Message::Malformed {
+                    protocol: name,
+                    reason: format!("{missing} bytes missing from the capture; the rest of this direction is shown raw"),
+                });
+                // Nothing after a hole can be framed reliably: show the direction raw from now on.
+                s.decoder = Decoder::Raw;
+                feed(s, dir, data, &mut messages);
+            }
+        }
+        if (seg.flags.fin || seg.flags.rst) && matches!(s.decoder, Decoder::Undecided) {
+            // The connection ends before its first bytes could be told apart: decide by port.
+            s.decoder = by_port(s.server.port());
+            for (d, bytes) in std::mem::take(&mut s.pending).iter().enumerate() {
+                if !bytes.is_empty() {
+                    decode(s, d, bytes, &mut messages);
+                }
+            }
+        }
+        if seg.flags.fin {
+            s.fin[dir] = true;
+            if let Decoder::Http(h) = &mut s.decoder {
+                h.close(dir, &mut messages);
+            }
+        }
+        if seg.flags.rst || (s.fin[0] && s.fin[1]) {
+            if !s.closed {
+                if let Decoder::Http(h) = &mut s.decoder {
+                    h.close(1 - dir, &mut messages);
+                }
+            }
+            s.closed = true;
+        }
+        Seen {
+            stream: s.id,
+            from_client: dir == 0,
+            opened,
+            messages,
+        }
+    }
+}
+
+/// Hands in-order bytes to the stream's decoder, choosing it first if still undecided.
+fn feed(s: &mut Stream, dir: usize, data: &[u8], out: &mut Vec<Message>) {
+    if data.is_empty() {
+        return;
+    }
+    if let Decoder::Undecided = s.decoder {
+        s.pending[dir].extend_from_slice(data);
+        let Some(decoder) = recognise(&s.pending[dir], s.server.port()) else {
+            return;
+        };
+        s.decoder = decoder;
+        let pending = std::mem::take(&mut s.pending);
+        for (d, bytes) in pending.iter().enumerate() {
+            if !bytes.is_empty() {
+                decode(s, d, bytes, out);
+            }
+        }
+        return;
+    }
+    decode(s, dir, data, out);
+}
+
+fn decode(s: &mut Stream, dir: usize, data: &[u8], out: &mut Vec<Message>) {
+    match &mut s.decoder {
+        Decoder::Mqtt(m) => m.feed(dir, data, out),
+        Decoder::Http(h) => h.feed(dir, data, out),
+        Decoder::Zmtp(z) => z.feed(dir, data, out),
+        Decoder::Raw | Decoder::Undecided => out.push(Message::Raw {
+            len: data.len(),
+            preview: preview(data, PREVIEW),
+        }),
+    }
+}
+
+/// Chooses a decoder from a direction's first bytes; None to wait for more.
+fn recognise(first: &[u8], server_port: u16) -> Option<Decoder> {
+    let votes = [
+        (zmtp::looks_like_greeting(first), Protocol::Zmtp),
+        (mqtt::looks_like_connect(first), Protocol::Mqtt),
+        (http::looks_like_http(first), Protocol::Http),
+    ];
+    let chosen = match votes.iter().find(|(v, _)| *v == Some(true)) {
+        Some((_, p)) => *p,
+        None if votes.iter().any(|(v, _)| v.is_none()) && first.len() < SNIFF => return None,
+        None => protocol_by_port(server_port).unwrap_or(Protocol::Raw),
+    };
+    Some(decoder_for(chosen))
+}
+
+fn by_port(port: u16) -> Decoder {
+    decoder_for(protocol_by_port(port).unwrap_or(Protocol::Raw))
+}
+
+fn decoder_for(p: Protocol) -> Decoder {
+    match p {
+        Protocol::Zmtp => Decoder::Zmtp(zmtp::Decoder::default()),
+        Protocol::Mqtt => Decoder::Mqtt(mqtt::Decoder::default()),
+        Protocol::Http => Decoder::Http(http::Decoder::default()),
+        Protocol::Raw => Decoder::Raw,
+    }
+}

@@ -1,0 +1,391 @@
+//! ZMTP 3.x (RFC 23 for 3.0, RFC 37 for 3.1), the wire protocol of ZeroMQ, which has no Rust
+//! dissector crate. A connection opens with a 64-byte greeting each way (signature 0xFF..0x7F,
+//! version, mechanism, as-server), then carries frames: a flags byte (MORE, LONG, COMMAND), a
+//! 1- or 8-byte size, and the body. Commands are READY, SUBSCRIBE, CANCEL, PING, PONG, ERROR...;
+//! messages are runs of frames ending with MORE clear. A SUB socket on 3.0 subscribes with a
+//! one-frame message starting 0x01 (0x00 cancels), which is shown as SUBSCRIBE/CANCEL too.
+
+use serde::Serialize;
+
+use super::{preview, Message, PREVIEW};
+
+/// A greeting, a command, or a complete message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Zmtp {
+    Greeting {
+        version: String,
+        mechanism: String,
+        as_server: bool,
+    },
+    Command {
+        name: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        properties: Vec<(String, String)>,
+        /// The topic of SUBSCRIBE and CANCEL.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+        /// True for a 3.0-style subscription message (0x01/0x00 + topic) rather than a command.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        legacy: bool,
+        /// The rest: PING's TTL, an ERROR reason, a mechanism's payload size.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        detail: String,
+    },
+    Message {
+        frames: Vec<Part>,
+        size: usize,
+    },
+}
+
+/// One frame of a message: its size, its MORE flag, and a printable preview.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Part {
+    pub size: usize,
+    pub more: bool,
+    pub preview: String,
+}
+
+impl Zmtp {
+    /// The text of a message's frames joined (empty frames, such as REQ's delimiter, skipped).
+    pub fn text(&self) -> String {
+        match self {
+            Zmtp::Message { frames, .. } => frames
+                .iter()
+                .filter(|p| p.size > 0)
+                .map(|p| p.preview.as_str())
+                .collect::<Vec<_>>()
+                .join("|"),
+            _ => String::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Zmtp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Zmtp::Greeting {
+                version,
+                mechanism,
+                as_server,
+            } => {
+                write!(
+                    f,
+                    "greeting {version} {mechanism} as-server={}",
+                    *as_server as u8
+                )
+            }
+            Zmtp::Command {
+                name,
+                properties,
+                topic,
+                legacy,
+                detail,
+            } => {
+                f.write_str(name)?;
+                for (k, v) in properties {
+                    write!(f, " {k}={v}")?;
+                }
+                if let Some(t) = topic {
+                    write!(f, " topic=\"{t}\"")?;
+                }
+                if *legacy {
+                    f.write_str(" (3.0 message)")?;
+                }
+                if !detail.is_empty() {
+                    write!(f, " {detail}")?;
+                }
+                Ok(())
+            }
+            Zmtp::Message { frames, size } => {
+                write!(
+                    f,
+                    "message {} frame{} {size} bytes [",
+                    frames.len(),
+                    if frames.len() == 1 { "" } else { "s" }
+                )?;
+                for (i, p) in frames.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" | ")?;
+                    }
+                    write!(f, "{}{}", p.size, if p.more { "+" } else { "" })?;
+                    if p.size > 0 {
+                        write!(f, " \"{}\"", p.preview)?;
+                    }
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+/// True if `data` starts with the greeting signature; None while fewer than 10 bytes are known.
+pub fn looks_like_greeting(data: &[u8]) -> Option<bool> {
+    match data.first() {
+        None => None,
+        Some(0xFF) if data.len() < 10 => None,
+        Some(0xFF) => Some(data[9] == 0x7F),
+        Some(_) => Some(false),
+    }
+}
+
+const GREETING: usize = 64;
+const MAX_FRAME: u64 = 64 << 20;
+const MAX_PARTS: usize = 16;
+
+#[derive(Default)]
+struct Dir {
+    buf: Vec<u8>,
+    greeted: bool,
+    broken: bool,
+    /// The socket type this side announced in READY (REQ, SUB, PUSH...).
+    socket_type: Option<String>,
+    /// Frames of a message whose last frame has not arrived.
+    parts: Vec<Part>,
+    frames: usize,
+    size: usize,
+}
+
+/// The ZMTP decoder of one TCP stream.
+#[derive(Default)]
+pub struct Decoder {
+    dirs: [Dir; 2],
+}
+
+impl Decoder {
+    /// The socket types announced by each side (client first).
+    pub fn socket_types(&self) -> [Option<&str>; 2] {
+        [
+            self.dirs[0].socket_type.as_deref(),
+            self.dirs[1].socket_type.as_deref(),
+        ]
+    }
+
+    pub fn feed(&mut self, dir: usize, data: &[u8], out: &mut Vec<Message>) {
+        let d = &mut self.dirs[dir];
+        if d.broken {
+            out.push(Message::Raw {
+                len: data.len(),
+                preview: preview(data, PREVIEW),
+            });
+            return;
+        }
+        // Parse straight from the segment when nothing is pending; keep only the unparsed tail.
+        let mut pending = std::mem::take(&mut d.buf);
+        let src: &[u8] = if pending.is_empty() {
+            data
+        } else {
+            pending.extend_from_slice(data);
+            &pending
+        };
+        let mut pos = 0;
+        let result = loop {
+            match next_unit(d, &src[pos..]) {
+                Ok(Some((used, msg))) => {
+                    pos += used;
+                    if let Some(m) = msg {
+                        out.push(Message::Zmtp(m));
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        d.buf = src[pos..].to_vec();
+        if let Err(reason) = result {
+            out.push(Message::Malformed {
+                protocol: "ZMTP",
+                reason,
+            });
+            d.broken = true;
+            d.buf = Vec::new();
+        }
+    }
+}
+
+/// Reads the next greeting or frame from `buf`: bytes used and, when something completed, the
+/// greeting, command or message. `Ok(None)` if more bytes are needed.
+fn next_unit(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, String> {
+    if !d.greeted {
+        if looks_like_greeting(buf) == Some(false) {
+            return Err(
+                "no greeting signature (0xFF, 8 bytes, 0x7F) at the start of the stream".into(),
+            );
+        }
+        if buf.len() < 11 {
+            return Ok(None);
+        }
+        if buf[10] < 3 {
+            return Err(format!(
+                "ZMTP {}.x greeting: pola decodes ZMTP 3.0 and later",
+                buf[10]
+            ));
+        }
+        if buf.len() < GREETING {
+            return Ok(None);
+        }
+        let g = parse_greeting(&buf[..GREETING]);
+        d.greeted = true;
+        return Ok(Some((GREETING, Some(g))));
+    }
+    let Some(&flags) = buf.first() else {
+        return Ok(None);
+    };
+    if flags & 0xF8 != 0 {
+        return Err(format!("frame flags {flags:#04x} set reserved bits"));
+    }
+    let (more, long, command) = (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0);
+    let head = if long { 9 } else { 2 };
+    if buf.len() < head {
+        return Ok(None);
+    }
+    let size = if long {
+        u64::from_be_bytes(buf[1..9].try_into().unwrap_or_default())
+    } else {
+        buf[1] as u64
+    };
+    if size > MAX_FRAME {
+        return Err(format!(
+            "frame of {size} bytes is larger than pola reassembles (64 MiB)"
+        ));
+    }
+    let size = size as usize;
+    if buf.len() < head + size {
+        return Ok(None);
+    }
+    let body = &buf[head..head + size];
+    let used = head + size;
+    if command {
+        if more {
+            return Err("a command frame with the MORE flag".into());
+        }
+        let cmd = parse_command(body)?;
+        if let Zmtp::Command {
+            name, properties, ..
+        } = &cmd
+        {
+            if name == "READY" {
+                d.socket_type = properties
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("Socket-Type"))
+                    .map(|(_, v)| v.clone());
+            }
+        }
+        return Ok(Some((used, Some(cmd))));
+    }
+    d.frames += 1;
+    d.size += size;
+    if d.parts.len() < MAX_PARTS {
+        d.parts.push(Part {
+            size,
+            more,
+            preview: preview(body, PREVIEW),
+        });
+    }
+    if more {
+        return Ok(Some((used, None)));
+    }
+    let (frames, size) = (std::mem::take(&mut d.parts), std::mem::take(&mut d.size));
+    let count = std::mem::take(&mut d.frames);
+    // A SUB or XSUB on ZMTP 3.0 subscribes with a one-frame message: 0x01 + topic (0x00 cancels).
+    let subscriber = matches!(d.socket_type.as_deref(), Some("SUB") | Some("XSUB"));
+    if subscriber && count == 1 && matches!(body.first(), Some(0 | 1)) {
+        let name = if body[0] == 1 { "SUBSCRIBE" } else { "CANCEL" };
+        let topic = Some(preview(&body[1..], 255));
+        return Ok(Some((
+            used,
+            Some(Zmtp::Command {
+                name: name.into(),
+                properties: vec![],
+                topic,
+                legacy: true,
+                detail: String::new(),
+            }),
+        )));
+    }
+    Ok(Some((used, Some(Zmtp::Message { frames, size }))))
+}
+
+fn parse_greeting(g: &[u8]) -> Zmtp {
+    let mechanism: String = g[12..32]
+        .iter()
+        .take_while(|&&b| b != 0)
+        .map(|&b| b as char)
+        .collect();
+    Zmtp::Greeting {
+        version: format!("{}.{}", g[10], g[11]),
+        mechanism,
+        as_server: g[32] == 1,
+    }
+}
+
+fn parse_command(body: &[u8]) -> Result<Zmtp, String> {
+    let name_len = *body.first().ok_or("an empty command frame")? as usize;
+    let name = body
+        .get(1..1 + name_len)
+        .ok_or("command name longer than its frame")?;
+    let name = String::from_utf8_lossy(name).into_owned();
+    let data = &body[1 + name_len..];
+    let mut cmd = Zmtp::Command {
+        name: name.clone(),
+        properties: vec![],
+        topic: None,
+        legacy: false,
+        detail: String::new(),
+    };
+    let Zmtp::Command {
+        properties,
+        topic,
+        detail,
+        ..
+    } = &mut cmd
+    else {
+        unreachable!()
+    };
+    match name.as_str() {
+        // Metadata: name-size (1 byte), name, value-size (4 bytes), value.
+        "READY" | "INITIATE" | "WELCOME" => {
+            let mut rest = data;
+            while !rest.is_empty() {
+                let n = rest[0] as usize;
+                let key = rest
+                    .get(1..1 + n)
+                    .ok_or("property name longer than the command")?;
+                let len = rest
+                    .get(1 + n..5 + n)
+                    .ok_or("property without a value size")?;
+                let len = u32::from_be_bytes(len.try_into().unwrap_or_default()) as usize;
+                let value = rest
+                    .get(5 + n..5 + n + len)
+                    .ok_or("property value longer than the command")?;
+                properties.push((
+                    String::from_utf8_lossy(key).into_owned(),
+                    preview(value, 64),
+                ));
+                rest = &rest[5 + n + len..];
+            }
+        }
+        "SUBSCRIBE" | "CANCEL" => *topic = Some(preview(data, 255)),
+        "PING" => {
+            let ttl = data
+                .get(..2)
+                .map(|t| u16::from_be_bytes([t[0], t[1]]))
+                .ok_or("PING without a TTL")?;
+            *detail = format!(
+                "ttl={} context=\"{}\"",
+                ttl as f64 / 10.0,
+                preview(&data[2..], 16)
+            );
+        }
+        "PONG" => *detail = format!("context=\"{}\"", preview(data, 16)),
+        "ERROR" => {
+            let n = *data.first().ok_or("ERROR without a reason")? as usize;
+            *detail = format!(
+                "reason=\"{}\"",
+                preview(data.get(1..1 + n).ok_or("ERROR reason cut short")?, 255)
+            );
+        }
+        _ => *detail = format!("{} bytes", data.len()),
+    }
+    Ok(cmd)
+}

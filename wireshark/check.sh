@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Checks that pola and Wireshark read every capture the same way: for each pcap, pola's count of
+# each MQTT packet type, HTTP method and HTTP status equals tshark's, and the Lua ZMTP dissector
+# (wireshark/zmtp.lua) finds both greetings on every ZMTP connection and the same commands and
+# messages as `pola inspect`. tshark is told the ports pola found (`-d tcp.port==P,mqtt|http`),
+# since a capture on an unusual port is recognised by pola from its bytes, by tshark only by port.
+# usage: wireshark/check.sh [PCAP...]   (default: captures/*.pcap; POLA=path/to/pola)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+pola=${POLA:-$root/target/release/pola}
+lua=$here/zmtp.lua
+[[ -x $pola ]] || { echo "check.sh: $pola not built (cargo build --release -p pola)" >&2; exit 1; }
+command -v tshark >/dev/null || { echo "check.sh: tshark not installed" >&2; exit 1; }
+
+if [[ $# -eq 0 ]]; then
+    shopt -s nullglob
+    set -- "$root"/captures/*.pcap "$root"/captures/*.pcapng
+    [[ $# -gt 0 ]] || { echo "check.sh: no captures in $root/captures, nothing to check"; exit 0; }
+fi
+
+failed=0
+for pcap in "$@"; do
+    ours=$("$pola" inspect --counts "$pcap")
+    decode_as=()
+    for p in $(jq -r '.ports.mqtt // [] | .[]' <<<"$ours"); do decode_as+=(-d "tcp.port==$p,mqtt"); done
+    for p in $(jq -r '.ports.http // [] | .[]' <<<"$ours"); do decode_as+=(-d "tcp.port==$p,http"); done
+    # One tshark pass with the Lua dissector; every field's occurrences are comma-joined per frame.
+    theirs=$(tshark -X "lua_script:$lua" -r "$pcap" "${decode_as[@]}" -T fields \
+            -E separator=/t -E occurrence=a -E aggregator=, \
+            -e tcp.stream -e mqtt.msgtype -e http.request.method -e http.response.code \
+            -e polazmtp.greeting.version -e polazmtp.command.name -e polazmtp.message.frames 2>/dev/null |
+        awk -F'\t' '
+            function each(field, prefix,   n, i, v) {
+                if (field == "") return 0
+                n = split(field, v, ",")
+                for (i = 1; i <= n; i++) count[prefix v[i]]++
+                return n
+            }
+            {
+                each($2, "mqtt\t"); each($3, "method\t"); each($4, "status\t"); each($6, "command\t")
+                g = each($5, "greeting\t"); greetings[$1] += g
+                each($7, "message\t")
+            }
+            END {
+                for (k in count) print k "\t" count[k]
+                for (s in greetings) if (greetings[s] > 0) print "conn\t" greetings[s] "\t1"
+            }' |
+        jq -R -s '
+            def names: ["RESERVED","CONNECT","CONNACK","PUBLISH","PUBACK","PUBREC","PUBREL","PUBCOMP",
+                        "SUBSCRIBE","SUBACK","UNSUBSCRIBE","UNSUBACK","PINGREQ","PINGRESP","DISCONNECT","AUTH"];
+            [split("\n")[] | select(length > 0) | split("\t")] as $rows |
+            def table(kind): [$rows[] | select(.[0] == kind) | {(.[1]): (.[2] | tonumber)}] | add // {};
+            def total(kind): [$rows[] | select(.[0] == kind) | .[2] | tonumber] | add // 0;
+            {
+              mqtt: (table("mqtt") | with_entries(.key |= names[tonumber])),
+              http_methods: table("method"),
+              http_status: table("status"),
+              zmtp_greetings: total("greeting"),
+              zmtp_connections: ([$rows[] | select(.[0] == "conn" and .[1] == "2")] | length),
+              zmtp_half_greeted: ([$rows[] | select(.[0] == "conn" and .[1] != "2")] | length),
+              zmtp_commands: table("command"),
+              zmtp_messages: total("message")
+            }')
+    mine=$(jq '{mqtt, http_methods, http_status, zmtp_greetings, zmtp_connections, zmtp_half_greeted: 0,
+                zmtp_commands, zmtp_messages}' <<<"$ours")
+    if [[ $(jq -S . <<<"$mine") == $(jq -S . <<<"$theirs") ]]; then
+        echo "ok   $pcap $(jq -c '{mqtt, http_methods, http_status, zmtp_connections, zmtp_commands, zmtp_messages}
+                              | with_entries(select(.value != {} and .value != 0))' <<<"$mine")"
+    else
+        failed=1
+        echo "FAIL $pcap: pola and tshark disagree"
+        diff <(jq -S . <<<"$mine") <(jq -S . <<<"$theirs") | sed 's/^</  pola  /; s/^>/  tshark/' || true
+    fi
+done
+exit $failed
