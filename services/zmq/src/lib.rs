@@ -1,1 +1,32 @@
-//! placeholder
+//! ZeroMQ's three classic patterns as pola services, one module per pattern: [`reqrep`] (a small
+//! JSON RPC with strict request-reply alternation), [`pushpull`] (ventilator, workers and sink
+//! proving fair turns) and [`pubsub`] (topic-tagged updates with exact subscriber readiness).
+//!
+//! Start with [`net`]: addresses, the socket monitor that tells when a peer really arrived, and
+//! the receive loop that notices SIGTERM. The binaries in `src/bin/` only parse flags.
+
+pub mod net;
+pub mod pubsub;
+pub mod pushpull;
+pub mod reqrep;
+
+use common::Summary;
+
+/// What a client run ends with: the summary line, and why the run was not complete and correct
+/// (the binary prints the summary, then exits 1 with that reason).
+#[derive(Debug)]
+pub struct Outcome {
+    pub summary: Summary,
+    pub problem: Option<String>,
+}
+
+impl Outcome {
+    /// Prints the summary on stdout; an error carrying the problem if there was one.
+    pub fn finish(self) -> anyhow::Result<()> {
+        self.summary.print();
+        match self.problem {
+            Some(problem) => Err(anyhow::anyhow!(problem)),
+            None => Ok(()),
+        }
+    }
+}

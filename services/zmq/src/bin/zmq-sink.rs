@@ -1,0 +1,42 @@
+//! Task sink (tasksink): binds PULL, collects one batch of results, prints each worker's tasks
+//! on stderr and a summary with per-worker counts; exits 0 only for a complete, fair batch.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use pola_zmq::{net, pushpull};
+
+/// ZeroMQ PULL sink: judges whether the workers shared the batch in fair turns.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// HOST:PORT to bind the result PULL socket on (port 0: any free port).
+    #[arg(long, env = "LISTEN", default_value = "0.0.0.0:5558")]
+    listen: String,
+    /// Workers expected to take part (a missing one makes the split unfair); 0: whoever reports.
+    #[arg(long, env = "WORKERS", default_value_t = 0)]
+    workers: u32,
+    /// Once results flow, give up after this many seconds without one.
+    #[arg(long, env = "TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_secs: u64,
+    /// Run the healthcheck instead: exit 0 if something accepts connections on --listen.
+    #[arg(long)]
+    probe: bool,
+}
+
+fn main() -> ExitCode {
+    common::run(|| {
+        let args: Args = net::parse_args();
+        if args.probe {
+            return common::probe::probe(&args.listen);
+        }
+        let flag = common::shutdown::Flag::install()?;
+        let cfg = pushpull::SinkConfig {
+            listen: args.listen,
+            workers: args.workers as usize,
+            timeout: Duration::from_secs(args.timeout_secs),
+        };
+        pushpull::run_sink(&cfg, &flag)?.finish()
+    })
+}

@@ -1,0 +1,225 @@
+//! What every ZeroMQ end shares: turning `HOST:PORT` into a `tcp://` endpoint, binding with a
+//! clear error, a socket monitor to see real peers arrive (a zmq connect never fails for a missing
+//! peer), and receive/send loops that wake every 100 ms to notice SIGTERM.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use common::shutdown::Flag;
+
+/// How long a blocking call waits before looking at the shutdown flag again.
+pub const TICK_MS: i64 = 100;
+
+/// Resolves `HOST:PORT` to one socket address.
+pub fn resolve(hostport: &str) -> anyhow::Result<SocketAddr> {
+    hostport
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {hostport}"))?
+        .next()
+        .ok_or_else(|| anyhow!("resolving {hostport}: no address"))
+}
+
+/// Resolves a peer's `HOST:PORT`, retrying for `limit`: under compose a peer's name may not
+/// resolve until its container exists.
+pub fn resolve_peer(hostport: &str, limit: Duration) -> anyhow::Result<SocketAddr> {
+    common::retry::retry(&format!("resolving {hostport}"), limit, || {
+        let mut addrs = hostport.to_socket_addrs().map_err(|e| e.to_string())?;
+        addrs.next().ok_or_else(|| "no address".to_string())
+    })
+}
+
+/// The zmq endpoint of a socket address (`tcp://127.0.0.1:5555`, `tcp://[::1]:5555`).
+pub fn endpoint(addr: SocketAddr) -> String {
+    format!("tcp://{addr}")
+}
+
+/// Binds `socket` on `listen` (`HOST:PORT`, port 0 for any) and logs the endpoint it got, which
+/// tests read back as `listening on tcp://...`.
+pub fn bind(socket: &zmq::Socket, listen: &str) -> anyhow::Result<String> {
+    let wanted = endpoint(resolve(listen)?);
+    socket
+        .bind(&wanted)
+        .with_context(|| format!("binding {wanted}"))?;
+    let bound = socket
+        .get_last_endpoint()
+        .with_context(|| format!("reading the endpoint bound for {wanted}"))?
+        .map_err(|_| anyhow!("binding {wanted}: endpoint is not UTF-8"))?;
+    log::info!("listening on {bound}");
+    Ok(bound)
+}
+
+/// A socket monitor: libzmq reports connection events on an inproc PAIR socket.
+pub struct Monitor {
+    events: zmq::Socket,
+}
+
+/// How waiting for peers ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Wait {
+    Ready,
+    Stopped,
+    TimedOut,
+}
+
+impl Monitor {
+    /// Starts monitoring `socket`; call before its bind or connect so no event is missed.
+    pub fn new(ctx: &zmq::Context, socket: &zmq::Socket) -> anyhow::Result<Self> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let inproc = format!("inproc://monitor-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        use zmq::SocketEvent as E;
+        let mask = [
+            E::ACCEPTED,
+            E::CONNECTED,
+            E::DISCONNECTED,
+            E::HANDSHAKE_SUCCEEDED,
+            E::HANDSHAKE_FAILED_NO_DETAIL,
+            E::HANDSHAKE_FAILED_PROTOCOL,
+        ]
+        .iter()
+        .fold(0, |m, e| m | e.to_raw() as i32);
+        socket
+            .monitor(&inproc, mask)
+            .context("starting a socket monitor")?;
+        let events = ctx
+            .socket(zmq::PAIR)
+            .context("creating the monitor socket")?;
+        events.set_linger(0)?;
+        events
+            .connect(&inproc)
+            .with_context(|| format!("connecting to {inproc}"))?;
+        Ok(Monitor { events })
+    }
+
+    /// The next event's number, or `None` if none came within `timeout_ms`.
+    pub fn next(&self, timeout_ms: i64) -> anyhow::Result<Option<u16>> {
+        if !poll(&self.events, zmq::POLLIN, timeout_ms)? {
+            return Ok(None);
+        }
+        // Frame 1: event number (u16) and value (u32), little-endian; frame 2: the endpoint.
+        let frames = self
+            .events
+            .recv_multipart(0)
+            .context("reading a monitor event")?;
+        let head = frames
+            .first()
+            .filter(|f| f.len() >= 2)
+            .context("short monitor event")?;
+        Ok(Some(u16::from_le_bytes([head[0], head[1]])))
+    }
+
+    /// Waits until `n` peers have completed the ZMTP handshake. Only a completed handshake
+    /// counts: a port probe or a peer sending garbage never gets that far.
+    pub fn wait_handshakes(
+        &self,
+        n: usize,
+        flag: &Flag,
+        limit: Option<Duration>,
+    ) -> anyhow::Result<Wait> {
+        let deadline = limit.map(|l| Instant::now() + l);
+        let mut seen = 0;
+        while seen < n {
+            if flag.is_set() {
+                return Ok(Wait::Stopped);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(Wait::TimedOut);
+            }
+            match self.next(TICK_MS)? {
+                Some(e) if e == zmq::SocketEvent::HANDSHAKE_SUCCEEDED.to_raw() => {
+                    seen += 1;
+                    log::info!("peer handshake completed ({seen}/{n})");
+                }
+                Some(e) => log::debug!("socket event {e:#x}"),
+                None => {}
+            }
+        }
+        Ok(Wait::Ready)
+    }
+}
+
+/// Polls one socket; a signal interrupting the wait (EINTR) counts as "not ready", so the caller
+/// looks at its shutdown flag next.
+fn poll(socket: &zmq::Socket, events: zmq::PollEvents, timeout_ms: i64) -> anyhow::Result<bool> {
+    match socket.poll(events, timeout_ms) {
+        Ok(n) => Ok(n > 0),
+        Err(zmq::Error::EINTR) => Ok(false),
+        Err(e) => Err(e).context("polling a socket"),
+    }
+}
+
+/// How a receive ended.
+#[derive(Debug)]
+pub enum Recv {
+    Msg(Vec<Vec<u8>>),
+    Stopped,
+    TimedOut,
+}
+
+/// Receives one (multipart) message, waking every [`TICK_MS`] to look at `flag`; gives up after
+/// `limit` if one is set.
+pub fn recv(socket: &zmq::Socket, flag: &Flag, limit: Option<Duration>) -> anyhow::Result<Recv> {
+    let deadline = limit.map(|l| Instant::now() + l);
+    loop {
+        if flag.is_set() {
+            return Ok(Recv::Stopped);
+        }
+        let tick = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(Recv::TimedOut);
+                }
+                (left.as_millis() as i64).min(TICK_MS)
+            }
+            None => TICK_MS,
+        };
+        if poll(socket, zmq::POLLIN, tick)? {
+            return Ok(Recv::Msg(
+                socket.recv_multipart(0).context("receiving a message")?,
+            ));
+        }
+    }
+}
+
+/// Sends a message, waiting while the peers' queues are full but not past a shutdown; false if
+/// stopped first.
+pub fn send(socket: &zmq::Socket, frames: &[&[u8]], flag: &Flag) -> anyhow::Result<bool> {
+    loop {
+        if flag.is_set() {
+            return Ok(false);
+        }
+        if poll(socket, zmq::POLLOUT, TICK_MS)? {
+            socket
+                .send_multipart(frames, 0)
+                .context("sending a message")?;
+            return Ok(true);
+        }
+    }
+}
+
+/// A name for this process that is unique on a host and across containers: hostname and pid.
+pub fn default_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = host.trim();
+    let host = if host.is_empty() { "worker" } else { host };
+    format!("{host}-{}", std::process::id())
+}
+
+/// Parses a binary's flags: `--help` and `--version` print and exit 0; a bad flag exits 2 with
+/// the one line that names it (clap's usage hint would make it three).
+pub fn parse_args<T: clap::Parser>() -> T {
+    T::try_parse().unwrap_or_else(|err| {
+        use clap::error::ErrorKind;
+        if matches!(
+            err.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        ) {
+            err.exit();
+        }
+        let text = err.to_string();
+        eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+        std::process::exit(2)
+    })
+}

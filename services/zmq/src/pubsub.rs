@@ -1,0 +1,279 @@
+//! PUB/SUB: topic-tagged updates (the guide's wuserver/wuclient), each message two frames
+//! `[topic, payload]`; after the data, one end marker `[topic, "END <n>"]` per topic tells a
+//! subscriber how many messages of that topic were sent, so it knows when to stop and what it lost.
+//!
+//! Slow joiners: a SUB misses whatever was published before its subscription reached the
+//! publisher. The publisher therefore binds an XPUB socket with ZMQ_XPUB_VERBOSER, which hands it
+//! every subscribe and unsubscribe message, duplicates included, and starts publishing only once
+//! `--subscriptions N` topic filters are in place (the sum of all subscribers' `--topics`). XPUB
+//! applies a subscription before passing it up, so when the count is reached the filters are live.
+//! A count is exact for any SUB (pyzmq too) without a private readiness protocol.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use common::shutdown::Flag;
+use common::Summary;
+use serde_json::{json, Value};
+
+use crate::net::{self, Monitor, Recv, Wait};
+use crate::Outcome;
+
+/// The payload prefix of an end-of-stream marker.
+pub const END: &str = "END ";
+
+/// The publisher's settings.
+pub struct PublisherConfig {
+    pub listen: String,
+    pub topics: Vec<String>,
+    /// Messages per topic.
+    pub count: u64,
+    pub size: usize,
+    pub subscriptions: usize,
+}
+
+/// Binds the XPUB socket, then [`publish`]es.
+pub fn run_publisher(cfg: &PublisherConfig, flag: &Flag) -> anyhow::Result<Outcome> {
+    let ctx = zmq::Context::new();
+    let xpub = bind(&ctx, &cfg.listen)?;
+    publish(&xpub, cfg, flag)
+}
+
+/// An XPUB socket bound on `listen` that reports every (un)subscription and never drops.
+pub fn bind(ctx: &zmq::Context, listen: &str) -> anyhow::Result<zmq::Socket> {
+    let mut xpub = ctx.socket(zmq::XPUB).context("creating an XPUB socket")?;
+    set_verboser(&mut xpub)?;
+    // No high-water mark: a lab run is bounded by --count, and a drop would be reported as a loss
+    // the network did not cause.
+    xpub.set_sndhwm(0)?;
+    xpub.set_linger(1500)?;
+    net::bind(&xpub, listen)?;
+    Ok(xpub)
+}
+
+/// ZMQ_XPUB_VERBOSER, which the zmq crate has no setter for.
+fn set_verboser(xpub: &mut zmq::Socket) -> anyhow::Result<()> {
+    let on: std::os::raw::c_int = 1;
+    // SAFETY: a live socket pointer and an int option value of the size passed.
+    let rc = unsafe {
+        zmq_sys::zmq_setsockopt(
+            xpub.as_mut_ptr(),
+            zmq_sys::ZMQ_XPUB_VERBOSER as _,
+            &on as *const _ as *const std::ffi::c_void,
+            std::mem::size_of_val(&on),
+        )
+    };
+    anyhow::ensure!(
+        rc == 0,
+        "setting ZMQ_XPUB_VERBOSER: {}",
+        zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })
+    );
+    Ok(())
+}
+
+/// Waits for the subscriptions, then publishes `count` messages per topic and the end markers.
+pub fn publish(xpub: &zmq::Socket, cfg: &PublisherConfig, flag: &Flag) -> anyhow::Result<Outcome> {
+    let mut summary = Summary::default();
+    log::info!("waiting for {} subscriptions", cfg.subscriptions);
+    let mut live: i64 = 0;
+    while live < cfg.subscriptions as i64 {
+        let Recv::Msg(frames) = net::recv(xpub, flag, None)? else {
+            return Ok(done(summary, cfg));
+        };
+        // Byte 1 subscribes, 0 unsubscribes, then the topic prefix; anything else a peer sends
+        // (an old ZMTP/1.0 peer's data) is not a subscription.
+        let (verb, topic) = match frames[0].split_first() {
+            Some((1, topic)) => ("subscribe", topic),
+            Some((0, topic)) => ("unsubscribe", topic),
+            _ => {
+                log::warn!("ignoring a message that is not a subscription");
+                continue;
+            }
+        };
+        live += if verb == "subscribe" { 1 } else { -1 };
+        let topic = String::from_utf8_lossy(topic);
+        log::info!(
+            "{verb} {topic:?}: {live}/{} subscriptions",
+            cfg.subscriptions
+        );
+    }
+    let start = Instant::now();
+    let data = "x".repeat(cfg.size);
+    for seq in 0..cfg.count {
+        for topic in &cfg.topics {
+            let payload = json!({"seq": seq, "data": data}).to_string();
+            if !net::send(xpub, &[topic.as_bytes(), payload.as_bytes()], flag)? {
+                return Ok(done(summary, cfg));
+            }
+            summary.sent += 1;
+        }
+    }
+    for topic in &cfg.topics {
+        let end = format!("{END}{}", cfg.count);
+        net::send(xpub, &[topic.as_bytes(), end.as_bytes()], flag)?;
+    }
+    summary.elapsed = start.elapsed();
+    log::info!(
+        "published {} messages and {} end markers",
+        summary.sent,
+        cfg.topics.len()
+    );
+    Ok(done(summary, cfg))
+}
+
+fn done(summary: Summary, cfg: &PublisherConfig) -> Outcome {
+    let summary = summary
+        .with("topics", cfg.topics.join(","))
+        .with("subscriptions", cfg.subscriptions);
+    Outcome {
+        summary,
+        problem: None,
+    }
+}
+
+/// A subscriber's settings.
+pub struct SubscriberConfig {
+    pub connect: String,
+    pub topics: Vec<String>,
+    /// Give up after this long without a message.
+    pub timeout: Duration,
+    pub retry: Duration,
+}
+
+/// What a subscriber received for one topic.
+#[derive(Default, Debug)]
+pub struct TopicTally {
+    pub received: u64,
+    pub out_of_order: u64,
+    /// The count from the end marker, once it arrived.
+    pub announced: Option<u64>,
+}
+
+/// Subscribes to its topics and receives until every topic's end marker arrived.
+pub fn run_subscriber(cfg: &SubscriberConfig, flag: &Flag) -> anyhow::Result<Outcome> {
+    let ep = net::endpoint(net::resolve_peer(&cfg.connect, cfg.retry)?);
+    let ctx = zmq::Context::new();
+    let sub = ctx.socket(zmq::SUB).context("creating a SUB socket")?;
+    sub.set_rcvhwm(0)?;
+    sub.set_linger(0)?;
+    let monitor = Monitor::new(&ctx, &sub)?;
+    sub.connect(&ep)
+        .with_context(|| format!("connecting to {ep}"))?;
+    for topic in &cfg.topics {
+        sub.set_subscribe(topic.as_bytes())
+            .with_context(|| format!("subscribing to {topic:?}"))?;
+    }
+    let mut tally: BTreeMap<String, TopicTally> = cfg
+        .topics
+        .iter()
+        .map(|t| (t.clone(), TopicTally::default()))
+        .collect();
+    let mut unexpected = 0;
+    match monitor.wait_handshakes(1, flag, Some(cfg.retry))? {
+        Wait::Ready => log::info!("subscribed to {:?} at {ep}", cfg.topics),
+        Wait::Stopped => return Ok(tally_outcome(&tally, 0, Duration::ZERO, Some(None))),
+        Wait::TimedOut => bail!(
+            "no ZeroMQ handshake with {ep} within {} s: is the publisher up?",
+            cfg.retry.as_secs_f64()
+        ),
+    }
+    // `Some(None)`: stopped by a signal, which is a clean end however much arrived.
+    let (mut start, mut ended) = (None, None);
+    while tally.values().any(|t| t.announced.is_none()) {
+        let frames = match net::recv(&sub, flag, Some(cfg.timeout))? {
+            Recv::Msg(frames) => frames,
+            Recv::Stopped => {
+                ended = Some(None);
+                break;
+            }
+            Recv::TimedOut => {
+                let open: Vec<&String> = tally
+                    .iter()
+                    .filter(|(_, t)| t.announced.is_none())
+                    .map(|(k, _)| k)
+                    .collect();
+                let why = format!(
+                    "nothing from {ep} for {} s; no end marker yet for {open:?}",
+                    cfg.timeout.as_secs_f64()
+                );
+                ended = Some(Some(why));
+                break;
+            }
+        };
+        start.get_or_insert_with(Instant::now);
+        // ZeroMQ filters by prefix: a topic counts only when it is exactly one of ours.
+        let t = match frames.as_slice() {
+            [topic, _] => std::str::from_utf8(topic)
+                .ok()
+                .and_then(|topic| tally.get_mut(topic)),
+            _ => None,
+        };
+        let Some(t) = t else {
+            unexpected += 1;
+            log::warn!(
+                "unexpected message: {:?}",
+                String::from_utf8_lossy(&frames[0])
+            );
+            continue;
+        };
+        take(t, &frames[1]);
+    }
+    let elapsed = start.map_or(Duration::ZERO, |s: Instant| s.elapsed());
+    Ok(tally_outcome(&tally, unexpected, elapsed, ended))
+}
+
+/// Takes in one payload of a topic: data with its sequence number, or the end marker.
+fn take(t: &mut TopicTally, payload: &[u8]) {
+    if let Some(n) = std::str::from_utf8(payload)
+        .ok()
+        .and_then(|p| p.strip_prefix(END))
+    {
+        t.announced = Some(n.trim().parse().unwrap_or(0));
+        return;
+    }
+    let seq = serde_json::from_slice::<Value>(payload)
+        .ok()
+        .and_then(|v| v.get("seq").and_then(Value::as_u64));
+    if seq != Some(t.received) {
+        t.out_of_order += 1;
+    }
+    t.received += 1;
+}
+
+/// The summary, and the problem: `ended` is `Some(None)` after a signal, `Some(Some(why))` after a
+/// timeout, `None` when the stream ended and is judged here.
+fn tally_outcome(
+    tally: &BTreeMap<String, TopicTally>,
+    unexpected: u64,
+    elapsed: Duration,
+    ended: Option<Option<String>>,
+) -> Outcome {
+    let sent: u64 = tally.values().map(|t| t.announced.unwrap_or(0)).sum();
+    let received: u64 = tally.values().map(|t| t.received).sum();
+    let out_of_order: u64 = tally.values().map(|t| t.out_of_order).sum();
+    let per_topic: Vec<String> = tally
+        .iter()
+        .map(|(k, t)| format!("{k}:{}", t.received))
+        .collect();
+    let lost = tally
+        .values()
+        .map(|t| t.announced.unwrap_or(0).saturating_sub(t.received))
+        .sum();
+    let summary = Summary {
+        sent,
+        received,
+        lost,
+        elapsed,
+        extra: vec![],
+    }
+    .with("per_topic", per_topic.join(","))
+    .with("unexpected", unexpected)
+    .with("out_of_order", out_of_order);
+    let problem = ended.unwrap_or_else(|| {
+        let complete = tally.values().all(|t| t.announced == Some(t.received));
+        (!complete || unexpected > 0 || out_of_order > 0)
+            .then(|| format!("incomplete or wrong stream: {summary}"))
+    });
+    Outcome { summary, problem }
+}

@@ -1,0 +1,94 @@
+//! Bad input to every bound ZeroMQ port (REP, PULL sink, PUSH tasks, XPUB): garbage bytes and
+//! abrupt closes over plain TCP. libzmq drops each bad peer before it becomes a ZeroMQ peer, and a
+//! well-behaved client afterwards still gets full service.
+
+mod support;
+
+use support::{bad_peers, spawn};
+
+#[test]
+fn rep_port_drops_bad_peers_and_keeps_serving() {
+    let server = spawn("zmq-rep-server", &["--listen", "127.0.0.1:0"]);
+    let addr = server.listening();
+    bad_peers(&addr);
+    let done = spawn("zmq-req-client", &["--connect", &addr, "--count", "100"]).finish();
+    assert!(done.status.success(), "{}", done.stderr);
+    let s = done.summary();
+    assert_eq!(
+        (s["received"].as_str(), s["mismatched"].as_str()),
+        ("100", "0")
+    );
+}
+
+#[test]
+fn sink_and_pusher_ports_drop_bad_peers_and_the_batch_is_still_fair() {
+    let sink = spawn("zmq-sink", &["--listen", "127.0.0.1:0", "--workers", "3"]);
+    let sink_addr = sink.listening();
+    bad_peers(&sink_addr);
+    let pusher = spawn(
+        "zmq-pusher",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--sink",
+            &sink_addr,
+            "--count",
+            "300",
+            "--workers",
+            "3",
+        ],
+    );
+    let tasks_addr = pusher.listening();
+    // Bad peers to the task port must neither count as workers nor receive tasks.
+    bad_peers(&tasks_addr);
+    let workers: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|id| {
+            spawn(
+                "zmq-worker",
+                &["--connect", &tasks_addr, "--sink", &sink_addr, "--id", id],
+            )
+        })
+        .collect();
+    let done = sink.finish();
+    assert!(done.status.success(), "{}", done.stderr);
+    let s = done.summary();
+    assert_eq!(s["per_worker"], "a:100,b:100,c:100");
+    assert_eq!((s["lost"].as_str(), s["malformed"].as_str()), ("0", "0"));
+    for w in workers {
+        assert!(w.finish().status.success());
+    }
+}
+
+#[test]
+fn publisher_port_drops_bad_peers_and_subscribers_get_everything() {
+    let publisher = spawn(
+        "zmq-publisher",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--topics",
+            "a,b",
+            "--count",
+            "100",
+            "--subscriptions",
+            "2",
+        ],
+    );
+    let addr = publisher.listening();
+    bad_peers(&addr);
+    let one = spawn("zmq-subscriber", &["--connect", &addr, "--topics", "a"]);
+    let two = spawn("zmq-subscriber", &["--connect", &addr, "--topics", "b"]);
+    let (one, two) = (one.finish(), two.finish());
+    for (done, topic) in [(&one, "a:100"), (&two, "b:100")] {
+        assert!(done.status.success(), "{}", done.stderr);
+        assert_eq!(done.summary()["per_topic"], topic);
+        assert_eq!(done.summary()["unexpected"], "0");
+    }
+    let p = publisher.finish();
+    assert!(
+        !p.stderr.contains("subscribe \"\""),
+        "a bad peer counted as a subscriber:\n{}",
+        p.stderr
+    );
+}
