@@ -1,8 +1,155 @@
-//! `pola bench` (not built yet).
+//! `pola bench`: every model measured in one run on this machine, each figure beside the physical
+//! floor (raw loopback TCP, written here) and an established peer (sockperf, wrk, libzmq's perf
+//! tools, Mosquitto), as ratios, since absolute times on a shared machine move between runs.
+//! Start at [`run`]; the sections are in [`sections`], the results in [`output`].
 
-#[derive(clap::Args)]
-pub struct Args {}
+pub mod capture;
+pub mod floor;
+pub mod models;
+pub mod output;
+pub mod peers;
+pub mod procs;
+pub mod sections;
+pub mod stats;
+pub mod zmq_runs;
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("pola bench is not built yet")
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use stats::Figure;
+
+/// Every section, in the order a run takes them.
+pub const MODELS: [&str; 8] = [
+    "floor", "tcp", "rest", "reqrep", "pushpull", "pubsub", "mqtt", "capture",
+];
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A smoke run of a few seconds: tiny counts, every figure still produced and checked sane
+    /// (finite, non-zero); never judged on speed.
+    #[arg(long, env = "QUICK")]
+    pub quick: bool,
+    /// Only these sections, comma-separated (floor,tcp,rest,reqrep,pushpull,pubsub,mqtt,capture).
+    #[arg(long, env = "ONLY", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Where results.json and latest.svg are written.
+    #[arg(long, env = "OUT_DIR", default_value = "bench")]
+    pub out_dir: PathBuf,
+    /// Where our release binaries are (default: beside this `pola`, i.e. target/release).
+    #[arg(long, env = "BIN_DIR")]
+    pub bin_dir: Option<PathBuf>,
+    /// The workspace root, for bench/build-zmq-perf.sh and target/zmq-perf.
+    #[arg(long, env = "ROOT", default_value = ".")]
+    pub root: PathBuf,
+    /// The rest-api route that both our load generator and wrk request.
+    #[arg(long, env = "REST_ROUTE", default_value = "/health")]
+    pub rest_route: String,
+}
+
+/// Counts and durations of one run: the default fits in 5 minutes on 2 cores, `--quick` in seconds.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub quick: bool,
+    pub sizes: Vec<usize>,
+    pub warmup: usize,
+    /// Measured round trips per latency figure.
+    pub round_trips: usize,
+    /// Messages per throughput figure (ZeroMQ, TCP).
+    pub messages: usize,
+    /// Messages per MQTT throughput figure and requests per REST throughput figure.
+    pub broker_messages: usize,
+    /// Seconds per run of the time-based peers (sockperf, wrk).
+    pub peer_secs: u64,
+    pub rest_conns: Vec<usize>,
+    pub subscribers: Vec<usize>,
+}
+
+impl Plan {
+    pub fn new(quick: bool) -> Self {
+        let base = Plan {
+            quick,
+            sizes: vec![64, 1024],
+            warmup: 1000,
+            round_trips: 10_000,
+            messages: 200_000,
+            broker_messages: 20_000,
+            peer_secs: 3,
+            rest_conns: vec![1, 4, 16],
+            subscribers: vec![1, 4],
+        };
+        if quick {
+            Plan {
+                warmup: 20,
+                round_trips: 200,
+                messages: 2_000,
+                broker_messages: 300,
+                peer_secs: 1,
+                ..base
+            }
+        } else {
+            base
+        }
+    }
+}
+
+/// What a section hands back: its figures and, for each figure it could not produce, why.
+#[derive(Default)]
+pub struct Outcome {
+    pub figures: Vec<Figure>,
+    pub missing: Vec<String>,
+}
+
+impl Outcome {
+    /// Records a step's result: the figures it produced, or why it produced none.
+    pub fn take(&mut self, step: &str, result: anyhow::Result<Vec<Figure>>) {
+        match result {
+            Ok(figs) => self.figures.extend(figs),
+            Err(err) => {
+                log::warn!("{step}: {err:#}");
+                self.missing.push(format!("{step}: {err:#}"));
+            }
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    for name in &args.only {
+        anyhow::ensure!(
+            MODELS.contains(&name.as_str()),
+            "--only: unknown section {name:?} (known: {})",
+            MODELS.join(",")
+        );
+    }
+    let bin_dir = match &args.bin_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_exe()
+            .context("locating the pola binary")?
+            .parent()
+            .context("pola has no folder")?
+            .to_path_buf(),
+    };
+    let plan = Plan::new(args.quick);
+    let chosen: Vec<&str> = MODELS
+        .iter()
+        .copied()
+        .filter(|m| args.only.is_empty() || args.only.iter().any(|o| o == m))
+        .collect();
+    let ctx = sections::Context::new(
+        plan.clone(),
+        bin_dir,
+        args.root.clone(),
+        args.rest_route.clone(),
+    )?;
+    let outcome = sections::run_all(&ctx, &chosen);
+    let report = output::Report::new(&plan, &outcome);
+    eprintln!();
+    println!("{}", report.table());
+    report.write(&args.out_dir)?;
+    println!(
+        "wrote {} and {}",
+        args.out_dir.join("results.json").display(),
+        args.out_dir.join("latest.svg").display()
+    );
+    report.check()
 }

@@ -1,0 +1,101 @@
+//! The cost of capturing: tcpdump on loopback while a model runs at its benchmark rate (the kernel
+//! drops it reports, goal 0), and `pola inspect` against `tshark -r` on the same large capture, in
+//! packets per second. tcpdump is run directly with the sidecar's options, not in a container.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use super::procs::run_ok;
+
+/// What tcpdump reported when it stopped.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub pcap: PathBuf,
+    pub packets: u64,
+    pub dropped: u64,
+}
+
+/// The number before `label` in tcpdump's closing lines (`12 packets dropped by kernel`).
+pub fn count_before(text: &str, label: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_suffix(label)?.trim().parse().ok())
+}
+
+/// Runs `work` while tcpdump writes the loopback packets matching `filter` to `pcap`.
+pub fn with_capture<T>(
+    pcap: &Path,
+    filter: &str,
+    work: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<(T, Captured)> {
+    let mut child = Command::new("tcpdump")
+        .args(["-i", "lo", "-n", "-Z", "root", "-w"])
+        .arg(pcap)
+        .arg(filter)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting tcpdump on lo")?;
+    let stderr = child.stderr.take().context("tcpdump's stderr")?;
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    // tcpdump says "listening on lo" once the capture is armed: only then does the work start.
+    let armed = rx
+        .recv_timeout(Duration::from_secs(10))
+        .map(|l| l.contains("listening on"))
+        .unwrap_or(false);
+    if !armed {
+        let _ = child.kill();
+        let _ = child.wait();
+        bail!("tcpdump on lo did not start listening (filter {filter})");
+    }
+    let result = work();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let closing = reader.join().unwrap_or_default();
+    let value = result?;
+    let packets = count_before(&closing, "packets captured")
+        .context("tcpdump printed no packets captured")?;
+    let dropped = count_before(&closing, "packets dropped by kernel")
+        .context("tcpdump printed no kernel drops")?;
+    Ok((
+        value,
+        Captured {
+            pcap: pcap.to_path_buf(),
+            packets,
+            dropped,
+        },
+    ))
+}
+
+/// Packets per second of a program reading `pcap`: `tshark -r` or `pola inspect`.
+pub fn read_rate(program: &Path, args: &[&str], pcap: &Path, packets: u64) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    run_ok(
+        Command::new(program).args(args).arg(pcap),
+        &format!(
+            "{} {} {}",
+            program.display(),
+            args.join(" "),
+            pcap.display()
+        ),
+        Duration::from_secs(300),
+    )?;
+    Ok(packets as f64 / start.elapsed().as_secs_f64())
+}

@@ -1,0 +1,286 @@
+//! Load generators for our servers, written with the crates our clients use (std/tokio sockets,
+//! reqwest, zmq, rumqttc): round trips one at a time for p50/p99 (a closed loop, each request sent
+//! after the previous reply), and back-to-back batches for messages per second.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+
+use super::stats::{rate, Samples};
+
+/// Sequential keep-alive GETs of `url`; every response must be a success.
+pub async fn rest_latency(url: &str, warmup: usize, count: usize) -> anyhow::Result<Samples> {
+    let client = reqwest::Client::new();
+    let mut samples = Samples::with_capacity(count);
+    for i in 0..warmup + count {
+        let start = Instant::now();
+        let resp = client
+            .get(url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        ensure!(
+            resp.status().is_success(),
+            "GET {url} answered {}",
+            resp.status()
+        );
+        resp.bytes()
+            .await
+            .with_context(|| format!("reading the body of GET {url}"))?;
+        if i >= warmup {
+            samples.push(start.elapsed());
+        }
+    }
+    Ok(samples)
+}
+
+/// `count` GETs over `conns` keep-alive connections in parallel: requests per second.
+pub async fn rest_throughput(url: &str, conns: usize, count: usize) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..conns {
+        let url = url.to_string();
+        // One client per task so each task holds its own connection, as wrk's connections do.
+        let client = reqwest::Client::new();
+        let share = count / conns + usize::from(c < count % conns);
+        tasks.spawn(async move {
+            for _ in 0..share {
+                let resp = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .with_context(|| format!("GET {url}"))?;
+                ensure!(
+                    resp.status().is_success(),
+                    "GET {url} answered {}",
+                    resp.status()
+                );
+                resp.bytes()
+                    .await
+                    .with_context(|| format!("reading the body of GET {url}"))?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.context("a REST load task panicked")??;
+    }
+    Ok(rate(count as u64, start.elapsed()))
+}
+
+/// REQ round trips against a REP server at `endpoint` (`tcp://127.0.0.1:PORT`) with `request` as
+/// the body; every reply must be a result (not an `error`), and one taking over 5 s fails the run.
+pub fn req_latency(
+    endpoint: &str,
+    request: &[u8],
+    warmup: usize,
+    count: usize,
+) -> anyhow::Result<Samples> {
+    let ctx = zmq::Context::new();
+    let req = ctx.socket(zmq::REQ).context("creating a REQ socket")?;
+    req.set_rcvtimeo(5000)
+        .context("setting the REQ receive timeout")?;
+    req.set_linger(0).context("setting the REQ linger")?;
+    req.connect(endpoint)
+        .with_context(|| format!("connecting REQ to {endpoint}"))?;
+    let mut samples = Samples::with_capacity(count);
+    for i in 0..warmup + count {
+        let start = Instant::now();
+        req.send(request, 0)
+            .with_context(|| format!("sending a request to {endpoint}"))?;
+        let reply = req
+            .recv_bytes(0)
+            .with_context(|| format!("waiting for the reply from {endpoint}"))?;
+        ensure!(
+            reply.starts_with(b"{") && !reply.windows(7).any(|w| w == b"\"error\""),
+            "{endpoint} answered {}",
+            String::from_utf8_lossy(&reply)
+        );
+        if i >= warmup {
+            samples.push(start.elapsed());
+        }
+    }
+    Ok(samples)
+}
+
+/// PUB to SUB delivery time through libzmq (zmq crate), one message in flight at a time, both
+/// sockets in this thread. Measures the pattern's transport, not our publisher binary.
+pub fn pubsub_latency(size: usize, warmup: usize, count: usize) -> anyhow::Result<Samples> {
+    let ctx = zmq::Context::new();
+    let publisher = ctx.socket(zmq::PUB).context("creating a PUB socket")?;
+    publisher
+        .bind("tcp://127.0.0.1:*")
+        .context("binding PUB on tcp://127.0.0.1:*")?;
+    let endpoint = publisher
+        .get_last_endpoint()
+        .context("reading the PUB endpoint")?
+        .unwrap_or_default();
+    let subscriber = ctx.socket(zmq::SUB).context("creating a SUB socket")?;
+    subscriber
+        .connect(&endpoint)
+        .with_context(|| format!("connecting SUB to {endpoint}"))?;
+    subscriber
+        .set_subscribe(b"")
+        .context("subscribing to every topic")?;
+    subscriber
+        .set_rcvtimeo(100)
+        .context("setting the SUB receive timeout")?;
+    let msg = vec![b'x'; size];
+    // The slow joiner: PUB drops messages until the subscription has arrived, so publish until
+    // one is delivered (bounded) rather than sleeping.
+    let joined =
+        (0..100).any(|_| publisher.send(&msg[..], 0).is_ok() && subscriber.recv_bytes(0).is_ok());
+    ensure!(joined, "SUB at {endpoint} received nothing in 10 s");
+    while subscriber.recv_bytes(zmq::DONTWAIT).is_ok() {}
+    subscriber
+        .set_rcvtimeo(5000)
+        .context("setting the SUB receive timeout")?;
+    let mut samples = Samples::with_capacity(count);
+    for i in 0..warmup + count {
+        let start = Instant::now();
+        publisher
+            .send(&msg[..], 0)
+            .with_context(|| format!("publishing on {endpoint}"))?;
+        let got = subscriber
+            .recv_bytes(0)
+            .with_context(|| format!("waiting for delivery from {endpoint}"))?;
+        ensure!(
+            got.len() == size,
+            "delivered {} bytes instead of {size}",
+            got.len()
+        );
+        if i >= warmup {
+            samples.push(start.elapsed());
+        }
+    }
+    Ok(samples)
+}
+
+/// An MQTT client whose event loop runs in a task; incoming publishes go to the returned channel.
+async fn mqtt_client(
+    broker: &str,
+    id: &str,
+    subscribe: Option<(&str, QoS)>,
+) -> anyhow::Result<(
+    AsyncClient,
+    tokio::sync::mpsc::UnboundedReceiver<(Instant, usize)>,
+)> {
+    let (host, port) = broker
+        .rsplit_once(':')
+        .with_context(|| format!("{broker} is not HOST:PORT"))?;
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("bad port in {broker}"))?;
+    let mut opts = MqttOptions::new(id, host, port);
+    opts.set_keep_alive(Duration::from_secs(30));
+    let (client, mut events) = AsyncClient::new(opts, 1000);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
+    let wants_suback = subscribe.is_some();
+    let mut ready = Some(ready_tx);
+    tokio::spawn(async move {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let _ = tx.send((Instant::now(), p.payload.len()));
+                }
+                Ok(Event::Incoming(Packet::ConnAck(_))) if !wants_suback => {
+                    ready.take().map(|r| r.send(Ok(())));
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    ready.take().map(|r| r.send(Ok(())));
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    ready.take().map(|r| r.send(Err(err.to_string())));
+                    break;
+                }
+            }
+        }
+    });
+    if let Some((topic, qos)) = subscribe {
+        client
+            .subscribe(topic, qos)
+            .await
+            .with_context(|| format!("subscribing to {topic} on {broker}"))?;
+    }
+    tokio::time::timeout(Duration::from_secs(10), ready_rx)
+        .await
+        .with_context(|| format!("{id}: no CONNACK/SUBACK from {broker} within 10 s"))?
+        .context("MQTT event loop ended")?
+        .map_err(|e| anyhow::anyhow!("{id}: connecting to {broker}: {e}"))?;
+    Ok((client, rx))
+}
+
+/// Publish-to-delivery round trips through the broker at `broker`, one message in flight.
+pub async fn mqtt_latency(
+    broker: &str,
+    qos: QoS,
+    size: usize,
+    warmup: usize,
+    count: usize,
+) -> anyhow::Result<Samples> {
+    let topic = format!("bench/lat/{}", std::process::id());
+    let (_sub, mut delivered) = mqtt_client(broker, "bench-lat-sub", Some((&topic, qos))).await?;
+    let (publisher, _) = mqtt_client(broker, "bench-lat-pub", None).await?;
+    let payload = vec![b'x'; size];
+    let mut samples = Samples::with_capacity(count);
+    for i in 0..warmup + count {
+        let start = Instant::now();
+        publisher
+            .publish(&topic, qos, false, payload.clone())
+            .await
+            .with_context(|| format!("publishing to {broker}"))?;
+        let (at, len) = tokio::time::timeout(Duration::from_secs(5), delivered.recv())
+            .await
+            .with_context(|| format!("no delivery through {broker} within 5 s"))?
+            .context("subscriber event loop ended")?;
+        ensure!(len == size, "delivered {len} bytes instead of {size}");
+        if i >= warmup {
+            samples.push(at - start);
+        }
+    }
+    Ok(samples)
+}
+
+/// `count` publishes back to back through `broker`; returns (delivered msgs/s, lost). QoS 0 may
+/// lose messages under load, and that loss is reported, not hidden.
+pub async fn mqtt_throughput(
+    broker: &str,
+    qos: QoS,
+    size: usize,
+    count: usize,
+) -> anyhow::Result<(f64, u64)> {
+    let topic = format!("bench/thr/{}", std::process::id());
+    let (_sub, mut delivered) = mqtt_client(broker, "bench-thr-sub", Some((&topic, qos))).await?;
+    let (publisher, _) = mqtt_client(broker, "bench-thr-pub", None).await?;
+    let payload = vec![b'x'; size];
+    let start = Instant::now();
+    let sender = tokio::spawn(async move {
+        for _ in 0..count {
+            publisher
+                .publish(&topic, qos, false, payload.clone())
+                .await?;
+        }
+        anyhow::Ok(publisher)
+    });
+    let mut received = 0u64;
+    let mut last = start;
+    // Stop at the last message, or after 2 s of silence (messages lost at QoS 0).
+    while received < count as u64 {
+        match tokio::time::timeout(Duration::from_secs(2), delivered.recv()).await {
+            Ok(Some((at, _))) => {
+                received += 1;
+                last = at;
+            }
+            _ => break,
+        }
+    }
+    let _publisher = sender
+        .await
+        .context("publisher task panicked")?
+        .with_context(|| format!("publishing to {broker}"))?;
+    ensure!(received > 0, "nothing delivered through {broker}");
+    Ok((rate(received, last - start), count as u64 - received))
+}

@@ -1,0 +1,194 @@
+//! Starting the programs a bench run measures (our servers, sockperf, wrk, Mosquitto, libzmq's
+//! perf tools) as child processes that are always stopped, and never waited on without a bound:
+//! a hung peer must cost the run one figure, not the whole run.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+/// A free TCP port on 127.0.0.1, found by binding port 0 and letting it go.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0 to find a free port")?;
+    Ok(listener
+        .local_addr()
+        .context("reading the port bound on 127.0.0.1:0")?
+        .port())
+}
+
+/// A program of ours (`tcp-echo-server`) next to the running `pola`, i.e. in target/release.
+pub fn our_binary(bin_dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let path = bin_dir.join(name);
+    if !path.exists() {
+        bail!(
+            "{} not found (build it: cargo build --release --workspace --bins)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// A background process killed and reaped when dropped.
+pub struct Running {
+    pub child: Child,
+    name: String,
+}
+
+impl Running {
+    /// Starts `cmd` with stdout and stderr discarded, so a chatty server never blocks on a pipe.
+    pub fn spawn(cmd: &mut Command, name: &str) -> anyhow::Result<Self> {
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        Ok(Running {
+            child,
+            name: name.to_string(),
+        })
+    }
+
+    /// Waits (bounded) until something accepts TCP connections on `addr`, failing early if the
+    /// process has already exited (port in use, bad flag).
+    pub fn wait_listening(&mut self, addr: &str) -> anyhow::Result<()> {
+        let name = self.name.clone();
+        common::retry::retry(
+            &format!("waiting for {name} on {addr}"),
+            Duration::from_secs(10),
+            || {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    return Err(format!("{name} exited with {status}"));
+                }
+                common::probe::probe(addr).map_err(|e| format!("{e:#}"))
+            },
+        )
+    }
+
+    /// The resident set size of the process in KiB, read from /proc.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        let path = format!("/proc/{}/status", self.child.id());
+        let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("no VmRSS line in {path}"))
+    }
+
+    /// Sends SIGTERM and waits for the exit, as compose would.
+    pub fn terminate(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `cmd` to completion with its output captured, killing it after `limit`.
+pub fn run_bounded(cmd: &mut Command, what: &str, limit: Duration) -> anyhow::Result<Output> {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {what}"))?;
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(output) => output.with_context(|| format!("waiting for {what}")),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+            bail!("{what} did not finish within {} s", limit.as_secs())
+        }
+    }
+}
+
+/// Like [`run_bounded`], and fails unless the program exited 0; returns stdout as text.
+pub fn run_ok(cmd: &mut Command, what: &str, limit: Duration) -> anyhow::Result<String> {
+    let output = run_bounded(cmd, what, limit)?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr
+            .lines()
+            .last()
+            .or(stdout.lines().last())
+            .unwrap_or("")
+            .to_string();
+        bail!("{what} exited with {}: {last}", output.status);
+    }
+    Ok(stdout)
+}
+
+/// A process whose stdout is collected, killed if dropped before [`Collected::finish`]: a run that
+/// fails half-way leaves no peer behind.
+pub struct Collected {
+    running: Running,
+    stdout: mpsc::Receiver<String>,
+    what: String,
+}
+
+impl Collected {
+    pub fn spawn(cmd: &mut Command, what: &str) -> anyhow::Result<Self> {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {what}"))?;
+        let mut pipe = child.stdout.take().context("child stdout")?;
+        let (tx, stdout) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+            let _ = tx.send(text);
+        });
+        Ok(Collected {
+            running: Running {
+                child,
+                name: what.to_string(),
+            },
+            stdout,
+            what: what.to_string(),
+        })
+    }
+
+    /// Waits (at most `limit`) for the process to end; its stdout if it exited 0.
+    pub fn finish(mut self, limit: Duration) -> anyhow::Result<String> {
+        let text = self.stdout.recv_timeout(limit).map_err(|_| {
+            anyhow::anyhow!("{} did not finish within {} s", self.what, limit.as_secs())
+        })?;
+        let status = self
+            .running
+            .child
+            .wait()
+            .with_context(|| format!("waiting for {}", self.what))?;
+        if !status.success() {
+            bail!(
+                "{} exited with {status}: {}",
+                self.what,
+                text.lines().last().unwrap_or("")
+            );
+        }
+        Ok(text)
+    }
+}

@@ -1,0 +1,566 @@
+//! One section per model: start what it needs on loopback, measure ours, measure its floor and
+//! peer with the same sizes and counts, and hand back figures. A progress bar per section shows
+//! where the run is; a step that fails costs its figures (reported as missing), not the run.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::Context as _;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use rumqttc::QoS;
+
+use super::capture::{self, Captured};
+use super::procs::{free_port, our_binary, Running};
+use super::stats::{Figure, Samples};
+use super::{floor, models, peers, Outcome, Plan};
+
+/// What every section needs: the plan, where our binaries are, a scratch folder for pcaps.
+pub struct Context {
+    pub plan: Plan,
+    pub bin_dir: PathBuf,
+    pub root: PathBuf,
+    pub rest_route: String,
+    pub scratch: PathBuf,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Context {
+    pub fn new(
+        plan: Plan,
+        bin_dir: PathBuf,
+        root: PathBuf,
+        rest_route: String,
+    ) -> anyhow::Result<Self> {
+        let scratch = std::env::temp_dir().join(format!("pola-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&scratch)
+            .with_context(|| format!("creating {}", scratch.display()))?;
+        let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+        Ok(Context {
+            plan,
+            bin_dir,
+            root,
+            rest_route,
+            scratch,
+            runtime,
+        })
+    }
+
+    pub fn bin(&self, name: &str) -> anyhow::Result<PathBuf> {
+        our_binary(&self.bin_dir, name)
+    }
+
+    /// Starts one of our servers on a free loopback port and waits until it accepts.
+    fn server(&self, name: &str) -> anyhow::Result<(Running, String)> {
+        let addr = format!("127.0.0.1:{}", free_port()?);
+        let mut server = Running::spawn(
+            Command::new(self.bin(name)?).args(["--listen", &addr]),
+            name,
+        )?;
+        server.wait_listening(&addr)?;
+        Ok((server, addr))
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
+/// A figure; `how` says what measured it.
+// Positional, because a section builds dozens of figures and each call then fits on a line or two.
+#[allow(clippy::too_many_arguments)]
+pub fn fig(
+    model: &str,
+    metric: &str,
+    size: usize,
+    by: &str,
+    variant: &str,
+    value: f64,
+    unit: &str,
+    how: &str,
+) -> Figure {
+    Figure {
+        model: model.into(),
+        metric: metric.into(),
+        size,
+        by: by.into(),
+        variant: variant.into(),
+        value,
+        unit: unit.into(),
+        how: how.into(),
+    }
+}
+
+/// p50, p99 and mean figures of a latency sample.
+fn latency(
+    model: &str,
+    size: usize,
+    by: &str,
+    variant: &str,
+    mut s: Samples,
+    how: &str,
+) -> Vec<Figure> {
+    vec![
+        fig(
+            model,
+            "p50",
+            size,
+            by,
+            variant,
+            s.percentile(50.0),
+            "us",
+            how,
+        ),
+        fig(
+            model,
+            "p99",
+            size,
+            by,
+            variant,
+            s.percentile(99.0),
+            "us",
+            how,
+        ),
+        fig(model, "avg_rtt", size, by, variant, s.mean(), "us", how),
+    ]
+}
+
+/// Runs the chosen sections one after another, a progress bar each.
+pub fn run_all(ctx: &Context, chosen: &[&str]) -> Outcome {
+    let bars = MultiProgress::new();
+    let style = ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} {msg}")
+        .unwrap()
+        .progress_chars("=> ");
+    let mut outcome = Outcome::default();
+    let mut captures: Vec<(String, Captured)> = Vec::new();
+    for &name in chosen {
+        let bar = bars.add(
+            ProgressBar::new(1)
+                .with_style(style.clone())
+                .with_prefix(name.to_string()),
+        );
+        let step = |what: &str| bar.set_message(what.to_string());
+        match name {
+            "floor" => section_floor(ctx, &bar, &mut outcome),
+            "tcp" => section_tcp(ctx, &bar, &mut outcome, &mut captures),
+            "rest" => section_rest(ctx, &bar, &mut outcome),
+            "reqrep" => section_reqrep(ctx, &bar, &mut outcome),
+            "pushpull" => section_pushpull(ctx, &bar, &mut outcome),
+            "pubsub" => section_pubsub(ctx, &bar, &mut outcome),
+            "mqtt" => section_mqtt(ctx, &bar, &mut outcome),
+            "capture" => section_capture(ctx, &bar, &mut outcome, &captures),
+            _ => step("unknown"),
+        }
+        bar.finish_with_message("done");
+    }
+    outcome
+}
+
+fn section_floor(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
+    let p = &ctx.plan;
+    bar.set_length(p.sizes.len() as u64 * 2);
+    for &size in &p.sizes {
+        bar.set_message(format!("raw TCP {size} B"));
+        out.take(
+            &format!("floor ping-pong {size} B"),
+            (|| {
+                let (addr, server) = floor::echo_server()?;
+                let s = floor::ping_pong(&addr, size, p.warmup, p.round_trips)?;
+                server.join().ok();
+                let mut figs = latency(
+                    "floor",
+                    size,
+                    "floor",
+                    "",
+                    s,
+                    "raw TCP ping-pong on 127.0.0.1 (std sockets, TCP_NODELAY), in pola bench",
+                );
+                figs.push(fig(
+                    "floor",
+                    "msgs_per_s",
+                    size,
+                    "floor",
+                    "",
+                    floor::stream(size, p.messages)?,
+                    "msgs/s",
+                    "raw one-way TCP stream on 127.0.0.1, clock stops at the reader's ack",
+                ));
+                Ok(figs)
+            })(),
+        );
+        bar.inc(1);
+        bar.set_message(format!("sockperf {size} B"));
+        out.take(&format!("sockperf {size} B"), (|| {
+            let (server, port) = peers::sockperf_server()?;
+            let pp = peers::sockperf("pp", port, size, p.peer_secs, &["--full-rtt"])?;
+            let (p50, p99) = peers::parse_sockperf_pp(&pp)?;
+            let tp = peers::parse_sockperf_tp(&peers::sockperf("tp", port, size, p.peer_secs, &[])?)?;
+            drop(server);
+            let how = format!("sockperf pp --full-rtt / tp over TCP for {} s (time-based; tp counts messages sent)", p.peer_secs);
+            Ok(vec![
+                fig("floor", "p50", size, "sockperf", "", p50, "us", &how),
+                fig("floor", "p99", size, "sockperf", "", p99, "us", &how),
+                fig("floor", "msgs_per_s", size, "sockperf", "", tp, "msgs/s", &how),
+            ])
+        })());
+        bar.inc(1);
+    }
+}
+
+fn section_tcp(
+    ctx: &Context,
+    bar: &ProgressBar,
+    out: &mut Outcome,
+    captures: &mut Vec<(String, Captured)>,
+) {
+    let p = &ctx.plan;
+    bar.set_length(p.sizes.len() as u64);
+    for &size in &p.sizes {
+        bar.set_message(format!("tcp-echo-server {size} B"));
+        out.take(&format!("tcp echo {size} B"), (|| {
+            let (_server, addr) = ctx.server("tcp-echo-server")?;
+            let s = floor::ping_pong(&addr, size, p.warmup, p.round_trips)?;
+            let how = "tcp-echo-server, driven by pola bench's echo client (same code as the floor)";
+            let mut figs = latency("tcp", size, "pola", "", s, how);
+            let pcap = ctx.scratch.join(format!("tcp-{size}.pcap"));
+            let port = addr.rsplit(':').next().unwrap_or_default();
+            let (rate, cap) = capture::with_capture(&pcap, &format!("tcp port {port}"), || floor::echo_stream(&addr, size, p.messages))?;
+            figs.push(fig("tcp", "msgs_per_s", size, "pola", "", rate, "msgs/s", "tcp-echo-server, pipelined: one thread writes, one reads the echoes (tcpdump running)"));
+            figs.push(fig("capture", "kernel_drops", size, "tcpdump", "tcp", cap.dropped as f64, "packets", "tcpdump -i lo during the TCP echo stream"));
+            captures.push((format!("tcp {size} B"), cap));
+            Ok(figs)
+        })());
+        bar.inc(1);
+    }
+}
+
+fn section_rest(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
+    let p = &ctx.plan;
+    bar.set_length(1 + 2 * p.rest_conns.len() as u64);
+    let started = ctx.server("rest-api");
+    let (_server, addr) = match started {
+        Ok(s) => s,
+        Err(err) => return out.take("rest", Err(err)),
+    };
+    let url = format!("http://{addr}{}", ctx.rest_route);
+    bar.set_message("reqwest latency");
+    out.take(
+        "rest latency",
+        ctx.runtime.block_on(async {
+            let s = models::rest_latency(&url, p.warmup, p.round_trips).await?;
+            Ok(latency(
+                "rest",
+                0,
+                "pola",
+                "",
+                s,
+                &format!(
+                    "rest-api, GET {} with one keep-alive reqwest client, one request in flight",
+                    ctx.rest_route
+                ),
+            ))
+        }),
+    );
+    bar.inc(1);
+    for &conns in &p.rest_conns {
+        let variant = format!("c={conns}");
+        bar.set_message(format!("reqwest {variant}"));
+        out.take(
+            &format!("rest throughput {variant}"),
+            ctx.runtime.block_on(async {
+                let rps = models::rest_throughput(&url, conns, p.broker_messages).await?;
+                Ok(vec![fig(
+                    "rest",
+                    "msgs_per_s",
+                    0,
+                    "pola",
+                    &variant,
+                    rps,
+                    "req/s",
+                    &format!(
+                        "rest-api, {} GETs over {conns} reqwest keep-alive connections",
+                        p.broker_messages
+                    ),
+                )])
+            }),
+        );
+        bar.inc(1);
+        bar.set_message(format!("wrk {variant}"));
+        out.take(&format!("wrk {variant}"), (|| {
+            let (rps, p50, p99) = peers::wrk(&url, conns, p.peer_secs)?;
+            let how = format!("wrk -t1 -c{conns} -d{}s --latency (time-based; wrk's latency suffers coordinated omission)", p.peer_secs);
+            let mut figs = vec![fig("rest", "msgs_per_s", 0, "wrk", &variant, rps, "req/s", &how)];
+            if conns == 1 {
+                figs.push(fig("rest", "p50", 0, "wrk", &variant, p50, "us", &how));
+                figs.push(fig("rest", "p99", 0, "wrk", &variant, p99, "us", &how));
+            }
+            Ok(figs)
+        })());
+        bar.inc(1);
+    }
+}
+
+fn section_reqrep(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
+    let p = &ctx.plan;
+    bar.set_length(p.sizes.len() as u64 * 2);
+    for &size in &p.sizes {
+        bar.set_message(format!("zmq-rep-server {size} B"));
+        out.take(
+            &format!("reqrep {size} B"),
+            (|| {
+                let (_server, addr) = ctx.server("zmq-rep-server")?;
+                let s = models::req_latency(
+                    &format!("tcp://{addr}"),
+                    &upper_request(size),
+                    p.warmup,
+                    p.round_trips,
+                )?;
+                Ok(latency(
+                    "reqrep",
+                    size,
+                    "pola",
+                    "",
+                    s,
+                    "zmq-rep-server, REQ load generator (zmq crate), one request in flight",
+                ))
+            })(),
+        );
+        bar.inc(1);
+        bar.set_message(format!("remote_lat {size} B"));
+        out.take(&format!("remote_lat {size} B"), (|| {
+            let tools = peers::zmq_perf_tools(&ctx.root)?;
+            let avg = peers::zmq_lat(&tools, size, p.round_trips)?;
+            Ok(vec![fig("reqrep", "avg_rtt", size, "remote_lat", "", avg, "us", "libzmq local_lat/remote_lat: average only (its printed half round trip x 2), no percentiles, no warm-up")])
+        })());
+        bar.inc(1);
+    }
+}
+
+/// A valid zmq-rep-server request (`upper` of a string) padded so the whole JSON is `size` bytes.
+pub fn upper_request(size: usize) -> Vec<u8> {
+    let empty = r#"{"id":1,"op":"upper","arg":""}"#;
+    let text = "x".repeat(size.saturating_sub(empty.len()));
+    format!(r#"{{"id":1,"op":"upper","arg":"{text}"}}"#).into_bytes()
+}
+
+/// Messages per second from a summary: received over elapsed_ms, and lost must be 0.
+pub fn summary_rate(
+    fields: &std::collections::BTreeMap<String, String>,
+    what: &str,
+) -> anyhow::Result<f64> {
+    let num = |k: &str| {
+        fields
+            .get(k)
+            .and_then(|v| v.parse::<f64>().ok())
+            .with_context(|| format!("{what}: no numeric {k} in summary"))
+    };
+    anyhow::ensure!(
+        num("lost")? == 0.0,
+        "{what}: lost={} messages",
+        num("lost")?
+    );
+    Ok(num("received")? / (num("elapsed_ms")?.max(1.0) / 1000.0))
+}
+
+fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
+    let p = &ctx.plan;
+    bar.set_length(p.sizes.len() as u64 * 2);
+    for &size in &p.sizes {
+        bar.set_message(format!("pusher/workers/sink {size} B"));
+        out.take(
+            &format!("pushpull {size} B"),
+            (|| {
+                let rate = super::zmq_runs::pushpull(ctx, size, p.messages)?;
+                Ok(vec![fig(
+                    "pushpull",
+                    "msgs_per_s",
+                    size,
+                    "pola",
+                    "",
+                    rate,
+                    "msgs/s",
+                    "zmq-pusher -> 2 zmq-workers -> zmq-sink binaries; the sink's summary",
+                )])
+            })(),
+        );
+        bar.inc(1);
+        bar.set_message(format!("local_thr {size} B"));
+        out.take(
+            &format!("local_thr {size} B"),
+            (|| {
+                let tools = peers::zmq_perf_tools(&ctx.root)?;
+                let thr = peers::zmq_thr(&tools, size, p.messages)?;
+                let how = "libzmq local_thr/remote_thr (PULL/PUSH), mean as local_thr prints it";
+                Ok(vec![
+                    fig(
+                        "pushpull",
+                        "msgs_per_s",
+                        size,
+                        "local_thr",
+                        "",
+                        thr,
+                        "msgs/s",
+                        how,
+                    ),
+                    fig(
+                        "pubsub",
+                        "msgs_per_s",
+                        size,
+                        "local_thr",
+                        "",
+                        thr,
+                        "msgs/s",
+                        &format!("{how}; the same run as PUSH/PULL's peer"),
+                    ),
+                ])
+            })(),
+        );
+        bar.inc(1);
+    }
+}
+
+fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
+    let p = &ctx.plan;
+    bar.set_length(p.sizes.len() as u64 * (1 + p.subscribers.len() as u64));
+    for &size in &p.sizes {
+        bar.set_message(format!("PUB->SUB latency {size} B"));
+        out.take(&format!("pubsub latency {size} B"), (|| {
+            let s = models::pubsub_latency(size, p.warmup, p.round_trips)?;
+            Ok(latency("pubsub", size, "zmq crate", "", s, "PUB->SUB delivery through libzmq via the zmq crate in pola bench, one in flight (not our binaries)"))
+        })());
+        bar.inc(1);
+        for &subs in &p.subscribers {
+            bar.set_message(format!("publisher -> {subs} subscribers {size} B"));
+            out.take(
+                &format!("pubsub {subs} subs {size} B"),
+                (|| {
+                    let rate = super::zmq_runs::pubsub(ctx, size, p.messages, subs)?;
+                    Ok(vec![fig(
+                        "pubsub",
+                        "msgs_per_s",
+                        size,
+                        "pola",
+                        &format!("subs={subs}"),
+                        rate,
+                        "msgs/s",
+                        "zmq-publisher -> zmq-subscriber binaries; slowest subscriber's summary",
+                    )])
+                })(),
+            );
+            bar.inc(1);
+        }
+    }
+}
+
+fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
+    let p = &ctx.plan;
+    bar.set_length(2 * 2 * p.sizes.len() as u64);
+    for broker_name in ["pola", "mosquitto"] {
+        let started = if broker_name == "pola" {
+            ctx.server("mqtt-broker")
+        } else {
+            peers::mosquitto(&ctx.scratch)
+        };
+        let (broker, addr) = match started {
+            Ok(s) => s,
+            Err(err) => {
+                out.take(&format!("mqtt broker {broker_name}"), Err(err));
+                continue;
+            }
+        };
+        let label = if broker_name == "pola" {
+            "mqtt-broker (rumqttd)"
+        } else {
+            "Mosquitto"
+        };
+        for (qos, variant) in [(QoS::AtMostOnce, "qos0"), (QoS::AtLeastOnce, "qos1")] {
+            for &size in &p.sizes {
+                bar.set_message(format!("{broker_name} {variant} {size} B"));
+                out.take(&format!("mqtt {broker_name} {variant} {size} B"), ctx.runtime.block_on(async {
+                    let s = models::mqtt_latency(&addr, qos, size, p.warmup, p.round_trips).await?;
+                    let how = format!("{label}; rumqttc publisher and subscriber in pola bench, one message in flight");
+                    let mut figs = latency("mqtt", size, broker_name, variant, s, &how);
+                    let (rate, lost) = models::mqtt_throughput(&addr, qos, size, p.broker_messages).await?;
+                    let how = format!("{label}; {} rumqttc publishes back to back, rate of delivery", p.broker_messages);
+                    figs.push(fig("mqtt", "msgs_per_s", size, broker_name, variant, rate, "msgs/s", &how));
+                    figs.push(fig("mqtt", "lost", size, broker_name, variant, lost as f64, "msgs", &how));
+                    Ok(figs)
+                }));
+                bar.inc(1);
+            }
+        }
+        out.take(
+            &format!("mqtt {broker_name} rss"),
+            broker.rss_kib().map(|kib| {
+                vec![fig(
+                    "mqtt",
+                    "rss",
+                    0,
+                    broker_name,
+                    "",
+                    kib as f64,
+                    "KiB",
+                    &format!("{label} VmRSS at the end of its runs"),
+                )]
+            }),
+        );
+        broker.terminate();
+    }
+}
+
+fn section_capture(
+    _ctx: &Context,
+    bar: &ProgressBar,
+    out: &mut Outcome,
+    captures: &[(String, Captured)],
+) {
+    bar.set_length(2);
+    let Some((name, cap)) = captures.iter().max_by_key(|(_, c)| c.packets) else {
+        return out.take(
+            "capture",
+            Err(anyhow::anyhow!(
+                "no capture was taken (run the tcp section too)"
+            )),
+        );
+    };
+    let how = format!("the {name} capture, {} packets", cap.packets);
+    bar.set_message("tshark -r");
+    out.take(
+        "tshark -r",
+        capture::read_rate("tshark".as_ref(), &["-n", "-r"], &cap.pcap, cap.packets).map(|r| {
+            vec![fig(
+                "capture",
+                "pkts_per_s",
+                0,
+                "tshark",
+                "",
+                r,
+                "pkts/s",
+                &format!("tshark -n -r on {how}"),
+            )]
+        }),
+    );
+    bar.inc(1);
+    bar.set_message("pola inspect");
+    out.take(
+        "pola inspect",
+        std::env::current_exe()
+            .context("locating pola")
+            .and_then(|pola| {
+                capture::read_rate(&pola, &["inspect"], &cap.pcap, cap.packets).map(|r| {
+                    vec![fig(
+                        "capture",
+                        "pkts_per_s",
+                        0,
+                        "pola inspect",
+                        "",
+                        r,
+                        "pkts/s",
+                        &format!("pola inspect on {how}"),
+                    )]
+                })
+            }),
+    );
+    bar.inc(1);
+}

@@ -1,0 +1,112 @@
+//! Our ZeroMQ pipeline binaries run end to end on loopback for throughput: pusher, workers and
+//! sink for PUSH/PULL, publisher and subscribers for PUB/SUB. Their own summary lines give the
+//! figure (received over elapsed_ms), so what is measured is exactly what a user runs.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::procs::{free_port, Collected, Running};
+use super::sections::{summary_rate, Context};
+
+/// Workers in the PUSH/PULL run: two, so fair distribution is part of what is measured.
+pub const WORKERS: usize = 2;
+
+/// How long one end of a pipeline may take before the run is given up.
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn summary(end: Collected, what: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let stdout = end.finish(LIMIT)?;
+    common::summary::find(&stdout).with_context(|| format!("{what} printed no summary line"))
+}
+
+/// pusher -> [`WORKERS`] workers -> sink; messages per second from the sink's summary.
+pub fn pushpull(ctx: &Context, size: usize, count: usize) -> anyhow::Result<f64> {
+    let (tasks, results) = (
+        format!("127.0.0.1:{}", free_port()?),
+        format!("127.0.0.1:{}", free_port()?),
+    );
+    let workers = WORKERS.to_string();
+    let sink = Collected::spawn(
+        Command::new(ctx.bin("zmq-sink")?).args(["--listen", &results, "--workers", &workers]),
+        "zmq-sink",
+    )?;
+    let pusher = Collected::spawn(
+        Command::new(ctx.bin("zmq-pusher")?)
+            .args([
+                "--listen",
+                &tasks,
+                "--sink",
+                &results,
+                "--workers",
+                &workers,
+            ])
+            .args(["--count", &count.to_string(), "--size", &size.to_string()]),
+        "zmq-pusher",
+    )?;
+    // Workers connect and retry until the pusher and the sink are up; the pusher waits for all
+    // of their handshakes before the first task, so none is favoured by starting early.
+    let _workers: Vec<Running> = (0..WORKERS)
+        .map(|i| {
+            Running::spawn(
+                Command::new(ctx.bin("zmq-worker")?).args([
+                    "--connect",
+                    &tasks,
+                    "--sink",
+                    &results,
+                ]),
+                &format!("zmq-worker {i}"),
+            )
+        })
+        .collect::<anyhow::Result<_>>()?;
+    pusher.finish(LIMIT)?;
+    summary_rate(&summary(sink, "zmq-sink")?, "zmq-sink")
+}
+
+/// publisher -> `subs` subscribers on one topic; messages per second of the slowest subscriber.
+pub fn pubsub(ctx: &Context, size: usize, count: usize, subs: usize) -> anyhow::Result<f64> {
+    let listen = format!("127.0.0.1:{}", free_port()?);
+    let subscribers: Vec<Collected> = (0..subs)
+        .map(|i| {
+            Collected::spawn(
+                Command::new(ctx.bin("zmq-subscriber")?).args([
+                    "--connect",
+                    &listen,
+                    "--topics",
+                    "bench",
+                ]),
+                &format!("zmq-subscriber {i}"),
+            )
+        })
+        .collect::<anyhow::Result<_>>()?;
+    // The publisher waits for every subscription before its first message: none is lost to the
+    // slow-joiner race, so every subscriber must receive all of them.
+    let publisher = Collected::spawn(
+        Command::new(ctx.bin("zmq-publisher")?)
+            .args([
+                "--listen",
+                &listen,
+                "--topics",
+                "bench",
+                "--subscriptions",
+                &subs.to_string(),
+            ])
+            .args(["--count", &count.to_string(), "--size", &size.to_string()]),
+        "zmq-publisher",
+    )?;
+    publisher.finish(LIMIT)?;
+    let mut slowest = f64::INFINITY;
+    for (i, sub) in subscribers.into_iter().enumerate() {
+        let what = format!("zmq-subscriber {i}");
+        let fields = summary(sub, &what)?;
+        anyhow::ensure!(
+            fields.get("received").map(String::as_str) == Some(&count.to_string()),
+            "{what} received {:?} of {count}",
+            fields.get("received")
+        );
+        slowest = slowest.min(summary_rate(&fields, &what)?);
+    }
+    Ok(slowest)
+}

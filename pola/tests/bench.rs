@@ -1,0 +1,167 @@
+//! `pola bench` driven as a user runs it: the quick floor section against real sockperf, the
+//! files it writes, and the failure when a figure cannot be produced. The peer tools' parsers are
+//! checked against the tools' real output (sockperf, wrk, libzmq's perf tools), never samples.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::Command;
+
+use pola::bench::{peers, procs};
+
+fn pola() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pola"))
+}
+
+#[test]
+fn quick_floor_writes_sane_figures_json_and_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pola()
+        .args(["bench", "--quick", "--only", "floor", "--out-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("results.json")).unwrap())
+            .unwrap();
+    let figures = json["figures"].as_array().unwrap();
+    for size in [64, 1024] {
+        for (metric, by) in [
+            ("p50", "floor"),
+            ("p99", "floor"),
+            ("msgs_per_s", "floor"),
+            ("p50", "sockperf"),
+            ("msgs_per_s", "sockperf"),
+        ] {
+            let f = figures
+                .iter()
+                .find(|f| f["metric"] == metric && f["by"] == by && f["size"] == size)
+                .unwrap_or_else(|| panic!("no {metric} by {by} at {size} B in {json}"));
+            let v = f["value"].as_f64().unwrap();
+            assert!(v.is_finite() && v > 0.0, "{f}");
+            assert!(!f["unit"].as_str().unwrap().is_empty());
+        }
+    }
+    assert!(json["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["what"] == "floor p50 vs sockperf pp 64 B"));
+    assert!(json["machine"]["cores"].as_u64().unwrap() > 0);
+    assert!(json["versions"]["sockperf"]
+        .as_str()
+        .unwrap()
+        .contains("sockperf"));
+    let svg = std::fs::read_to_string(dir.path().join("latest.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("floor p50 64 B"),
+        "{svg}"
+    );
+    assert!(stdout.contains("floor p50 vs sockperf pp 64 B"), "{stdout}");
+}
+
+#[test]
+fn a_figure_that_cannot_be_produced_fails_the_run_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let out = pola()
+        .args(["bench", "--quick", "--only", "tcp", "--bin-dir"])
+        .arg(empty.path())
+        .arg("--out-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("MISSING: tcp echo 64 B") && stdout.contains("tcp-echo-server"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.lines().last().unwrap().starts_with("error: "),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_section_is_refused_in_one_line() {
+    let out = pola()
+        .args(["bench", "--only", "floor,carrier-pigeon"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("carrier-pigeon"), "{stderr}");
+}
+
+#[test]
+fn sockperf_output_parses_to_plausible_round_trips() {
+    let (_server, port) = peers::sockperf_server().unwrap();
+    let (p50, p99) =
+        peers::parse_sockperf_pp(&peers::sockperf("pp", port, 64, 1, &["--full-rtt"]).unwrap())
+            .unwrap();
+    assert!(p50 > 0.0 && p99 >= p50, "p50={p50} p99={p99}");
+    assert!(
+        peers::parse_sockperf_tp(&peers::sockperf("tp", port, 64, 1, &[]).unwrap()).unwrap() > 0.0
+    );
+}
+
+/// A minimal keep-alive HTTP/1.1 server, enough for wrk to have a real peer.
+fn tiny_http() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut writer = conn.try_clone().unwrap();
+                let mut reader = BufReader::new(conn);
+                let mut line = String::new();
+                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                    if line == "\r\n" {
+                        let reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                        if writer.write_all(reply.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn wrk_output_parses_to_rate_and_percentiles() {
+    let addr = tiny_http();
+    let (rps, p50, p99) = peers::wrk(&format!("http://{addr}/"), 2, 1).unwrap();
+    assert!(
+        rps > 0.0 && p50 > 0.0 && p99 >= p50,
+        "rps={rps} p50={p50} p99={p99}"
+    );
+}
+
+#[test]
+fn libzmq_perf_tools_build_and_their_output_parses() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let tools = peers::zmq_perf_tools(root).unwrap();
+    assert!(peers::zmq_lat(&tools, 64, 200).unwrap() > 0.0);
+    assert!(peers::zmq_thr(&tools, 64, 2000).unwrap() > 0.0);
+}
+
+#[test]
+fn mosquitto_starts_on_a_free_port_and_reports_rss() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, addr) = peers::mosquitto(dir.path()).unwrap();
+    common::probe::probe(&addr).unwrap();
+    assert!(broker.rss_kib().unwrap() > 0);
+    assert!(procs::free_port().unwrap() > 0);
+}
