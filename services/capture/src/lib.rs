@@ -1,1 +1,11 @@
-//! placeholder
+//! The capture sidecar of pola: one tcpdump per model, run inside the network namespace of the
+//! model's hub, that leaves `captures/<model>.pcap` only when the capture is provably complete.
+//!
+//! Start with [`sidecar::run`] (the whole life of a capture), then [`stats`] (what tcpdump says
+//! when it stops, and why it decides whether the pcap is kept), [`privs`] (capturing as the user
+//! who owns `captures/`) and [`models`] (ports per model).
+
+pub mod models;
+pub mod privs;
+pub mod sidecar;
+pub mod stats;

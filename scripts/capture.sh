@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Runs pola's models in compose and leaves one complete pcap per model in captures/.
+#   capture.sh mqtt [tcp ...]  each model in turn: up (ordered by healthchecks), wait for its
+#                              tcpdump sidecar, print the pcap's path and counts, down
+#   capture.sh up              every model at once, as a plain `docker compose up` does
+#   capture.sh down            stop and remove every pola container, network and volume
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODELS=(mqtt tcp rest reqrep pushpull pubsub)
+ALL=$(IFS=,; echo "${MODELS[*]}")
+
+die() { echo "capture: $*" >&2; exit 1; }
+
+[[ $# -gt 0 ]] || die "usage: capture.sh MODEL... | up | down   (models: ${MODELS[*]})"
+for arg in "$@"; do
+  [[ $arg == up || $arg == down || " ${MODELS[*]} " == *" $arg "* ]] ||
+    die "unknown model '$arg'; valid models: ${MODELS[*]} (or up, down)"
+done
+docker info >/dev/null 2>&1 || die "the Docker daemon is not running (start it: sudo dockerd, or make setup)"
+docker compose version >/dev/null 2>&1 || die "Compose v2 (docker compose) is missing: run make setup"
+
+# The compose command for a set of profiles ("mqtt" or "mqtt,tcp,...").
+dc() { COMPOSE_PROFILES=$1 docker compose "${@:2}"; }
+
+down() { dc "$ALL" down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true; }
+
+# Shows why a run failed: every container that exited non-zero, with its last log lines.
+explain_failure() {
+  local profiles=$1 id name code
+  for id in $(dc "$profiles" ps -a -q); do
+    name=$(docker inspect -f '{{.Name}}' "$id"); code=$(docker inspect -f '{{.State.ExitCode}}' "$id")
+    [[ $code == 0 ]] && continue
+    echo "--- ${name#/} exited $code; its last lines:" >&2
+    docker logs --tail 15 "$id" 2>&1 | sed 's/^/    /' >&2
+  done
+}
+
+# Waits for the sidecar of each model in $profiles, then prints its verdict and the clients' lines.
+report() {
+  local profiles=$1 model id code line ok=0
+  for model in ${profiles//,/ }; do
+    id=$(dc "$profiles" ps -a -q "capture-$model")
+    [[ -n $id ]] || { echo "$model: no capture container" >&2; ok=1; continue; }
+    code=$(docker wait "$id")
+    # The sidecar's stdout holds one line: model=... pcap=... captured=... received=... dropped=...
+    line=$(docker logs "$id" 2>/dev/null | tail -n 1)
+    if [[ $code == 0 && -f captures/$model.pcap && $line == *captured=* ]]; then
+      echo "$model: captures/$model.pcap  ${line#* pcap=* }"
+      for svc in $(dc "$model" config --services); do
+        [[ $svc == capture-* || $svc == done-* ]] && continue
+        docker logs "$(dc "$profiles" ps -a -q "$svc")" 2>/dev/null | grep -E '^sent=' | sed "s/^/    $svc: /" || true
+      done
+    else
+      echo "$model: FAILED, no pcap (sidecar exited $code)" >&2
+      docker logs --tail 15 "$id" 2>&1 | sed 's/^/    /' >&2
+      ok=1
+    fi
+  done
+  return $ok
+}
+
+# Runs the models of $1 (comma-separated) together, from a clean slate.
+run() {
+  local profiles=$1 model image start=$SECONDS
+  for image in $(dc "$profiles" config --images | sort -u); do
+    docker image inspect "$image" >/dev/null 2>&1 || die "image $image is missing: run make images"
+  done
+  down
+  for model in ${profiles//,/ }; do rm -f "captures/$model.pcap" "captures/$model.pcap.part"; done
+  mkdir -p captures
+  trap 'echo "capture: interrupted, cleaning up" >&2; down; exit 130' INT TERM
+  # `up -d` returns once every service started, which for done-<model> means every client of the
+  # model exited 0; a client that failed makes it fail here.
+  if ! dc "$profiles" up -d --no-build >/tmp/pola-compose-up.$$ 2>&1; then
+    echo "capture: docker compose up failed for $profiles: $(grep -iE 'error|fail' /tmp/pola-compose-up.$$ | tail -n 1)" >&2
+    explain_failure "$profiles"
+    rm -f /tmp/pola-compose-up.$$; down; return 1
+  fi
+  rm -f /tmp/pola-compose-up.$$
+  local status=0
+  report "$profiles" || status=1
+  down
+  trap - INT TERM
+  echo "($profiles: $((SECONDS - start)) s)"
+  return $status
+}
+
+case $1 in
+  down) down; echo "pola: every container, network and volume removed" ;;
+  up) run "$ALL" ;;
+  *)
+    failed=()
+    for model in "$@"; do run "$model" || failed+=("$model"); done
+    ((${#failed[@]} == 0)) || die "no complete pcap for: ${failed[*]}"
+    ;;
+esac

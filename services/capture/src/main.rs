@@ -1,0 +1,88 @@
+//! `pola-capture`: the tcpdump sidecar of one model (`MODEL=mqtt`), its healthcheck (`--probe`),
+//! and the one-shot "every client is done" marker (`--mark-done`) that tells it to stop.
+//! Compose runs all three from the same `FROM scratch` image, which has no shell.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use pola_capture::sidecar::{self, Config, Outcome};
+
+/// Captures one pola model with tcpdump and writes captures/<model>.pcap only if it is complete.
+#[derive(Parser, Debug)]
+#[command(name = "pola-capture", version)]
+struct Args {
+    /// The model to capture: mqtt, tcp, rest, reqrep, pushpull or pubsub (sets file name and filter).
+    #[arg(long, env = "MODEL", default_value = "mqtt")]
+    model: String,
+    /// The interface to capture on: the hub's interface on the model's network, not loopback
+    /// (where the healthchecks talk).
+    #[arg(long, env = "INTERFACE", default_value = "eth0")]
+    interface: String,
+    /// The BPF filter; by default the model's ports.
+    #[arg(long, env = "FILTER")]
+    filter: Option<String>,
+    /// The folder the pcap goes to; the pcap is given to this folder's owner.
+    #[arg(long, env = "CAPTURES_DIR", default_value = "/captures")]
+    captures_dir: PathBuf,
+    /// The file whose appearance means every client is done; by default /state/<model>.done.
+    #[arg(long, env = "DONE_FILE")]
+    done_file: Option<PathBuf>,
+    /// The file written once tcpdump is listening; `--probe` checks it.
+    #[arg(long, env = "READY_FILE", default_value = "/tmp/pola-capture.ready")]
+    ready_file: PathBuf,
+    /// The tcpdump binary.
+    #[arg(long, env = "TCPDUMP", default_value = "/usr/bin/tcpdump")]
+    tcpdump: PathBuf,
+    /// Healthcheck: exit 0 if tcpdump is capturing (the ready file exists), 1 otherwise.
+    #[arg(long)]
+    probe: bool,
+    /// Write the done file and exit: run by the `done-<model>` service after every client exited 0.
+    #[arg(long)]
+    mark_done: bool,
+}
+
+fn main() -> ExitCode {
+    common::run(|| {
+        let args = Args::parse();
+        let filter = match args.filter {
+            Some(filter) => filter,
+            None => pola_capture::models::filter(&args.model)?.to_string(),
+        };
+        let done_file = args
+            .done_file
+            .unwrap_or_else(|| PathBuf::from(format!("/state/{}.done", args.model)));
+        if args.probe {
+            return common::probe::probe_ready(&args.ready_file);
+        }
+        if args.mark_done {
+            return std::fs::write(&done_file, b"done\n")
+                .with_context(|| format!("writing {}", done_file.display()));
+        }
+        let config = Config {
+            model: args.model,
+            interface: args.interface,
+            filter,
+            dir: args.captures_dir,
+            done_file,
+            ready_file: args.ready_file,
+            tcpdump: args.tcpdump,
+        };
+        let stop = common::shutdown::Flag::install()?;
+        match sidecar::run(&config, &stop)? {
+            Outcome::Complete { pcap, stats } => println!(
+                "model={} pcap={} captured={} received={} dropped={}",
+                config.model,
+                pcap.display(),
+                stats.captured,
+                stats.received,
+                stats.dropped_kernel + stats.dropped_interface
+            ),
+            Outcome::Interrupted { part } => {
+                println!("model={} interrupted part={}", config.model, part.display())
+            }
+        }
+        Ok(())
+    })
+}

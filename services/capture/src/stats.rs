@@ -1,0 +1,136 @@
+//! tcpdump's closing report ("N packets captured", "N packets received by filter", "N packets
+//! dropped by kernel") and the rule that decides whether a pcap is complete: every packet the
+//! filter accepted was written, the kernel dropped none, and there was something to capture.
+
+use anyhow::{bail, ensure};
+
+/// The counts tcpdump prints on stderr when it stops.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub captured: u64,
+    pub received: u64,
+    pub dropped_kernel: u64,
+    /// Printed by tcpdump only when non-zero.
+    pub dropped_interface: u64,
+}
+
+impl Stats {
+    /// Reads the counts from tcpdump's stderr lines; an error if a count is missing, which means
+    /// tcpdump did not stop cleanly.
+    pub fn parse<'a>(lines: impl IntoIterator<Item = &'a str>) -> anyhow::Result<Stats> {
+        let (mut captured, mut received, mut dropped) = (None, None, None);
+        let mut stats = Stats::default();
+        for line in lines {
+            let Some((count, rest)) = line.trim().split_once(' ') else {
+                continue;
+            };
+            let Ok(count) = count.parse::<u64>() else {
+                continue;
+            };
+            // "1 packet captured" is singular.
+            let what = rest
+                .trim_start_matches("packets")
+                .trim_start_matches("packet")
+                .trim();
+            match what {
+                "captured" => captured = Some(count),
+                "received by filter" => received = Some(count),
+                "dropped by kernel" => dropped = Some(count),
+                "dropped by interface" => stats.dropped_interface = count,
+                _ => {}
+            }
+        }
+        let (Some(c), Some(r), Some(d)) = (captured, received, dropped) else {
+            bail!("tcpdump's closing counts are missing (captured={captured:?} received={received:?} dropped={dropped:?})")
+        };
+        (stats.captured, stats.received, stats.dropped_kernel) = (c, r, d);
+        Ok(stats)
+    }
+
+    /// Ok only for a complete capture: nothing dropped, captured == received, and not empty.
+    pub fn check(&self) -> anyhow::Result<()> {
+        ensure!(
+            self.dropped_kernel == 0 && self.dropped_interface == 0,
+            "incomplete capture: {} packets dropped by the kernel, {} by the interface",
+            self.dropped_kernel,
+            self.dropped_interface
+        );
+        ensure!(
+            self.captured == self.received,
+            "incomplete capture: {} packets received by filter but {} captured",
+            self.received,
+            self.captured
+        );
+        ensure!(
+            self.captured > 0,
+            "empty capture: the filter matched no packet"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(text: &str) -> anyhow::Result<Stats> {
+        Stats::parse(text.lines())
+    }
+
+    #[test]
+    fn parses_the_closing_report_among_other_lines() {
+        let s = stats(
+            "tcpdump: listening on eth0, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n\
+             18 packets captured\n18 packets received by filter\n0 packets dropped by kernel\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            Stats {
+                captured: 18,
+                received: 18,
+                dropped_kernel: 0,
+                dropped_interface: 0
+            }
+        );
+        s.check().unwrap();
+        assert_eq!(
+            stats("1 packet captured\n1 packet received by filter\n0 packets dropped by kernel")
+                .unwrap()
+                .captured,
+            1
+        );
+    }
+
+    #[test]
+    fn rejects_lost_packets_drops_empty_and_missing_reports() {
+        // The trap met on this machine: tcpdump stopped with packets still in the kernel buffer.
+        let lost =
+            stats("0 packets captured\n18 packets received by filter\n0 packets dropped by kernel")
+                .unwrap();
+        assert!(lost
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("18 packets received by filter but 0 captured"));
+        let dropped =
+            stats("5 packets captured\n5 packets received by filter\n2 packets dropped by kernel")
+                .unwrap();
+        assert!(dropped
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("2 packets dropped by the kernel"));
+        let ifdrop =
+            stats("5 packets captured\n5 packets received by filter\n0 packets dropped by kernel\n1 packet dropped by interface");
+        assert!(ifdrop.unwrap().check().is_err());
+        let empty =
+            stats("0 packets captured\n0 packets received by filter\n0 packets dropped by kernel")
+                .unwrap();
+        assert!(empty.check().unwrap_err().to_string().contains("empty"));
+        assert!(stats("tcpdump: listening on eth0\n")
+            .unwrap_err()
+            .to_string()
+            .contains("missing"));
+    }
+}
