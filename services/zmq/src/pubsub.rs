@@ -7,7 +7,9 @@
 //! every subscribe and unsubscribe message, duplicates included, and starts publishing only once
 //! `--subscriptions N` topic filters are in place (the sum of all subscribers' `--topics`). XPUB
 //! applies a subscription before passing it up, so when the count is reached the filters are live.
-//! A count is exact for any SUB (pyzmq too) without a private readiness protocol.
+//! A count is exact for any SUB (pyzmq too) without a private readiness protocol. One caveat from
+//! libzmq: a peer speaking the old ZMTP/1.0 gets a phantom "subscribe to everything" (1.0 SUBs
+//! filtered on their own side), which counts as one subscription until it disconnects.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

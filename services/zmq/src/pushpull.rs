@@ -7,7 +7,8 @@
 //! batch it sends one end marker per worker; round-robin gives each worker exactly one.
 //! Workers pull tasks, report `{worker, task}` to the sink, and stop at their end marker. The sink
 //! binds PULL, collects until the batch is complete and judges the split: fair when the counts
-//! differ by at most one.
+//! differ by at most one. (A peer that speaks the old ZMTP/1.0 and stays connected is no worker
+//! for the monitor but a pipe for PUSH: it takes its turns and the sink reports those tasks lost.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};

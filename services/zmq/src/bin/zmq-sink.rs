@@ -14,8 +14,9 @@ struct Args {
     /// HOST:PORT to bind the result PULL socket on (port 0: any free port).
     #[arg(long, env = "LISTEN", default_value = "0.0.0.0:5558")]
     listen: String,
-    /// Workers expected to take part (a missing one makes the split unfair); 0: whoever reports.
-    #[arg(long, env = "WORKERS", default_value_t = 0)]
+    /// Workers expected to take part: one that got no task makes the split unfair (0: judge only
+    /// the workers that reported).
+    #[arg(long, env = "WORKERS", default_value_t = 3)]
     workers: u32,
     /// Once results flow, give up after this many seconds without one.
     #[arg(long, env = "TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
