@@ -39,14 +39,19 @@ pub fn mark_ready(path: Option<&std::path::Path>) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(path, b"ready\n").with_context(|| format!("writing ready file {}", path.display()))?;
+    std::fs::write(path, b"ready\n")
+        .with_context(|| format!("writing ready file {}", path.display()))?;
     log::info!("ready: wrote {}", path.display());
     Ok(())
 }
 
 /// The probe of a client with a ready file: Ok once [`mark_ready`] has written it.
 pub fn probe_ready(path: &std::path::Path) -> anyhow::Result<()> {
-    anyhow::ensure!(path.exists(), "not ready yet: {} does not exist", path.display());
+    anyhow::ensure!(
+        path.exists(),
+        "not ready yet: {} does not exist",
+        path.display()
+    );
     Ok(())
 }
 
@@ -56,7 +61,10 @@ mod tests {
 
     #[test]
     fn wildcard_becomes_loopback_and_probe_sees_a_listener() {
-        assert_eq!(local_target("0.0.0.0:1883").unwrap().to_string(), "127.0.0.1:1883");
+        assert_eq!(
+            local_target("0.0.0.0:1883").unwrap().to_string(),
+            "127.0.0.1:1883"
+        );
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         probe(&addr).unwrap();

@@ -23,7 +23,10 @@ pub fn retry<T, E: std::fmt::Display>(
         match attempt() {
             Ok(value) => return Ok(value),
             Err(err) if start.elapsed() >= limit => {
-                return Err(anyhow!("{what}: gave up after {:.1} s: {err}", limit.as_secs_f64()))
+                return Err(anyhow!(
+                    "{what}: gave up after {:.1} s: {err}",
+                    limit.as_secs_f64()
+                ))
             }
             Err(err) => log::debug!("{what}: {err}; retrying"),
         }
@@ -32,7 +35,11 @@ pub fn retry<T, E: std::fmt::Display>(
 }
 
 /// The async twin of [`retry`].
-pub async fn retry_async<T, E, F, Fut>(what: &str, limit: Duration, mut attempt: F) -> anyhow::Result<T>
+pub async fn retry_async<T, E, F, Fut>(
+    what: &str,
+    limit: Duration,
+    mut attempt: F,
+) -> anyhow::Result<T>
 where
     E: std::fmt::Display,
     F: FnMut() -> Fut,
@@ -43,7 +50,10 @@ where
         match attempt().await {
             Ok(value) => return Ok(value),
             Err(err) if start.elapsed() >= limit => {
-                return Err(anyhow!("{what}: gave up after {:.1} s: {err}", limit.as_secs_f64()))
+                return Err(anyhow!(
+                    "{what}: gave up after {:.1} s: {err}",
+                    limit.as_secs_f64()
+                ))
             }
             Err(err) => log::debug!("{what}: {err}; retrying"),
         }
@@ -57,9 +67,11 @@ mod tests {
 
     #[test]
     fn gives_up_with_the_address_and_the_cause() {
-        let err = retry("connecting to 127.0.0.1:9", Duration::from_millis(250), || {
-            Err::<(), _>("connection refused")
-        })
+        let err = retry(
+            "connecting to 127.0.0.1:9",
+            Duration::from_millis(250),
+            || Err::<(), _>("connection refused"),
+        )
         .unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains("127.0.0.1:9"), "{text}");

@@ -3,20 +3,28 @@
 //! Async services `select!` on [`signalled`]; blocking ones (the ZeroMQ ends) poll a
 //! [`Flag`] between short socket timeouts.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use anyhow::Context;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-/// Completes when the process receives SIGTERM or SIGINT.
-pub async fn signalled() {
+/// Installs SIGTERM and SIGINT handlers now and returns a future that completes on either.
+///
+/// The handlers exist as soon as this returns (call it inside the tokio runtime, before announcing
+/// readiness): a signal arriving before a handler exists would kill the process with the default
+/// action, as PID 1 in a container it would be ignored until the SIGKILL 10 s later.
+pub fn signalled() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => log::info!("SIGTERM received, shutting down"),
-        _ = int.recv() => log::info!("SIGINT received, shutting down"),
-    }
+    let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => log::info!("SIGTERM received, shutting down"),
+            _ = int.recv() => log::info!("SIGINT received, shutting down"),
+        }
+    })
 }
 
 /// A flag that turns true on SIGTERM or SIGINT, for loops that block on sockets.

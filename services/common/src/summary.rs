@@ -69,10 +69,19 @@ mod tests {
 
     #[test]
     fn prints_and_parses_back() {
-        let s = Summary { sent: 3, received: 2, lost: 1, elapsed: Duration::from_millis(41), extra: vec![] }
-            .with("per_worker", "a:1,b:1");
+        let s = Summary {
+            sent: 3,
+            received: 2,
+            lost: 1,
+            elapsed: Duration::from_millis(41),
+            extra: vec![],
+        }
+        .with("per_worker", "a:1,b:1");
         let line = s.to_string();
-        assert_eq!(line, "sent=3 received=2 lost=1 elapsed_ms=41 per_worker=a:1,b:1");
+        assert_eq!(
+            line,
+            "sent=3 received=2 lost=1 elapsed_ms=41 per_worker=a:1,b:1"
+        );
         let fields = parse(&line).unwrap();
         assert_eq!(fields["lost"], "1");
         assert_eq!(fields["per_worker"], "a:1,b:1");

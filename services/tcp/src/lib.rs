@@ -8,18 +8,3 @@ pub mod server;
 
 /// The model's default port (compose and the docs use it).
 pub const PORT: u16 = 7000;
-
-/// Waits for SIGTERM or SIGINT, with the handlers already installed when this returns.
-///
-/// A signal that arrives before tokio's handler exists kills the process with the default action
-/// (no clean exit), so servers call this before they announce that they listen.
-pub async fn install_signals() -> impl std::future::Future<Output = ()> {
-    let mut signalled = Box::pin(common::shutdown::signalled());
-    // Polling once runs the body of `signalled` up to its first await: the handlers are in place.
-    tokio::select! {
-        biased;
-        _ = &mut signalled => {}
-        _ = std::future::ready(()) => {}
-    }
-    signalled
-}

@@ -28,7 +28,7 @@ fn main() -> std::process::ExitCode {
         return common::run(|| pola_rest::probe::probe(&args.listen));
     }
     common::run_async(async {
-        let shutdown = pola_rest::install_signals().await;
+        let shutdown = common::shutdown::signalled()?;
         let listener = pola_rest::api::bind(&args.listen).await?;
         pola_rest::api::serve(
             listener,

@@ -38,7 +38,7 @@ fn main() -> std::process::ExitCode {
             retry: secs("--retry-secs", args.retry_secs)?,
             timeout: secs("--timeout-secs", args.timeout_secs)?,
         };
-        let report = client::run(&cfg, pola_rest::install_signals().await).await?;
+        let report = client::run(&cfg, common::shutdown::signalled()?).await?;
         report.summary.print();
         // SIGTERM is a requested stop (compose down): the partial summary is printed, exit 0.
         anyhow::ensure!(

@@ -22,7 +22,7 @@ fn main() -> std::process::ExitCode {
         return common::run(|| common::probe::probe(&args.listen));
     }
     common::run_async(async {
-        let shutdown = pola_tcp::install_signals().await;
+        let shutdown = common::shutdown::signalled()?;
         let listener = pola_tcp::server::bind(&args.listen).await?;
         log::info!("echo server listening on {}", listener.local_addr()?);
         pola_tcp::server::serve(listener, shutdown).await
