@@ -155,8 +155,15 @@ fn wait_for_done(
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
+                let listening = config.ready_file.exists();
                 bail!(
-                    "tcpdump stopped before the clients were done: {}",
+                    "tcpdump {} on {}: {}",
+                    if listening {
+                        "stopped before the clients were done"
+                    } else {
+                        "could not capture"
+                    },
+                    config.interface,
                     last_lines(stderr)
                 )
             }
