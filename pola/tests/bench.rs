@@ -165,3 +165,30 @@ fn mosquitto_starts_on_a_free_port_and_reports_rss() {
     assert!(broker.rss_kib().unwrap() > 0);
     assert!(procs::free_port().unwrap() > 0);
 }
+
+#[test]
+fn tcpdump_capture_holds_every_packet_of_a_real_exchange() {
+    use pola::bench::{capture, floor};
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("echo.pcap");
+    let (addr, server) = floor::echo_server().unwrap();
+    let port = addr.rsplit(':').next().unwrap().to_string();
+    let (samples, cap) = capture::with_capture(&pcap, &format!("tcp port {port}"), || {
+        floor::ping_pong(&addr, 64, 0, 50)
+    })
+    .unwrap();
+    server.join().unwrap();
+    assert_eq!(samples.len(), 50);
+    // 50 requests and 50 echoes, at least one segment each, plus the handshake.
+    assert!(cap.packets >= 103, "{cap:?}");
+    assert_eq!(cap.dropped, 0, "{cap:?}");
+    let listed = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).lines().count() as u64,
+        cap.packets
+    );
+}

@@ -1,6 +1,7 @@
 //! The cost of capturing: tcpdump on loopback while a model runs at its benchmark rate (the kernel
 //! drops it reports, goal 0), and `pola inspect` against `tshark -r` on the same large capture, in
-//! packets per second. tcpdump is run directly with the sidecar's options, not in a container.
+//! packets per second. tcpdump is run directly with the sidecar's options (`-U --immediate-mode
+//! -n`) and a ring sized for loopback (see [`with_capture`]), not in a container.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -32,8 +33,22 @@ pub fn with_capture<T>(
     filter: &str,
     work: impl FnOnce() -> anyhow::Result<T>,
 ) -> anyhow::Result<(T, Captured)> {
+    // --immediate-mode: without it, packets still in the kernel ring's open block when tcpdump
+    // stops are neither written nor counted as drops, and a short run's pcap comes out empty.
+    // -B: libpcap sizes each ring frame by the interface's MTU, 64 KiB on lo, so the default
+    // 2 MiB ring holds ~30 packets and drops any burst; 128 MiB gives lo the ~2000 frames the
+    // sidecar's default ring holds on a 1500-byte-MTU container interface.
     let mut child = Command::new("tcpdump")
-        .args(["-i", "lo", "-n", "-Z", "root", "-w"])
+        .args([
+            "-i",
+            "lo",
+            "-n",
+            "-U",
+            "--immediate-mode",
+            "-Z",
+            "root",
+            "-w",
+        ])
         .arg(pcap)
         .arg(filter)
         .stdin(Stdio::null())
@@ -98,4 +113,16 @@ pub fn read_rate(program: &Path, args: &[&str], pcap: &Path, packets: u64) -> an
         Duration::from_secs(300),
     )?;
     Ok(packets as f64 / start.elapsed().as_secs_f64())
+}
+
+/// [`with_capture`] when `pcap` is given, otherwise just `work`.
+pub fn maybe<T>(
+    pcap: Option<&Path>,
+    filter: &str,
+    work: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<(T, Option<Captured>)> {
+    match pcap {
+        Some(pcap) => with_capture(pcap, filter, work).map(|(v, c)| (v, Some(c))),
+        None => work().map(|v| (v, None)),
+    }
 }

@@ -42,9 +42,6 @@ pub struct Args {
     /// The workspace root, for bench/build-zmq-perf.sh and target/zmq-perf.
     #[arg(long, env = "ROOT", default_value = ".")]
     pub root: PathBuf,
-    /// The rest-api route that both our load generator and wrk request.
-    #[arg(long, env = "REST_ROUTE", default_value = "/health")]
-    pub rest_route: String,
 }
 
 /// Counts and durations of one run: the default fits in 5 minutes on 2 cores, `--quick` in seconds.
@@ -135,12 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .copied()
         .filter(|m| args.only.is_empty() || args.only.iter().any(|o| o == m))
         .collect();
-    let ctx = sections::Context::new(
-        plan.clone(),
-        bin_dir,
-        args.root.clone(),
-        args.rest_route.clone(),
-    )?;
+    let ctx = sections::Context::new(plan.clone(), bin_dir, args.root.clone())?;
     let outcome = sections::run_all(&ctx, &chosen);
     let report = output::Report::new(&plan, &outcome);
     eprintln!();

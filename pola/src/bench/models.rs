@@ -9,6 +9,34 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
 use super::stats::{rate, Samples};
 
+/// Creates an item on the rest-api at `base` whose JSON is `size` bytes (name padded), and
+/// returns its URL, so a GET moves a response body of the benchmark's message size.
+pub async fn rest_item(base: &str, size: usize) -> anyhow::Result<String> {
+    let empty = r#"{"id":1,"name":"","quantity":1}"#.len();
+    let item =
+        serde_json::json!({"name": "x".repeat(size.saturating_sub(empty).max(1)), "quantity": 1});
+    let url = format!("{base}/items");
+    let resp = reqwest::Client::new()
+        .post(&url)
+        .json(&item)
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    ensure!(
+        resp.status().is_success(),
+        "POST {url} answered {}",
+        resp.status()
+    );
+    let created: serde_json::Value = resp
+        .json()
+        .await
+        .with_context(|| format!("reading the item POST {url} created"))?;
+    let id = created["id"]
+        .as_u64()
+        .with_context(|| format!("POST {url} returned no id: {created}"))?;
+    Ok(format!("{base}/items/{id}"))
+}
+
 /// Sequential keep-alive GETs of `url`; every response must be a success.
 pub async fn rest_latency(url: &str, warmup: usize, count: usize) -> anyhow::Result<Samples> {
     let client = reqwest::Client::new();

@@ -173,7 +173,24 @@ impl Collected {
     }
 
     /// Waits (at most `limit`) for the process to end; its stdout if it exited 0.
-    pub fn finish(mut self, limit: Duration) -> anyhow::Result<String> {
+    pub fn finish(self, limit: Duration) -> anyhow::Result<String> {
+        let what = self.what.clone();
+        let (status, text) = self.finish_any(limit)?;
+        if !status.success() {
+            bail!(
+                "{what} exited with {status}: {}",
+                text.lines().last().unwrap_or("")
+            );
+        }
+        Ok(text)
+    }
+
+    /// Waits (at most `limit`) for the process to end; its exit status and stdout, whatever the
+    /// status.
+    pub fn finish_any(
+        mut self,
+        limit: Duration,
+    ) -> anyhow::Result<(std::process::ExitStatus, String)> {
         let text = self.stdout.recv_timeout(limit).map_err(|_| {
             anyhow::anyhow!("{} did not finish within {} s", self.what, limit.as_secs())
         })?;
@@ -182,13 +199,6 @@ impl Collected {
             .child
             .wait()
             .with_context(|| format!("waiting for {}", self.what))?;
-        if !status.success() {
-            bail!(
-                "{} exited with {status}: {}",
-                self.what,
-                text.lines().last().unwrap_or("")
-            );
-        }
-        Ok(text)
+        Ok((status, text))
     }
 }

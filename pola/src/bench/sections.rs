@@ -19,18 +19,12 @@ pub struct Context {
     pub plan: Plan,
     pub bin_dir: PathBuf,
     pub root: PathBuf,
-    pub rest_route: String,
     pub scratch: PathBuf,
     runtime: tokio::runtime::Runtime,
 }
 
 impl Context {
-    pub fn new(
-        plan: Plan,
-        bin_dir: PathBuf,
-        root: PathBuf,
-        rest_route: String,
-    ) -> anyhow::Result<Self> {
+    pub fn new(plan: Plan, bin_dir: PathBuf, root: PathBuf) -> anyhow::Result<Self> {
         let scratch = std::env::temp_dir().join(format!("pola-bench-{}", std::process::id()));
         std::fs::create_dir_all(&scratch)
             .with_context(|| format!("creating {}", scratch.display()))?;
@@ -39,7 +33,6 @@ impl Context {
             plan,
             bin_dir,
             root,
-            rest_route,
             scratch,
             runtime,
         })
@@ -92,6 +85,17 @@ pub fn fig(
     }
 }
 
+/// The floor's ping-pong measured again right beside a model's latency run, filed under that
+/// model: on a shared machine the load changes by the minute, and a ratio is only fair between
+/// two figures taken under the same load.
+fn floor_beside(ctx: &Context, model: &str, size: usize) -> anyhow::Result<Vec<Figure>> {
+    let (addr, server) = floor::echo_server()?;
+    let s = floor::ping_pong(&addr, size, ctx.plan.warmup, ctx.plan.round_trips)?;
+    server.join().ok();
+    let how = format!("raw TCP ping-pong taken just after the {model} latency run");
+    Ok(latency(model, size, "floor", "", s, &how))
+}
+
 /// p50, p99 and mean figures of a latency sample.
 fn latency(
     model: &str,
@@ -126,6 +130,54 @@ fn latency(
     ]
 }
 
+/// The captures taken so far, by the run they were taken in.
+type Captures = Vec<(String, Captured)>;
+
+/// At the first (smallest, so highest packet rate) size only: the throughput run repeated with
+/// tcpdump capturing it, giving the kernel drops at that rate and the rate under capture.
+fn capture_run(
+    ctx: &Context,
+    captures: &mut Captures,
+    model: &str,
+    size: usize,
+    run: impl FnOnce(&std::path::Path) -> anyhow::Result<(f64, Option<Captured>)>,
+) -> anyhow::Result<Vec<Figure>> {
+    if size != ctx.plan.sizes[0] {
+        return Ok(Vec::new());
+    }
+    let pcap = ctx.scratch.join(format!("{model}-{size}.pcap"));
+    let (rate, cap) = run(&pcap)?;
+    let cap = cap.context("no capture was taken")?;
+    let how = format!(
+        "tcpdump -i lo writing a pcap during the {model} throughput run ({} packets)",
+        cap.packets
+    );
+    let figs = vec![
+        fig(
+            "capture",
+            "kernel_drops",
+            size,
+            "tcpdump",
+            model,
+            cap.dropped as f64,
+            "packets",
+            &how,
+        ),
+        fig(
+            "capture",
+            "captured_msgs_per_s",
+            size,
+            "pola",
+            model,
+            rate,
+            "msgs/s",
+            &how,
+        ),
+    ];
+    captures.push((format!("{model} {size} B"), cap));
+    Ok(figs)
+}
+
 /// Runs the chosen sections one after another, a progress bar each.
 pub fn run_all(ctx: &Context, chosen: &[&str]) -> Outcome {
     let bars = MultiProgress::new();
@@ -144,11 +196,11 @@ pub fn run_all(ctx: &Context, chosen: &[&str]) -> Outcome {
         match name {
             "floor" => section_floor(ctx, &bar, &mut outcome),
             "tcp" => section_tcp(ctx, &bar, &mut outcome, &mut captures),
-            "rest" => section_rest(ctx, &bar, &mut outcome),
+            "rest" => section_rest(ctx, &bar, &mut outcome, &mut captures),
             "reqrep" => section_reqrep(ctx, &bar, &mut outcome),
-            "pushpull" => section_pushpull(ctx, &bar, &mut outcome),
-            "pubsub" => section_pubsub(ctx, &bar, &mut outcome),
-            "mqtt" => section_mqtt(ctx, &bar, &mut outcome),
+            "pushpull" => section_pushpull(ctx, &bar, &mut outcome, &mut captures),
+            "pubsub" => section_pubsub(ctx, &bar, &mut outcome, &mut captures),
+            "mqtt" => section_mqtt(ctx, &bar, &mut outcome, &mut captures),
             "capture" => section_capture(ctx, &bar, &mut outcome, &captures),
             _ => step("unknown"),
         }
@@ -208,96 +260,108 @@ fn section_floor(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
     }
 }
 
-fn section_tcp(
-    ctx: &Context,
-    bar: &ProgressBar,
-    out: &mut Outcome,
-    captures: &mut Vec<(String, Captured)>,
-) {
+fn section_tcp(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &mut Captures) {
     let p = &ctx.plan;
     bar.set_length(p.sizes.len() as u64);
     for &size in &p.sizes {
         bar.set_message(format!("tcp-echo-server {size} B"));
-        out.take(&format!("tcp echo {size} B"), (|| {
-            let (_server, addr) = ctx.server("tcp-echo-server")?;
-            let s = floor::ping_pong(&addr, size, p.warmup, p.round_trips)?;
-            let how = "tcp-echo-server, driven by pola bench's echo client (same code as the floor)";
-            let mut figs = latency("tcp", size, "pola", "", s, how);
-            let pcap = ctx.scratch.join(format!("tcp-{size}.pcap"));
-            let port = addr.rsplit(':').next().unwrap_or_default();
-            let (rate, cap) = capture::with_capture(&pcap, &format!("tcp port {port}"), || floor::echo_stream(&addr, size, p.messages))?;
-            figs.push(fig("tcp", "msgs_per_s", size, "pola", "", rate, "msgs/s", "tcp-echo-server, pipelined: one thread writes, one reads the echoes (tcpdump running)"));
-            figs.push(fig("capture", "kernel_drops", size, "tcpdump", "tcp", cap.dropped as f64, "packets", "tcpdump -i lo during the TCP echo stream"));
-            captures.push((format!("tcp {size} B"), cap));
-            Ok(figs)
-        })());
+        out.take(
+            &format!("tcp echo {size} B"),
+            (|| {
+                let (_server, addr) = ctx.server("tcp-echo-server")?;
+                let s = floor::ping_pong(&addr, size, p.warmup, p.round_trips)?;
+                let how =
+                    "tcp-echo-server, driven by pola bench's echo client (same code as the floor)";
+                let mut figs = latency("tcp", size, "pola", "", s, how);
+                figs.extend(floor_beside(ctx, "tcp", size)?);
+                let rate = floor::echo_stream(&addr, size, p.messages)?;
+                let how = "tcp-echo-server, pipelined: one thread writes, one reads the echoes";
+                figs.push(fig(
+                    "tcp",
+                    "msgs_per_s",
+                    size,
+                    "pola",
+                    "",
+                    rate,
+                    "msgs/s",
+                    how,
+                ));
+                let filter = format!("tcp port {}", addr.rsplit(':').next().unwrap_or_default());
+                figs.extend(capture_run(ctx, captures, "tcp", size, |pcap| {
+                    capture::maybe(Some(pcap), &filter, || {
+                        floor::echo_stream(&addr, size, p.messages)
+                    })
+                })?);
+                Ok(figs)
+            })(),
+        );
         bar.inc(1);
     }
 }
 
-fn section_rest(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
+fn section_rest(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &mut Captures) {
     let p = &ctx.plan;
-    bar.set_length(1 + 2 * p.rest_conns.len() as u64);
-    let started = ctx.server("rest-api");
-    let (_server, addr) = match started {
+    bar.set_length(p.sizes.len() as u64 * (1 + 2 * p.rest_conns.len() as u64));
+    let (_server, addr) = match ctx.server("rest-api") {
         Ok(s) => s,
         Err(err) => return out.take("rest", Err(err)),
     };
-    let url = format!("http://{addr}{}", ctx.rest_route);
-    bar.set_message("reqwest latency");
-    out.take(
-        "rest latency",
-        ctx.runtime.block_on(async {
-            let s = models::rest_latency(&url, p.warmup, p.round_trips).await?;
-            Ok(latency(
-                "rest",
-                0,
-                "pola",
-                "",
-                s,
-                &format!(
-                    "rest-api, GET {} with one keep-alive reqwest client, one request in flight",
-                    ctx.rest_route
-                ),
-            ))
-        }),
-    );
-    bar.inc(1);
-    for &conns in &p.rest_conns {
-        let variant = format!("c={conns}");
-        bar.set_message(format!("reqwest {variant}"));
+    for &size in &p.sizes {
+        let url = match ctx
+            .runtime
+            .block_on(models::rest_item(&format!("http://{addr}"), size))
+        {
+            Ok(url) => url,
+            Err(err) => {
+                out.take(&format!("rest {size} B"), Err(err));
+                continue;
+            }
+        };
+        let most = *p.rest_conns.iter().max().unwrap_or(&1);
+        let filter = format!("tcp port {}", addr.rsplit(':').next().unwrap_or_default());
         out.take(
-            &format!("rest throughput {variant}"),
-            ctx.runtime.block_on(async {
-                let rps = models::rest_throughput(&url, conns, p.broker_messages).await?;
-                Ok(vec![fig(
-                    "rest",
-                    "msgs_per_s",
-                    0,
-                    "pola",
-                    &variant,
-                    rps,
-                    "req/s",
-                    &format!(
-                        "rest-api, {} GETs over {conns} reqwest keep-alive connections",
-                        p.broker_messages
-                    ),
-                )])
+            &format!("rest capture {size} B"),
+            capture_run(ctx, captures, "rest", size, |pcap| {
+                capture::maybe(Some(pcap), &filter, || {
+                    let run = models::rest_throughput(&url, most, p.broker_messages);
+                    ctx.runtime.block_on(run)
+                })
             }),
         );
-        bar.inc(1);
-        bar.set_message(format!("wrk {variant}"));
-        out.take(&format!("wrk {variant}"), (|| {
-            let (rps, p50, p99) = peers::wrk(&url, conns, p.peer_secs)?;
-            let how = format!("wrk -t1 -c{conns} -d{}s --latency (time-based; wrk's latency suffers coordinated omission)", p.peer_secs);
-            let mut figs = vec![fig("rest", "msgs_per_s", 0, "wrk", &variant, rps, "req/s", &how)];
-            if conns == 1 {
-                figs.push(fig("rest", "p50", 0, "wrk", &variant, p50, "us", &how));
-                figs.push(fig("rest", "p99", 0, "wrk", &variant, p99, "us", &how));
-            }
+        bar.set_message(format!("reqwest latency {size} B"));
+        out.take(&format!("rest latency {size} B"), ctx.runtime.block_on(async {
+            let s = models::rest_latency(&url, p.warmup, p.round_trips).await?;
+            let how = format!("rest-api, GET /items/ID of a {size} B item, one keep-alive reqwest client, one request in flight");
+            let mut figs = latency("rest", size, "pola", "", s, &how);
+            figs.extend(floor_beside(ctx, "rest", size)?);
             Ok(figs)
-        })());
+        }));
         bar.inc(1);
+        for &conns in &p.rest_conns {
+            let variant = format!("c={conns}");
+            bar.set_message(format!("reqwest {variant} {size} B"));
+            out.take(&format!("rest throughput {variant} {size} B"), ctx.runtime.block_on(async {
+                let rps = models::rest_throughput(&url, conns, p.broker_messages).await?;
+                let how = format!("rest-api, {} GETs of a {size} B item over {conns} reqwest keep-alive connections", p.broker_messages);
+                Ok(vec![fig("rest", "msgs_per_s", size, "pola", &variant, rps, "req/s", &how)])
+            }));
+            bar.inc(1);
+            bar.set_message(format!("wrk {variant} {size} B"));
+            out.take(&format!("wrk {variant} {size} B"), (|| {
+                let (rps, p50, p99) = peers::wrk(&url, conns, p.peer_secs)?;
+                let how = format!(
+                    "wrk -t1 -c{conns} -d{}s --latency, same GET (time-based; wrk's latency suffers coordinated omission)",
+                    p.peer_secs
+                );
+                let mut figs = vec![fig("rest", "msgs_per_s", size, "wrk", &variant, rps, "req/s", &how)];
+                if conns == 1 {
+                    figs.push(fig("rest", "p50", size, "wrk", &variant, p50, "us", &how));
+                    figs.push(fig("rest", "p99", size, "wrk", &variant, p99, "us", &how));
+                }
+                Ok(figs)
+            })());
+            bar.inc(1);
+        }
     }
 }
 
@@ -316,14 +380,10 @@ fn section_reqrep(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
                     p.warmup,
                     p.round_trips,
                 )?;
-                Ok(latency(
-                    "reqrep",
-                    size,
-                    "pola",
-                    "",
-                    s,
-                    "zmq-rep-server, REQ load generator (zmq crate), one request in flight",
-                ))
+                let how = "zmq-rep-server, REQ load generator (zmq crate), one request in flight";
+                let mut figs = latency("reqrep", size, "pola", "", s, how);
+                figs.extend(floor_beside(ctx, "reqrep", size)?);
+                Ok(figs)
             })(),
         );
         bar.inc(1);
@@ -363,7 +423,7 @@ pub fn summary_rate(
     Ok(num("received")? / (num("elapsed_ms")?.max(1.0) / 1000.0))
 }
 
-fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
+fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &mut Captures) {
     let p = &ctx.plan;
     bar.set_length(p.sizes.len() as u64 * 2);
     for &size in &p.sizes {
@@ -371,8 +431,11 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
         out.take(
             &format!("pushpull {size} B"),
             (|| {
-                let rate = super::zmq_runs::pushpull(ctx, size, p.messages)?;
-                Ok(vec![fig(
+                let (rate, _) = super::zmq_runs::pushpull(ctx, size, p.messages, None)?;
+                let mut figs = capture_run(ctx, captures, "pushpull", size, |pcap| {
+                    super::zmq_runs::pushpull(ctx, size, p.messages, Some(pcap))
+                })?;
+                figs.push(fig(
                     "pushpull",
                     "msgs_per_s",
                     size,
@@ -381,7 +444,8 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
                     rate,
                     "msgs/s",
                     "zmq-pusher -> 2 zmq-workers -> zmq-sink binaries; the sink's summary",
-                )])
+                ));
+                Ok(figs)
             })(),
         );
         bar.inc(1);
@@ -420,14 +484,17 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
     }
 }
 
-fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
+fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &mut Captures) {
     let p = &ctx.plan;
     bar.set_length(p.sizes.len() as u64 * (1 + p.subscribers.len() as u64));
     for &size in &p.sizes {
         bar.set_message(format!("PUB->SUB latency {size} B"));
         out.take(&format!("pubsub latency {size} B"), (|| {
             let s = models::pubsub_latency(size, p.warmup, p.round_trips)?;
-            Ok(latency("pubsub", size, "zmq crate", "", s, "PUB->SUB delivery through libzmq via the zmq crate in pola bench, one in flight (not our binaries)"))
+            let how = "PUB->SUB delivery through libzmq via the zmq crate in pola bench, one in flight (not our binaries)";
+            let mut figs = latency("pubsub", size, "zmq crate", "", s, how);
+            figs.extend(floor_beside(ctx, "pubsub", size)?);
+            Ok(figs)
         })());
         bar.inc(1);
         for &subs in &p.subscribers {
@@ -435,8 +502,14 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
             out.take(
                 &format!("pubsub {subs} subs {size} B"),
                 (|| {
-                    let rate = super::zmq_runs::pubsub(ctx, size, p.messages, subs)?;
-                    Ok(vec![fig(
+                    let (rate, _) = super::zmq_runs::pubsub(ctx, size, p.messages, subs, None)?;
+                    let mut figs = Vec::new();
+                    if subs == 1 {
+                        figs = capture_run(ctx, captures, "pubsub", size, |pcap| {
+                            super::zmq_runs::pubsub(ctx, size, p.messages, subs, Some(pcap))
+                        })?;
+                    }
+                    figs.push(fig(
                         "pubsub",
                         "msgs_per_s",
                         size,
@@ -445,7 +518,8 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
                         rate,
                         "msgs/s",
                         "zmq-publisher -> zmq-subscriber binaries; slowest subscriber's summary",
-                    )])
+                    ));
+                    Ok(figs)
                 })(),
             );
             bar.inc(1);
@@ -453,7 +527,7 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
     }
 }
 
-fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
+fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &mut Captures) {
     let p = &ctx.plan;
     bar.set_length(2 * 2 * p.sizes.len() as u64);
     for broker_name in ["pola", "mosquitto"] {
@@ -476,11 +550,28 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
         };
         for (qos, variant) in [(QoS::AtMostOnce, "qos0"), (QoS::AtLeastOnce, "qos1")] {
             for &size in &p.sizes {
+                if broker_name == "pola" && qos == QoS::AtMostOnce {
+                    let filter =
+                        format!("tcp port {}", addr.rsplit(':').next().unwrap_or_default());
+                    out.take(
+                        &format!("mqtt capture {size} B"),
+                        capture_run(ctx, captures, "mqtt", size, |pcap| {
+                            capture::maybe(Some(pcap), &filter, || {
+                                let run =
+                                    models::mqtt_throughput(&addr, qos, size, p.broker_messages);
+                                ctx.runtime.block_on(run).map(|(rate, _lost)| rate)
+                            })
+                        }),
+                    );
+                }
                 bar.set_message(format!("{broker_name} {variant} {size} B"));
                 out.take(&format!("mqtt {broker_name} {variant} {size} B"), ctx.runtime.block_on(async {
                     let s = models::mqtt_latency(&addr, qos, size, p.warmup, p.round_trips).await?;
                     let how = format!("{label}; rumqttc publisher and subscriber in pola bench, one message in flight");
                     let mut figs = latency("mqtt", size, broker_name, variant, s, &how);
+                    if broker_name == "pola" && variant == "qos0" {
+                        figs.extend(floor_beside(ctx, "mqtt", size)?);
+                    }
                     let (rate, lost) = models::mqtt_throughput(&addr, qos, size, p.broker_messages).await?;
                     let how = format!("{label}; {} rumqttc publishes back to back, rate of delivery", p.broker_messages);
                     figs.push(fig("mqtt", "msgs_per_s", size, broker_name, variant, rate, "msgs/s", &how));
