@@ -45,6 +45,8 @@ pub fn with_capture<T>(
             "-n",
             "-U",
             "--immediate-mode",
+            "-B",
+            "131072",
             "-Z",
             "root",
             "-w",
