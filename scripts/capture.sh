@@ -72,12 +72,13 @@ run() {
   trap 'echo "capture: interrupted, cleaning up" >&2; down; exit 130' INT TERM
   # `up -d` returns once every service started, which for done-<model> means every client of the
   # model exited 0; a client that failed makes it fail here.
-  if ! dc "$profiles" up -d --no-build >/tmp/pola-compose-up.$$ 2>&1; then
-    echo "capture: docker compose up failed for $profiles: $(grep -iE 'error|fail' /tmp/pola-compose-up.$$ | tail -n 1)" >&2
+  local log; log=$(mktemp)
+  if ! dc "$profiles" up -d --no-build >"$log" 2>&1; then
+    echo "capture: docker compose up failed for $profiles: $(tail -n 1 "$log")" >&2
     explain_failure "$profiles"
-    rm -f /tmp/pola-compose-up.$$; down; return 1
+    rm -f "$log"; down; return 1
   fi
-  rm -f /tmp/pola-compose-up.$$
+  rm -f "$log"
   local status=0
   report "$profiles" || status=1
   down
