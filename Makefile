@@ -28,7 +28,9 @@ down:             ## stop and remove every container and network of pola
 capture: images   ## capture every model, one after another
 	bash scripts/capture.sh $(MODELS)
 
-capture-%: images ## capture one model: make capture-mqtt (or tcp, rest, reqrep, pushpull, pubsub)
+capture-%:        ## capture one model: make capture-mqtt (or tcp, rest, reqrep, pushpull, pubsub)
+	@case " $(MODELS) " in *" $* "*) ;; *) echo "unknown model '$*': valid models are $(MODELS)" >&2; exit 2;; esac
+	@$(MAKE) --no-print-directory images
 	bash scripts/capture.sh $*
 
 report: build     ## summarise every capture in captures/ (HTML and Markdown)
