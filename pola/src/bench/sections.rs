@@ -28,7 +28,10 @@ impl Context {
         let scratch = std::env::temp_dir().join(format!("pola-bench-{}", std::process::id()));
         std::fs::create_dir_all(&scratch)
             .with_context(|| format!("creating {}", scratch.display()))?;
-        let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the tokio runtime")?;
         Ok(Context {
             plan,
             bin_dir,
@@ -85,15 +88,29 @@ pub fn fig(
     }
 }
 
-/// The floor's ping-pong measured again right beside a model's latency run, filed under that
-/// model: on a shared machine the load changes by the minute, and a ratio is only fair between
-/// two figures taken under the same load.
-fn floor_beside(ctx: &Context, model: &str, size: usize) -> anyhow::Result<Vec<Figure>> {
-    let (addr, server) = floor::echo_server()?;
-    let s = floor::ping_pong(&addr, size, ctx.plan.warmup, ctx.plan.round_trips)?;
-    server.join().ok();
-    let how = format!("raw TCP ping-pong taken just after the {model} latency run");
-    Ok(latency(model, size, "floor", "", s, &how))
+/// Blocks a latency run is cut into, alternating with the floor's.
+const BLOCKS: usize = 4;
+
+/// A model's round trips measured in [`BLOCKS`] blocks alternating with blocks of the floor's
+/// ping-pong, filed under that model: on a shared machine the load changes by the second, and a
+/// ratio is only fair between two figures taken under the same load. Returns the model's samples
+/// and the floor's figures.
+fn alternating(
+    ctx: &Context,
+    model: &str,
+    size: usize,
+    mut run: impl FnMut(usize, usize) -> anyhow::Result<Samples>,
+) -> anyhow::Result<(Samples, Vec<Figure>)> {
+    let (warmup, count) = (ctx.plan.warmup / BLOCKS, ctx.plan.round_trips / BLOCKS);
+    let (mut ours, mut floor_samples) = (Samples::default(), Samples::default());
+    for _ in 0..BLOCKS {
+        ours.extend(run(warmup, count)?);
+        let (addr, server) = floor::echo_server()?;
+        floor_samples.extend(floor::ping_pong(&addr, size, warmup, count)?);
+        server.join().ok();
+    }
+    let how = format!("raw TCP ping-pong in blocks alternating with the {model} latency run");
+    Ok((ours, latency(model, size, "floor", "", floor_samples, &how)))
 }
 
 /// p50, p99 and mean figures of a latency sample.
@@ -269,11 +286,12 @@ fn section_tcp(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &m
             &format!("tcp echo {size} B"),
             (|| {
                 let (_server, addr) = ctx.server("tcp-echo-server")?;
-                let s = floor::ping_pong(&addr, size, p.warmup, p.round_trips)?;
+                let (s, floor_figs) =
+                    alternating(ctx, "tcp", size, |w, n| floor::ping_pong(&addr, size, w, n))?;
                 let how =
                     "tcp-echo-server, driven by pola bench's echo client (same code as the floor)";
                 let mut figs = latency("tcp", size, "pola", "", s, how);
-                figs.extend(floor_beside(ctx, "tcp", size)?);
+                figs.extend(floor_figs);
                 let rate = floor::echo_stream(&addr, size, p.messages)?;
                 let how = "tcp-echo-server, pipelined: one thread writes, one reads the echoes";
                 figs.push(fig(
@@ -329,13 +347,13 @@ fn section_rest(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
             }),
         );
         bar.set_message(format!("reqwest latency {size} B"));
-        out.take(&format!("rest latency {size} B"), ctx.runtime.block_on(async {
-            let s = models::rest_latency(&url, p.warmup, p.round_trips).await?;
+        out.take(&format!("rest latency {size} B"), (|| {
+            let (s, floor_figs) = alternating(ctx, "rest", size, |w, n| ctx.runtime.block_on(models::rest_latency(&url, w, n)))?;
             let how = format!("rest-api, GET /items/ID of a {size} B item, one keep-alive reqwest client, one request in flight");
             let mut figs = latency("rest", size, "pola", "", s, &how);
-            figs.extend(floor_beside(ctx, "rest", size)?);
+            figs.extend(floor_figs);
             Ok(figs)
-        }));
+        })());
         bar.inc(1);
         for &conns in &p.rest_conns {
             let variant = format!("c={conns}");
@@ -374,15 +392,13 @@ fn section_reqrep(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
             &format!("reqrep {size} B"),
             (|| {
                 let (_server, addr) = ctx.server("zmq-rep-server")?;
-                let s = models::req_latency(
-                    &format!("tcp://{addr}"),
-                    &upper_request(size),
-                    p.warmup,
-                    p.round_trips,
-                )?;
+                let (endpoint, request) = (format!("tcp://{addr}"), upper_request(size));
+                let (s, floor_figs) = alternating(ctx, "reqrep", size, |w, n| {
+                    models::req_latency(&endpoint, &request, w, n)
+                })?;
                 let how = "zmq-rep-server, REQ load generator (zmq crate), one request in flight";
                 let mut figs = latency("reqrep", size, "pola", "", s, how);
-                figs.extend(floor_beside(ctx, "reqrep", size)?);
+                figs.extend(floor_figs);
                 Ok(figs)
             })(),
         );
@@ -490,10 +506,10 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
     for &size in &p.sizes {
         bar.set_message(format!("PUB->SUB latency {size} B"));
         out.take(&format!("pubsub latency {size} B"), (|| {
-            let s = models::pubsub_latency(size, p.warmup, p.round_trips)?;
+            let (s, floor_figs) = alternating(ctx, "pubsub", size, |w, n| models::pubsub_latency(size, w, n))?;
             let how = "PUB->SUB delivery through libzmq via the zmq crate in pola bench, one in flight (not our binaries)";
             let mut figs = latency("pubsub", size, "zmq crate", "", s, how);
-            figs.extend(floor_beside(ctx, "pubsub", size)?);
+            figs.extend(floor_figs);
             Ok(figs)
         })());
         bar.inc(1);
@@ -565,19 +581,22 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
                     );
                 }
                 bar.set_message(format!("{broker_name} {variant} {size} B"));
-                out.take(&format!("mqtt {broker_name} {variant} {size} B"), ctx.runtime.block_on(async {
-                    let s = models::mqtt_latency(&addr, qos, size, p.warmup, p.round_trips).await?;
+                out.take(&format!("mqtt {broker_name} {variant} {size} B"), (|| {
+                    let (s, floor_figs) = alternating(ctx, "mqtt", size, |w, n| {
+                        ctx.runtime.block_on(models::mqtt_latency(&addr, qos, size, w, n))
+                    })?;
                     let how = format!("{label}; rumqttc publisher and subscriber in pola bench, one message in flight");
                     let mut figs = latency("mqtt", size, broker_name, variant, s, &how);
                     if broker_name == "pola" && variant == "qos0" {
-                        figs.extend(floor_beside(ctx, "mqtt", size)?);
+                        figs.extend(floor_figs);
                     }
-                    let (rate, lost) = models::mqtt_throughput(&addr, qos, size, p.broker_messages).await?;
+                    let run = models::mqtt_throughput(&addr, qos, size, p.broker_messages);
+                    let (rate, lost) = ctx.runtime.block_on(run)?;
                     let how = format!("{label}; {} rumqttc publishes back to back, rate of delivery", p.broker_messages);
                     figs.push(fig("mqtt", "msgs_per_s", size, broker_name, variant, rate, "msgs/s", &how));
                     figs.push(fig("mqtt", "lost", size, broker_name, variant, lost as f64, "msgs", &how));
                     Ok(figs)
-                }));
+                })());
                 bar.inc(1);
             }
         }
@@ -601,7 +620,7 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
 }
 
 fn section_capture(
-    _ctx: &Context,
+    ctx: &Context,
     bar: &ProgressBar,
     out: &mut Outcome,
     captures: &[(String, Captured)],
@@ -636,8 +655,10 @@ fn section_capture(
     bar.set_message("pola inspect");
     out.take(
         "pola inspect",
-        std::env::current_exe()
-            .context("locating pola")
+        // The `pola` in the binaries folder rather than this very process's file, which a rebuild
+        // during a long run replaces.
+        ctx.bin("pola")
+            .or_else(|_| std::env::current_exe().context("locating pola"))
             .and_then(|pola| {
                 capture::read_rate(&pola, &["inspect"], &cap.pcap, cap.packets).map(|r| {
                     vec![fig(

@@ -57,6 +57,11 @@ impl Samples {
         self.0.push(rtt.as_secs_f64() * 1e6);
     }
 
+    /// Adds another run's samples to these.
+    pub fn extend(&mut self, other: Samples) {
+        self.0.extend(other.0);
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }
