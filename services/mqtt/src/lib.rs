@@ -1,1 +1,162 @@
-//! placeholder
+//! The MQTT model: a broker (rumqttd embedded) and the two clients that meet through it.
+//!
+//! Start with [`publisher`] and [`subscriber`] (rumqttc): each is one `run` function driven by
+//! its clap `Args`, so tests call it directly and the binaries in `src/bin` stay a few lines.
+//! [`broker`] configures rumqttd in code. What the clients share (QoS flag, connecting with a
+//! bounded retry, stopping on SIGTERM) lives here.
+
+pub mod broker;
+pub mod publisher;
+pub mod subscriber;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS};
+use tokio::sync::watch;
+
+/// The largest packet our clients send or accept; the broker's default limit is the same.
+pub const MAX_PACKET: usize = 1024 * 1024;
+
+/// Parses `--qos`: 0 (at most once), 1 (at least once) or 2 (exactly once).
+pub fn parse_qos(text: &str) -> Result<QoS, String> {
+    match text.trim() {
+        "0" => Ok(QoS::AtMostOnce),
+        "1" => Ok(QoS::AtLeastOnce),
+        "2" => Ok(QoS::ExactlyOnce),
+        other => Err(format!("QoS must be 0, 1 or 2, not '{other}'")),
+    }
+}
+
+/// The QoS as the number people write on the command line and in summaries.
+pub fn qos_number(qos: QoS) -> u8 {
+    qos as u8
+}
+
+/// A client id unique on this host, for clients started without `--client-id`.
+pub fn default_client_id(role: &str) -> String {
+    format!("{role}-{}", std::process::id())
+}
+
+/// Builds the client options for `connect` (`HOST:PORT`); the host is resolved by rumqttc at
+/// each attempt, so a compose service name that is not in DNS yet is retried like a refusal.
+pub fn client_options(client_id: &str, connect: &str) -> anyhow::Result<MqttOptions> {
+    let (host, port) = connect
+        .rsplit_once(':')
+        .with_context(|| format!("--connect {connect}: expected HOST:PORT"))?;
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("--connect {connect}: bad port '{port}'"))?;
+    let mut options = MqttOptions::new(client_id, host.trim_matches(['[', ']']), port);
+    options.set_max_packet_size(MAX_PACKET, MAX_PACKET);
+    options.set_keep_alive(Duration::from_secs(30));
+    Ok(options)
+}
+
+/// Connects (TCP, CONNECT, CONNACK), retrying for `limit` while the broker is not up; the error
+/// then names the address and the last failure in one line.
+pub async fn connect(
+    options: &MqttOptions,
+    connect: &str,
+    limit: Duration,
+) -> anyhow::Result<(AsyncClient, EventLoop)> {
+    let what = format!("connecting to the MQTT broker at {connect}");
+    common::retry::retry_async(&what, limit, || connect_once(options.clone())).await
+}
+
+async fn connect_once(options: MqttOptions) -> Result<(AsyncClient, EventLoop), String> {
+    // A fresh client per attempt: a failed EventLoop would otherwise replay queued requests.
+    let (client, mut eventloop) = AsyncClient::new(options, 16);
+    match eventloop.poll().await {
+        Ok(Event::Incoming(Packet::ConnAck(_))) => Ok((client, eventloop)),
+        Ok(other) => Err(format!("expected CONNACK, got {other:?}")),
+        Err(err) => Err(describe(&err)),
+    }
+}
+
+/// rumqttc's error text, with the OS error when there is one.
+pub fn describe(err: &ConnectionError) -> String {
+    match err {
+        ConnectionError::Io(io) => format!("{io}"),
+        other => format!("{other}"),
+    }
+}
+
+/// Sends DISCONNECT and polls until it is on the wire, so a capture ends with an orderly close.
+pub async fn disconnect(client: &AsyncClient, eventloop: &mut EventLoop) -> anyhow::Result<()> {
+    client.disconnect().await.context("queueing DISCONNECT")?;
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return Ok(()),
+            Ok(_) => {}
+            Err(err) => anyhow::bail!("sending DISCONNECT: {}", describe(&err)),
+        }
+    }
+}
+
+/// Turns true once SIGTERM or SIGINT arrives; cloned into every wait so that a signal
+/// arriving between two waits is not lost.
+#[derive(Clone)]
+pub struct Stop(watch::Receiver<bool>);
+
+impl Stop {
+    /// Watches SIGTERM and SIGINT; call inside the tokio runtime. The handlers are installed
+    /// before this returns (common's `signalled` only installs them when first polled), so a
+    /// signal sent as soon as the process shows any sign of life is never fatal.
+    pub fn on_signal() -> anyhow::Result<Stop> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => log::info!("SIGTERM received, stopping"),
+                _ = int.recv() => log::info!("SIGINT received, stopping"),
+            }
+            let _ = tx.send(true);
+        });
+        Ok(Stop(rx))
+    }
+
+    /// A stop that never comes, for library callers and tests.
+    pub fn never() -> Stop {
+        let (_tx, rx) = watch::channel(false);
+        Stop(rx)
+    }
+
+    /// Completes when the stop has been requested; never completes for [`Stop::never`].
+    pub async fn requested(&mut self) {
+        if self.0.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// How a client run ended: the summary to print, and whether a signal cut it short (then the
+/// binary exits 0 even though the run is incomplete, as a service stopped by compose should).
+#[derive(Debug)]
+pub struct Outcome {
+    pub summary: common::Summary,
+    pub interrupted: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qos_flag_accepts_only_0_1_2() {
+        assert_eq!(parse_qos("0"), Ok(QoS::AtMostOnce));
+        assert_eq!(parse_qos("2"), Ok(QoS::ExactlyOnce));
+        assert!(parse_qos("3").unwrap_err().contains("'3'"));
+        assert_eq!(qos_number(QoS::AtLeastOnce), 1);
+    }
+
+    #[test]
+    fn connect_address_needs_a_port() {
+        assert!(client_options("x", "broker:1883").is_ok());
+        let err = client_options("x", "broker").unwrap_err().to_string();
+        assert!(err.contains("broker"), "{err}");
+        assert!(client_options("x", "broker:http").is_err());
+    }
+}

@@ -1,0 +1,243 @@
+//! The subscriber: subscribes to `--topics` filters, signals readiness once the SUBACK is in
+//! (a ready file for compose), then prints each reading until `--count` have arrived. It checks
+//! the broker's routing itself: a message whose topic matches none of its filters is counted
+//! as `unexpected`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use rumqttc::{Event, Outgoing, Packet, QoS, SubscribeFilter, SubscribeReasonCode};
+
+use crate::{Outcome, Stop};
+
+/// mqtt-subscriber: subscribes to topic filters on an MQTT broker and counts what arrives.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "mqtt-subscriber", version)]
+pub struct Args {
+    /// Broker address, HOST:PORT.
+    #[arg(long, env = "CONNECT", default_value = "127.0.0.1:1883")]
+    pub connect: String,
+
+    /// Topic filters, comma separated; `+` matches one level, `#` the rest.
+    #[arg(long, env = "TOPICS", value_delimiter = ',', default_value = "sensors/#", value_parser = parse_filter)]
+    pub topics: Vec<String>,
+
+    /// Maximum QoS requested for every filter (0, 1 or 2).
+    #[arg(long, env = "QOS", default_value = "1", value_parser = crate::parse_qos)]
+    pub qos: QoS,
+
+    /// Number of messages expected; the subscriber exits once they have arrived.
+    #[arg(long, env = "COUNT", default_value_t = 10)]
+    pub count: u64,
+
+    /// Seconds to wait for the expected messages after subscribing, then report what is
+    /// missing and exit 1.
+    #[arg(long, env = "TIMEOUT_SECS", default_value_t = 60)]
+    pub timeout_secs: u64,
+
+    /// File to create once the broker has acknowledged the subscription (SUBACK).
+    #[arg(long, env = "READY_FILE")]
+    pub ready_file: Option<PathBuf>,
+
+    /// MQTT client id (default: mqtt-subscriber-<pid>).
+    #[arg(long, env = "CLIENT_ID")]
+    pub client_id: Option<String>,
+
+    /// Seconds to keep retrying while the broker is not up, then exit 1.
+    #[arg(long, env = "RETRY_SECS", default_value_t = 10)]
+    pub retry_secs: u64,
+
+    /// Healthcheck: exit 0 if --ready-file exists (the subscription is in place), else 1.
+    #[arg(long)]
+    pub probe: bool,
+}
+
+fn parse_filter(text: &str) -> Result<String, String> {
+    if rumqttc::valid_filter(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!("'{text}' is not a valid MQTT topic filter"))
+    }
+}
+
+/// Whether `topic` matches any of `filters` (MQTT wildcard rules, via rumqttc).
+pub fn matches_any(topic: &str, filters: &[String]) -> bool {
+    filters.iter().any(|filter| rumqttc::matches(topic, filter))
+}
+
+/// Subscribes and counts messages until `--count` arrived, the timeout passed or a signal came.
+pub async fn run(args: Args, mut stop: Stop) -> anyhow::Result<Outcome> {
+    let start = Instant::now();
+    let client_id = args
+        .client_id
+        .clone()
+        .unwrap_or_else(|| crate::default_client_id("mqtt-subscriber"));
+    let options = crate::client_options(&client_id, &args.connect)?;
+    let limit = Duration::from_secs(args.retry_secs);
+    let mut tally = Tally::default();
+    let (client, mut eventloop) = tokio::select! {
+        connected = crate::connect(&options, &args.connect, limit) => connected?,
+        _ = stop.requested() => return Ok(tally.outcome(&args, start, true)),
+    };
+    log::info!("connected to {} as {client_id}", args.connect);
+
+    let filters = args
+        .topics
+        .iter()
+        .map(|t| SubscribeFilter::new(t.clone(), args.qos));
+    client
+        .subscribe_many(filters)
+        .await
+        .context("queueing SUBSCRIBE")?;
+    let suback = loop {
+        let event = tokio::select! {
+            event = eventloop.poll() => event,
+            _ = stop.requested() => return Ok(tally.outcome(&args, start, true)),
+        };
+        match event {
+            Ok(Event::Incoming(Packet::SubAck(suback))) => break suback,
+            Ok(_) => {}
+            Err(err) => anyhow::bail!("subscribing at {}: {}", args.connect, crate::describe(&err)),
+        }
+    };
+    anyhow::ensure!(
+        !suback.return_codes.contains(&SubscribeReasonCode::Failure),
+        "the broker at {} refused a subscription to {:?}: {:?}",
+        args.connect,
+        args.topics,
+        suback.return_codes
+    );
+    log::info!(
+        "subscribed to {:?} at QoS {}",
+        args.topics,
+        crate::qos_number(args.qos)
+    );
+    common::probe::mark_ready(args.ready_file.as_deref())?;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout_secs);
+    let mut interrupted = false;
+    // Run until every expected message is in and its acknowledgement is on the wire, so the
+    // capture shows each QoS handshake complete before DISCONNECT.
+    while tally.received < args.count || tally.acks_owed > 0 {
+        let event = tokio::select! {
+            event = eventloop.poll() => event,
+            _ = tokio::time::sleep_until(deadline) => {
+                log::error!("timed out after {} s with {} of {} messages", args.timeout_secs, tally.received, args.count);
+                break;
+            }
+            _ = stop.requested() => { interrupted = true; break; }
+        };
+        match event {
+            Ok(Event::Incoming(Packet::Publish(publish))) => tally.publish(&publish, &args.topics),
+            Ok(Event::Outgoing(Outgoing::PubAck(_) | Outgoing::PubComp(_))) => tally.acks_owed -= 1,
+            Ok(_) => {}
+            Err(err) => {
+                log::error!(
+                    "connection to {} lost: {}",
+                    args.connect,
+                    crate::describe(&err)
+                );
+                return Ok(tally.outcome(&args, start, false));
+            }
+        }
+    }
+    if !interrupted {
+        crate::disconnect(&client, &mut eventloop).await?;
+    }
+    Ok(tally.outcome(&args, start, interrupted))
+}
+
+/// What arrived so far.
+#[derive(Default)]
+struct Tally {
+    received: u64,
+    unexpected: u64,
+    retained: u64,
+    /// PUBACKs (QoS 1) and PUBCOMPs (QoS 2) we still have to send.
+    acks_owed: u64,
+}
+
+impl Tally {
+    fn publish(&mut self, publish: &rumqttc::Publish, filters: &[String]) {
+        self.received += 1;
+        self.retained += u64::from(publish.retain);
+        if publish.qos != QoS::AtMostOnce {
+            self.acks_owed += 1;
+        }
+        let payload = String::from_utf8_lossy(&publish.payload);
+        if matches_any(&publish.topic, filters) {
+            log::info!(
+                "{} {}{}",
+                publish.topic,
+                payload,
+                if publish.retain { " (retained)" } else { "" }
+            );
+        } else {
+            self.unexpected += 1;
+            log::warn!(
+                "unexpected topic {} matches none of {:?}: {}",
+                publish.topic,
+                filters,
+                payload
+            );
+        }
+    }
+
+    fn outcome(&self, args: &Args, start: Instant, interrupted: bool) -> Outcome {
+        let summary = common::Summary {
+            sent: 0,
+            received: self.received,
+            lost: args.count.saturating_sub(self.received),
+            elapsed: start.elapsed(),
+            extra: vec![],
+        }
+        .with("qos", crate::qos_number(args.qos))
+        .with("unexpected", self.unexpected)
+        .with("retained", self.retained);
+        Outcome {
+            summary,
+            interrupted,
+        }
+    }
+}
+
+/// Whether the run was complete and correct: every expected message, none outside the filters.
+pub fn verdict(outcome: &Outcome) -> anyhow::Result<()> {
+    let s = &outcome.summary;
+    let unexpected = s
+        .extra
+        .iter()
+        .find(|(k, _)| k == "unexpected")
+        .map_or("0", |(_, v)| v.as_str());
+    anyhow::ensure!(s.lost == 0, "{} expected messages did not arrive", s.lost);
+    anyhow::ensure!(
+        unexpected == "0",
+        "{unexpected} messages matched none of the filters"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_follow_mqtt_rules() {
+        let lab = vec!["sensors/lab/+".to_string()];
+        assert!(matches_any("sensors/lab/temp", &lab));
+        assert!(!matches_any("sensors/office/temp", &lab));
+        assert!(!matches_any("sensors/lab/temp/raw", &lab));
+        let all = vec!["sensors/#".to_string()];
+        assert!(matches_any("sensors/office/humidity", &all));
+        assert!(!matches_any("actuators/lab/fan", &all));
+    }
+
+    #[test]
+    fn bad_filters_are_refused() {
+        assert!(parse_filter("sensors/#/lab").is_err());
+        assert!(parse_filter("sensors/la+b").is_err());
+        assert!(parse_filter("sensors/+/temp").is_ok());
+    }
+}

@@ -1,0 +1,210 @@
+//! Real peers: Mosquitto's command-line clients against our broker, and our publisher and
+//! subscriber against a real Mosquitto broker. Each side only has to speak MQTT correctly.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use support::*;
+
+/// `mosquitto_sub -d` prints its protocol exchange on stdout; it is subscribed once it has
+/// printed "received SUBACK". stdbuf makes stdout line-buffered, as it would be on a terminal.
+fn mosquitto_sub(addr: &str, filter: &str, count: &str, extra: &[&str]) -> Proc {
+    let (host, port) = addr.split_once(':').unwrap();
+    let mut cmd = Command::new("stdbuf");
+    cmd.args([
+        "-oL",
+        "mosquitto_sub",
+        "-h",
+        host,
+        "-p",
+        port,
+        "-t",
+        filter,
+        "-q",
+        "1",
+        "-C",
+        count,
+        "-v",
+        "-d",
+        "-W",
+        "30",
+    ])
+    .args(extra);
+    let mut proc = Proc::spawn_watching(&mut cmd, true);
+    proc.wait_for("received SUBACK");
+    proc
+}
+
+/// The message lines of `mosquitto_sub -v` output (`topic payload`), without the -d chatter.
+fn messages(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("sensors/"))
+        .collect()
+}
+
+#[test]
+fn mosquitto_sub_receives_our_publisher_through_our_broker() {
+    let (_broker, addr) = broker(&[]);
+    let lab = mosquitto_sub(&addr, "sensors/lab/+", "4", &[]);
+    publish(&addr, &["--count", "8", "--qos", "1"]).assert_success();
+    let out = lab.finish();
+    out.assert_success();
+    let got = messages(&out.stdout);
+    assert_eq!(got.len(), 4, "{}", out.stdout);
+    assert!(
+        got.iter()
+            .all(|l| l.starts_with("sensors/lab/") && l.contains("\"room\":\"lab\"")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn mosquitto_pub_reaches_our_subscriber_through_our_broker() {
+    let (_broker, addr) = broker(&[]);
+    let (host, port) = addr.split_once(':').unwrap();
+    let sub = subscriber(
+        &addr,
+        &["--topics", "sensors/#", "--qos", "2", "--count", "3"],
+    );
+    // -l publishes one message per stdin line over one connection, here at QoS 2.
+    let mut pubber = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            host,
+            "-p",
+            port,
+            "-t",
+            "sensors/office/temp",
+            "-q",
+            "2",
+            "-l",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("starting mosquitto_pub");
+    pubber
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"value\":1}\n{\"value\":2}\n{\"value\":3}\n")
+        .unwrap();
+    assert!(pubber.wait().unwrap().success());
+    let out = sub.finish();
+    let s = out.assert_success().summary();
+    assert_eq!(
+        (
+            field(&s, "received"),
+            field(&s, "unexpected"),
+            field(&s, "lost")
+        ),
+        (3, 0, 0),
+        "{s:?}"
+    );
+    assert!(
+        out.stderr.contains("sensors/office/temp {\"value\":3}"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn mqtt5_client_on_the_v5_listener_reaches_a_3_1_1_subscriber() {
+    let v5 = format!("127.0.0.1:{}", free_port());
+    let (_broker, addr) = broker(&["--listen-v5", &v5]);
+    let sub = subscriber(&addr, &["--topics", "sensors/lab/+", "--count", "1"]);
+    let (host, port) = v5.split_once(':').unwrap();
+    let status = Command::new("mosquitto_pub")
+        .args([
+            "-V",
+            "mqttv5",
+            "-h",
+            host,
+            "-p",
+            port,
+            "-t",
+            "sensors/lab/temp",
+            "-q",
+            "1",
+            "-m",
+            "v5",
+        ])
+        .status()
+        .expect("starting mosquitto_pub");
+    assert!(status.success());
+    let out = sub.finish();
+    assert_eq!(field(&out.assert_success().summary(), "received"), 1);
+    assert!(out.stderr.contains("sensors/lab/temp v5"), "{}", out.stderr);
+}
+
+/// A real Mosquitto broker on a free loopback port (Mosquitto 2 needs a config file to listen
+/// on a chosen port), returned once it logs that it is running.
+fn mosquitto_broker(dir: &tempfile::TempDir) -> (Proc, String) {
+    let port = free_port();
+    let conf = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n"),
+    )
+    .unwrap();
+    // Debian installs the broker in /usr/sbin, which is not on every PATH.
+    let program = if std::path::Path::new("/usr/sbin/mosquitto").exists() {
+        "/usr/sbin/mosquitto"
+    } else {
+        "mosquitto"
+    };
+    let mut proc = Proc::spawn(program, &["-c", conf.to_str().unwrap()]);
+    proc.wait_for(" running");
+    (proc, format!("127.0.0.1:{port}"))
+}
+
+#[test]
+fn our_clients_work_through_a_mosquitto_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_mosquitto, addr) = mosquitto_broker(&dir);
+    for qos in ["0", "1", "2"] {
+        let all = subscriber(
+            &addr,
+            &["--topics", "sensors/#", "--qos", qos, "--count", "8"],
+        );
+        let lab = subscriber(
+            &addr,
+            &["--topics", "sensors/lab/+", "--qos", qos, "--count", "4"],
+        );
+        let p = publish(&addr, &["--count", "8", "--qos", qos]);
+        assert_eq!(field(&p.assert_success().summary(), "received"), 8);
+        let s = all.finish().assert_success().summary();
+        assert_eq!(
+            (field(&s, "received"), field(&s, "unexpected")),
+            (8, 0),
+            "qos {qos}: {s:?}"
+        );
+        let s = lab.finish().assert_success().summary();
+        assert_eq!(
+            (field(&s, "received"), field(&s, "unexpected")),
+            (4, 0),
+            "qos {qos}: {s:?}"
+        );
+    }
+    // Retained readings are kept by Mosquitto too and marked as retained on delivery.
+    publish(
+        &addr,
+        &[
+            "--count",
+            "2",
+            "--retain",
+            "--rooms",
+            "lab",
+            "--kinds",
+            "temp,humidity",
+        ],
+    )
+    .assert_success();
+    let s = subscriber(&addr, &["--topics", "sensors/lab/+", "--count", "2"])
+        .finish()
+        .assert_success()
+        .summary();
+    assert_eq!(field(&s, "retained"), 2, "{s:?}");
+}
