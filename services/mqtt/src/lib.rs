@@ -101,18 +101,13 @@ pub struct Stop(watch::Receiver<bool>);
 
 impl Stop {
     /// Watches SIGTERM and SIGINT; call inside the tokio runtime. The handlers are installed
-    /// before this returns (common's `signalled` only installs them when first polled), so a
-    /// signal sent as soon as the process shows any sign of life is never fatal.
+    /// before this returns, so a signal sent as soon as the process shows any sign of life is
+    /// never fatal.
     pub fn on_signal() -> anyhow::Result<Stop> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
-        let mut int = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+        let signalled = common::shutdown::signalled()?;
         let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
-            tokio::select! {
-                _ = term.recv() => log::info!("SIGTERM received, stopping"),
-                _ = int.recv() => log::info!("SIGINT received, stopping"),
-            }
+            signalled.await;
             let _ = tx.send(true);
         });
         Ok(Stop(rx))
