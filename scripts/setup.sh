@@ -48,4 +48,4 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 cargo fetch --locked 2>/dev/null || cargo fetch
-echo "setup: done ($(docker compose version --short 2>/dev/null | sed 's/^/compose v/'), $(tshark --version | head -1))"
+echo "setup: done ($(docker compose version --short 2>/dev/null | sed 's/^/compose v/'), $(tshark --version 2>/dev/null | head -1))"
