@@ -133,8 +133,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .filter(|m| args.only.is_empty() || args.only.iter().any(|o| o == m))
         .collect();
     let ctx = sections::Context::new(plan.clone(), bin_dir, args.root.clone())?;
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let outcome = sections::run_all(&ctx, &chosen);
-    let report = output::Report::new(&plan, &outcome);
+    let mut report = output::Report::new(&plan, &outcome);
+    report.machine["loadavg_at_start"] = load_before.trim().into();
     eprintln!();
     println!("{}", report.table());
     report.write(&args.out_dir)?;
