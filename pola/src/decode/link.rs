@@ -74,7 +74,12 @@ const LINUX_SLL2: i32 = 276;
 pub fn decode(linktype: i32, data: &[u8]) -> Net<'_> {
     let sliced = match linktype {
         ETHERNET => SlicedPacket::from_ethernet(data),
-        LINUX_SLL => SlicedPacket::from_linux_sll(data),
+        // SLL (16-byte header) is sliced by hand: etherparse refuses the loopback ARPHRD type (772)
+        // that every loopback packet of `tcpdump -i any` carries.
+        LINUX_SLL if data.len() >= 16 => SlicedPacket::from_ether_type(
+            EtherType(u16::from_be_bytes([data[14], data[15]])),
+            &data[16..],
+        ),
         // SLL2 (tcpdump -i any since libpcap 1.10): 20-byte header, protocol type first.
         LINUX_SLL2 if data.len() >= 20 => SlicedPacket::from_ether_type(
             EtherType(u16::from_be_bytes([data[0], data[1]])),
@@ -89,9 +94,11 @@ pub fn decode(linktype: i32, data: &[u8]) -> Net<'_> {
                 data.len()
             ))
         }
-        other => return Net::Malformed(format!(
+        other => {
+            return Net::Malformed(format!(
             "unknown link type {other}: pola reads Ethernet, Linux SLL/SLL2, loopback and raw IP"
-        )),
+        ))
+        }
     };
     let packet = match sliced {
         Ok(packet) => packet,

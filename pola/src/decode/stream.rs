@@ -190,7 +190,7 @@ impl Tracker {
     /// Accounts for one segment captured at `ts`: reassembles its payload and decodes what completes.
     pub fn segment(&mut self, ts: f64, seg: &Segment) -> Seen {
         self.segments += 1;
-        if self.segments % 65536 == 0 {
+        if self.segments.is_multiple_of(65536) {
             // Closed streams linger a while for their last ACKs, then go: memory stays flat.
             self.streams
                 .retain(|_, s| !s.closed || ts - s.last_ts < 30.0);

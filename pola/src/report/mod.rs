@@ -1,8 +1,97 @@
-//! `pola report` (not built yet).
+//! `pola report`: every capture in `captures/` summarised side by side, as one self-contained HTML
+//! page (inline CSS and SVG ladder diagrams) and as Markdown, in English or Bahasa Indonesia.
+//! Every figure and every claim is computed from the packets by [`analysis`]; [`render`] only
+//! lays them out, with the words of [`lang`].
+
+pub mod analysis;
+pub mod lang;
+pub mod render;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use crate::inspect::Names;
+use analysis::{analyse, Analysis, MODELS};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The folder holding the captures (*.pcap, *.pcapng) to summarise.
+    #[arg(long, env = "CAPTURES", default_value = "captures")]
+    pub captures: PathBuf,
+    /// Where report.html and report.md are written (default: the captures folder).
+    #[arg(long, env = "OUT")]
+    pub out: Option<PathBuf>,
+    /// The language of the report: en (English) or id (Bahasa Indonesia).
+    #[arg(long, env = "LANG_REPORT", default_value = "en", value_parser = ["en", "id"])]
+    pub lang: String,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("pola report is not built yet")
+/// The captures of `dir`, pola's models first in their usual order, then any others by name.
+pub fn captures_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the captures folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            )
+        })
+        .collect();
+    let rank = |p: &PathBuf| {
+        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        (
+            MODELS
+                .iter()
+                .position(|m| *m == stem)
+                .unwrap_or(MODELS.len()),
+            stem.to_string(),
+        )
+    };
+    found.sort_by_key(rank);
+    Ok(found)
+}
+
+/// Analyses every capture of `dir`; a capture that cannot be read is reported, not fatal.
+pub fn analyse_all(dir: &Path) -> anyhow::Result<(Vec<Analysis>, Vec<String>)> {
+    let mut done = Vec::new();
+    let mut problems = Vec::new();
+    for path in captures_in(dir)? {
+        let names = Names::for_capture(&path, None)?;
+        match analyse(&path, &names) {
+            Ok(a) => done.push(a),
+            Err(e) => problems.push(format!("{}: {e:#}", path.display())),
+        }
+    }
+    Ok((done, problems))
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let (analyses, problems) = analyse_all(&args.captures)?;
+    for p in &problems {
+        log::warn!("{p}");
+    }
+    if analyses.is_empty() {
+        bail!(
+            "no readable capture in {} (make up writes them there)",
+            args.captures.display()
+        );
+    }
+    let words = lang::words(&args.lang);
+    let out = args.out.unwrap_or_else(|| args.captures.clone());
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let html = out.join("report.html");
+    let md = out.join("report.md");
+    std::fs::write(&html, render::html(&analyses, &problems, words))
+        .with_context(|| format!("writing {}", html.display()))?;
+    std::fs::write(&md, render::markdown(&analyses, &problems, words))
+        .with_context(|| format!("writing {}", md.display()))?;
+    println!(
+        "wrote {} and {} ({} captures)",
+        html.display(),
+        md.display(),
+        analyses.len()
+    );
+    Ok(())
 }

@@ -1,0 +1,377 @@
+//! Real conversations captured on loopback with tcpdump and decoded by `pola inspect`: mosquitto
+//! with its own clients, curl against python's http.server, and libzmq (pyzmq) REQ/REP,
+//! PUSH/PULL and PUB/SUB, all on ports pola does not know, so recognition is by the bytes.
+//! Each capture is also checked against tshark and the Lua ZMTP dissector (wireshark/check.sh).
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+use support::*;
+
+fn mosquitto_conversation(
+    dir: &Path,
+    name: &str,
+    iface: &str,
+    extra: &[&str],
+) -> std::path::PathBuf {
+    let port = free_port();
+    let mut broker = Peer(
+        Command::new("mosquitto")
+            .args(["-p", &port.to_string()])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_listening(port, &mut broker.0);
+    let cap = Tcpdump::start(dir, name, iface, extra, &[port]);
+    let p = port.to_string();
+    // The subscriber says (with -d) when its SUBACK arrived; only then do the publishers start.
+    let mut sub = Peer(
+        // stdbuf: mosquitto_sub's stdout is block-buffered in a pipe, and we wait on its lines.
+        Command::new("stdbuf")
+            .args([
+                "-oL",
+                "mosquitto_sub",
+                "-p",
+                &p,
+                "-t",
+                "sensors/#",
+                "-q",
+                "2",
+                "-C",
+                "4",
+                "-d",
+                "-i",
+                "student-sub",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(sub.0.stdout.take().unwrap()).lines();
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.contains("SUBACK")),
+        "no SUBACK"
+    );
+    for (qos, value) in [("0", "20.5"), ("1", "21.0"), ("2", "21.5"), ("1", "22.0")] {
+        run_ok(Command::new("mosquitto_pub").args([
+            "-p",
+            &p,
+            "-t",
+            "sensors/lab/temp",
+            "-q",
+            qos,
+            "-m",
+            value,
+        ]));
+    }
+    // QoS 2 takes more round trips, so deliveries may overtake each other: compare as a set.
+    let mut received: Vec<String> = lines
+        .map_while(Result::ok)
+        .filter(|l| l.starts_with("2"))
+        .collect();
+    received.sort();
+    assert_eq!(received, ["20.5", "21.0", "21.5", "22.0"]);
+    assert!(sub.0.wait().unwrap().success());
+    cap.stop()
+}
+
+#[test]
+fn mosquitto_on_an_unusual_port_is_recognised_by_connect_and_agrees_with_tshark() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = mosquitto_conversation(dir.path(), "mqtt.pcap", "lo", &[]);
+    let c = counts(&pcap);
+    // One subscriber and four publishers connect; each PUBLISH goes in to the broker and out again.
+    assert_eq!(c["mqtt"]["CONNECT"], 5, "{c}");
+    assert_eq!(c["mqtt"]["PUBLISH"], 8, "{c}");
+    assert_eq!(c["mqtt"]["SUBSCRIBE"], 1, "{c}");
+    // QoS 2 in both legs: PUBREC, PUBREL, PUBCOMP twice each.
+    assert_eq!(c["mqtt"]["PUBCOMP"], 2, "{c}");
+    assert_eq!(c["malformed"], 0, "{c}");
+    let text =
+        String::from_utf8(run_ok(Command::new(POLA).arg("inspect").arg(&pcap)).stdout).unwrap();
+    assert!(
+        text.contains("MQTT CONNECT client_id=student-sub"),
+        "{text}"
+    );
+    assert!(
+        text.contains("MQTT PUBLISH topic=sensors/lab/temp qos=2 id="),
+        "{text}"
+    );
+    assert!(text.contains("\"21.5\""), "{text}");
+    tshark_agrees(&[&pcap]);
+}
+
+#[test]
+fn linux_cooked_sll_sll2_and_pcapng_decode_like_ethernet() {
+    let dir = tempfile::tempdir().unwrap();
+    let eth = mosquitto_conversation(dir.path(), "eth.pcap", "lo", &[]);
+    let sll2 = mosquitto_conversation(dir.path(), "sll2.pcap", "any", &["-y", "LINUX_SLL2"]);
+    let sll = mosquitto_conversation(dir.path(), "sll.pcap", "any", &["-y", "LINUX_SLL"]);
+    let ng = dir.path().join("eth.pcapng");
+    run_ok(
+        Command::new("editcap")
+            .args(["-F", "pcapng"])
+            .arg(&eth)
+            .arg(&ng),
+    );
+    let reference = counts(&eth);
+    for other in [&sll2, &sll, &ng] {
+        let c = counts(other);
+        assert_eq!(c["mqtt"], reference["mqtt"], "{}", other.display());
+        assert_eq!(c["malformed"], 0, "{}", other.display());
+    }
+    // The link types really differ (tshark names them), so the test proves what it claims.
+    let types = |p: &Path| {
+        String::from_utf8(run_ok(Command::new("capinfos").arg("-E").arg(p)).stdout).unwrap()
+    };
+    assert!(
+        types(&sll2).contains("Linux cooked-mode capture v2"),
+        "{}",
+        types(&sll2)
+    );
+    assert!(
+        types(&sll).contains("Linux cooked-mode capture v1"),
+        "{}",
+        types(&sll)
+    );
+    tshark_agrees(&[&sll2, &sll, &ng]);
+}
+
+#[test]
+fn curl_against_python_http_server_agrees_with_tshark() {
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir(&www).unwrap();
+    std::fs::write(
+        www.join("reading.json"),
+        br#"{"room":"lab","celsius":21.5}"#,
+    )
+    .unwrap();
+    let port = free_port();
+    let mut server = Peer(
+        Command::new("/usr/bin/python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(&www)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_listening(port, &mut server.0);
+    let cap = Tcpdump::start(dir.path(), "rest.pcap", "lo", &[], &[port]);
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    run_ok(Command::new("curl").args(["-s", "-o", "/dev/null", &url("/reading.json"), &url("/")]));
+    run_ok(Command::new("curl").args(["-s", "-I", "-o", "/dev/null", &url("/reading.json")]));
+    run_ok(Command::new("curl").args(["-s", "-o", "/dev/null", &url("/missing")]));
+    run_ok(Command::new("curl").args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-X",
+        "POST",
+        "-d",
+        "x=1",
+        &url("/reading.json"),
+    ]));
+    let pcap = cap.stop();
+    let c = counts(&pcap);
+    assert_eq!(
+        c["http_methods"],
+        json!({"GET": 3, "HEAD": 1, "POST": 1}),
+        "{c}"
+    );
+    assert_eq!(
+        c["http_status"],
+        json!({"200": 3, "404": 1, "501": 1}),
+        "{c}"
+    );
+    let text =
+        String::from_utf8(run_ok(Command::new(POLA).arg("inspect").arg(&pcap)).stdout).unwrap();
+    assert!(text.contains("HTTP GET /reading.json"), "{text}");
+    assert!(
+        text.contains("HTTP 200 OK body=29 application/json"),
+        "{text}"
+    );
+    tshark_agrees(&[&pcap]);
+}
+
+fn zmq_capture(dir: &Path, pattern: &str, count: usize) -> (std::path::PathBuf, Value) {
+    let port = free_port();
+    let cap = Tcpdump::start(dir, &format!("{pattern}.pcap"), "lo", &[], &[port]);
+    let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/zmq_peers.py");
+    run_ok(
+        Command::new("timeout")
+            .args(["60", "/usr/bin/python3"])
+            .arg(peers)
+            .args([pattern, &port.to_string(), &count.to_string()]),
+    );
+    let pcap = cap.stop();
+    let c = counts(&pcap);
+    (pcap, c)
+}
+
+#[test]
+fn zeromq_patterns_on_unusual_ports_are_recognised_by_greeting_and_agree_with_the_lua_dissector() {
+    let dir = tempfile::tempdir().unwrap();
+    let (reqrep, c) = zmq_capture(dir.path(), "reqrep", 5);
+    assert_eq!(
+        (c["zmtp_connections"].clone(), c["zmtp_greetings"].clone()),
+        (json!(1), json!(2)),
+        "{c}"
+    );
+    assert_eq!(c["zmtp_commands"], json!({"READY": 2}), "{c}");
+    assert_eq!(c["zmtp_messages"], 10, "{c}");
+    let text =
+        String::from_utf8(run_ok(Command::new(POLA).arg("inspect").arg(&reqrep)).stdout).unwrap();
+    assert!(text.contains("ZMTP greeting 3.1 NULL"), "{text}");
+    assert!(text.contains("ZMTP READY Socket-Type=REQ"), "{text}");
+    // REQ puts an empty delimiter frame before the body: two frames, the first with MORE.
+    assert!(
+        text.contains("ZMTP message 2 frames 9 bytes [0+ | 9 \"request 0\"]"),
+        "{text}"
+    );
+
+    let (pushpull, c) = zmq_capture(dir.path(), "pushpull", 9);
+    assert_eq!(c["zmtp_connections"], 3, "{c}");
+    assert_eq!(c["zmtp_messages"], 9, "{c}");
+
+    let (pubsub, c) = zmq_capture(dir.path(), "pubsub", 6);
+    assert_eq!(c["zmtp_connections"], 2, "{c}");
+    assert_eq!(c["zmtp_commands"]["SUBSCRIBE"], 2, "{c}");
+    assert_eq!(c["zmtp_commands"]["CANCEL"], 1, "{c}");
+    let text =
+        String::from_utf8(run_ok(Command::new(POLA).arg("inspect").arg(&pubsub)).stdout).unwrap();
+    assert!(text.contains("ZMTP SUBSCRIBE topic=\"weather\""), "{text}");
+    assert!(
+        !text.contains("news"),
+        "a topic nobody subscribed to left the publisher: {text}"
+    );
+    tshark_agrees(&[&reqrep, &pushpull, &pubsub]);
+}
+
+#[test]
+fn filters_and_json_follow_one_conversation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, _) = zmq_capture(dir.path(), "pushpull", 6);
+    let lines = |args: &[&str]| -> Vec<String> {
+        let out = run_ok(Command::new(POLA).arg("inspect").args(args).arg(&pcap));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let all = lines(&[]);
+    let one = lines(&["--stream", "1"]);
+    assert!(!one.is_empty() && one.len() < all.len());
+    assert!(one.iter().all(|l| l.contains("stream=1")), "{one:?}");
+    let tcp = all.iter().filter(|l| l.contains(" stream=")).count();
+    assert_eq!(
+        lines(&["--model", "pushpull"]).len(),
+        tcp,
+        "every TCP packet, none of the marker datagrams"
+    );
+    assert!(lines(&["--model", "pubsub"]).is_empty());
+    let json: Vec<Value> = lines(&["--json"])
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(json.len(), all.len());
+    assert!(json
+        .iter()
+        .any(|j| j["other"].as_str().is_some_and(|o| o.starts_with("UDP"))));
+    let messages: usize = json
+        .iter()
+        .filter_map(|j| j["messages"].as_array())
+        .flatten()
+        .filter(|m| m["kind"] == "message")
+        .count();
+    assert_eq!(messages, 6);
+    assert!(json
+        .iter()
+        .any(|j| j["messages"][0]["kind"] == "greeting" && j["messages"][0]["version"] == "3.1"));
+}
+
+#[test]
+fn every_capture_in_the_captures_folder_agrees_with_tshark() {
+    // The compose captures, when they exist (make up); check.sh reports "nothing to check" otherwise.
+    let out = tshark_agrees(&[]);
+    assert!(!out.contains("FAIL"), "{out}");
+}
+
+#[test]
+fn report_summarises_every_capture_and_proves_each_model_in_both_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let caps = dir.path().join("captures");
+    std::fs::create_dir(&caps).unwrap();
+    let mqtt = mosquitto_conversation(dir.path(), "mqtt-raw.pcap", "lo", &[]);
+    std::fs::copy(mqtt, caps.join("mqtt.pcap")).unwrap();
+    for (pattern, n) in [("reqrep", 4), ("pushpull", 9), ("pubsub", 4)] {
+        let (pcap, _) = zmq_capture(dir.path(), pattern, n);
+        std::fs::copy(pcap, caps.join(format!("{pattern}.pcap"))).unwrap();
+    }
+    std::fs::write(caps.join("broken.pcap"), b"not a capture").unwrap();
+    for lang in ["en", "id"] {
+        let out = dir.path().join(lang);
+        run_ok(
+            Command::new(POLA)
+                .args(["report", "--lang", lang, "--captures"])
+                .arg(&caps)
+                .arg("--out")
+                .arg(&out),
+        );
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+        // Self-contained: the only URL is the SVG namespace.
+        assert_eq!(
+            html.matches("http").count(),
+            html.matches("http://www.w3.org/2000/svg").count()
+        );
+        assert_eq!(
+            html.matches("<svg").count(),
+            4,
+            "one ladder per readable capture"
+        );
+        assert!(
+            html.contains("broken.pcap"),
+            "the unreadable capture is listed"
+        );
+        let verdict = if lang == "en" {
+            "**holds**"
+        } else {
+            "**terbukti**"
+        };
+        // mqtt, reqrep, pubsub: one proof each; pushpull: one per PUSH socket (here one).
+        assert_eq!(md.matches(verdict).count(), 4, "{md}");
+        assert!(!md.contains("NOT hold") && !md.contains("TIDAK"), "{md}");
+    }
+    let md = std::fs::read_to_string(dir.path().join("en/report.md")).unwrap();
+    assert!(md.contains("| mqtt | reqrep | pushpull | pubsub |"), "{md}");
+    assert!(
+        md.contains("4 request/reply pairs over 1 connection(s)"),
+        "{md}"
+    );
+    assert!(md.contains("9 messages spread over 3 connections"), "{md}");
+    assert!(md.contains("QPQPQPQP"), "{md}");
+    // Readiness probes make the counts vary; what matters is that each SUB got only its topic.
+    assert!(
+        md.contains("[weather]: weather×") && md.contains("[sport]: sport×"),
+        "{md}"
+    );
+    let id = std::fs::read_to_string(dir.path().join("id/report.md")).unwrap();
+    assert!(id.contains("| koneksi dibuka | 5 | 1 | 3 | 2 |"), "{id}");
+}

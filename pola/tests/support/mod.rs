@@ -1,0 +1,267 @@
+//! What the capture tests share: free ports, tcpdump started and stopped without sleeps, real
+//! peers (mosquitto, python's http.server, pyzmq) waited for by connecting, and hand-built pcaps
+//! for the bad-input table. Tests run as root (tcpdump needs it) and skip nothing.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use pola::decode::link::{self, Net};
+
+pub const POLA: &str = env!("CARGO_BIN_EXE_pola");
+
+/// A port nothing listens on right now, below Linux's ephemeral range (32768-60999): tcpdump
+/// filters on the port, and an ephemeral port could be some other test's client end.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20000 + (std::process::id() % 600) as u16 * 20;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 12000;
+        let port = 20000 + (port - 20000) % 12700;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Waits until something accepts TCP connections on `port` (a server we started), or panics.
+pub fn wait_listening(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("server for port {port} exited early: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on {port} after 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A tcpdump writing `file`, with a UDP marker port to know when it has seen everything.
+pub struct Tcpdump {
+    child: Child,
+    stderr: mpsc::Receiver<String>,
+    _serial: std::sync::MutexGuard<'static, ()>,
+    pub file: PathBuf,
+    marker: u16,
+}
+
+impl Tcpdump {
+    /// Starts tcpdump on `iface` for TCP `ports`; returns once it says it is listening.
+    pub fn start(dir: &Path, name: &str, iface: &str, extra: &[&str], ports: &[u16]) -> Tcpdump {
+        // One capture at a time, to keep the kernel from dropping packets on a loaded 2-core machine
+        // (--immediate-mode dropped bursts of ZeroMQ packets: its ring is small, so it is not used).
+        static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let file = dir.join(name);
+        let marker = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut filter: Vec<String> = ports.iter().map(|p| format!("tcp port {p}")).collect();
+        filter.push(format!("udp port {marker}"));
+        let mut child = Command::new("tcpdump")
+            .args(["-i", iface, "-U", "-n", "-w"])
+            .arg(&file)
+            .args(extra)
+            .arg(filter.join(" or "))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running tcpdump");
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(20))
+                .expect("tcpdump never said it was listening");
+            if line.contains("listening on") {
+                break;
+            }
+        }
+        Tcpdump {
+            child,
+            stderr: rx,
+            _serial: serial,
+            file,
+            marker,
+        }
+    }
+
+    /// Stops tcpdump once the file holds a marker datagram sent after the traffic: everything
+    /// before it has been written too.
+    pub fn stop(mut self) -> PathBuf {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let want = format!(":{} len=", self.marker);
+        loop {
+            udp.send_to(b"marker", ("127.0.0.1", self.marker)).unwrap();
+            let mut seen = false;
+            let _ = pola::decode::pcap::for_each_frame(&self.file, |f| {
+                if let Net::Other(text) = link::decode(f.linktype, f.data) {
+                    seen |= text.contains(&want);
+                }
+                Ok(())
+            });
+            if seen {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tcpdump did not write the marker within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap();
+        // tcpdump's last words say whether the kernel dropped packets; a lossy capture proves nothing.
+        let last: Vec<String> = self.stderr.iter().collect();
+        let dropped = last
+            .iter()
+            .find(|l| l.contains("dropped by kernel"))
+            .cloned()
+            .unwrap_or_default();
+        assert!(dropped.starts_with("0 "), "tcpdump lost packets: {last:?}");
+        // POLA_KEEP_PCAPS=DIR keeps a copy of every test capture, to look at a failure.
+        if let Some(keep) = std::env::var_os("POLA_KEEP_PCAPS") {
+            let name = format!(
+                "{}-{}",
+                self.marker,
+                self.file.file_name().unwrap().to_string_lossy()
+            );
+            let _ = std::fs::copy(&self.file, Path::new(&keep).join(name));
+        }
+        self.file
+    }
+}
+
+/// Kills a peer we started when the test ends, passing or not.
+pub struct Peer(pub Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs a command to completion, panicking with its output if it fails.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `pola inspect --counts` of a capture, as JSON.
+pub fn counts(pcap: &Path) -> serde_json::Value {
+    let out = run_ok(Command::new(POLA).args(["inspect", "--counts"]).arg(pcap));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Runs wireshark/check.sh (pola against tshark and the Lua dissector) on `pcaps`.
+pub fn tshark_agrees(pcaps: &[&Path]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wireshark/check.sh");
+    let out = run_ok(
+        Command::new("bash")
+            .arg(script)
+            .args(pcaps)
+            .env("POLA", POLA),
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A pcap built by hand: Ethernet frames of TCP segments (or anything) with the given link type.
+pub struct PcapWriter {
+    pub bytes: Vec<u8>,
+    t: u32,
+}
+
+impl PcapWriter {
+    pub fn new(linktype: u32) -> Self {
+        let mut bytes = Vec::new();
+        for word in [
+            0xa1b2c3d4u32.to_le_bytes(),
+            [2, 0, 4, 0],
+            [0; 4],
+            [0; 4],
+            65535u32.to_le_bytes(),
+            linktype.to_le_bytes(),
+        ] {
+            bytes.extend_from_slice(&word);
+        }
+        PcapWriter { bytes, t: 0 }
+    }
+
+    pub fn frame(&mut self, data: &[u8]) {
+        self.t += 1;
+        for v in [
+            1_700_000_000u32,
+            self.t * 1000,
+            data.len() as u32,
+            data.len() as u32,
+        ] {
+            self.bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        self.bytes.extend_from_slice(data);
+    }
+
+    /// An Ethernet/IPv4/TCP frame from 10.0.0.1:`sport` to 10.0.0.2:`dport`.
+    pub fn tcp(&mut self, sport: u16, dport: u16, seq: u32, syn: bool, payload: &[u8]) {
+        let (a, b) = if sport > dport {
+            ([10, 0, 0, 1], [10, 0, 0, 2])
+        } else {
+            ([10, 0, 0, 2], [10, 0, 0, 1])
+        };
+        let builder = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4(a, b, 64)
+            .tcp(sport, dport, seq, 65535);
+        // A SYN from the lower (server) port is the SYN-ACK.
+        let builder = match (syn, sport < dport) {
+            (true, false) => builder.syn(),
+            (true, true) => builder.syn().ack(101),
+            _ => builder.psh().ack(1),
+        };
+        let mut data = Vec::new();
+        builder.write(&mut data, payload).unwrap();
+        self.frame(&data);
+    }
+
+    /// A client on port 40000 opening a connection to `port` and sending `chunks` in order.
+    pub fn conversation(&mut self, port: u16, chunks: &[&[u8]]) {
+        self.tcp(40000, port, 100, true, &[]);
+        self.tcp(port, 40000, 500, true, &[]);
+        let mut seq = 101;
+        for c in chunks {
+            self.tcp(40000, port, seq, false, c);
+            seq += c.len() as u32;
+        }
+    }
+
+    pub fn write(&self, path: &Path) {
+        std::fs::write(path, &self.bytes).unwrap();
+    }
+}
