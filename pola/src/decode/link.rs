@@ -17,6 +17,21 @@ pub struct Flags {
     pub psh: bool,
 }
 
+impl Flags {
+    /// The usual combinations as static text, so printing a million lines formats none of them.
+    pub fn text(&self) -> std::borrow::Cow<'static, str> {
+        match (self.syn, self.fin, self.rst, self.psh, self.ack) {
+            (false, false, false, false, true) => "[ACK]".into(),
+            (false, false, false, true, true) => "[PSH,ACK]".into(),
+            (true, false, false, false, false) => "[SYN]".into(),
+            (true, false, false, false, true) => "[SYN,ACK]".into(),
+            (false, true, false, false, true) => "[FIN,ACK]".into(),
+            (false, false, true, false, _) => if self.ack { "[RST,ACK]" } else { "[RST]" }.into(),
+            _ => self.to_string().into(),
+        }
+    }
+}
+
 impl std::fmt::Display for Flags {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names = [
