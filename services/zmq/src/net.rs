@@ -199,6 +199,35 @@ pub fn send(socket: &zmq::Socket, frames: &[&[u8]], flag: &Flag) -> anyhow::Resu
     }
 }
 
+/// How long a role that finished its run lets queued messages reach slow peers as its sockets
+/// close: a busy 2-core machine can hold tens of thousands in flight, and a short linger would
+/// silently discard them; the bound keeps a dead peer from holding the process forever.
+pub const FLUSH_LINGER_MS: i32 = 30_000;
+
+/// Called once a run is complete: the sockets' close then waits until everything queued was
+/// delivered (up to [`FLUSH_LINGER_MS`]). Closing blocks in libzmq and cannot watch the signal
+/// flag, so a watchdog exits the process at once if SIGTERM or SIGINT arrives meanwhile.
+pub fn flush_on_close(sockets: &[&zmq::Socket], flag: &Flag) -> anyhow::Result<()> {
+    if flag.is_set() {
+        // Stopped early: keep the short linger, so the summary still prints within 2 s.
+        return Ok(());
+    }
+    for socket in sockets {
+        socket
+            .set_linger(FLUSH_LINGER_MS)
+            .context("setting ZMQ_LINGER")?;
+    }
+    let flag = flag.clone();
+    std::thread::spawn(move || loop {
+        if flag.is_set() {
+            log::warn!("stopped while delivering queued messages");
+            std::process::exit(0);
+        }
+        std::thread::sleep(Duration::from_millis(TICK_MS as u64));
+    });
+    Ok(())
+}
+
 /// A name for this process that is unique on a host and across containers: hostname and pid.
 pub fn default_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();

@@ -121,6 +121,7 @@ pub fn publish(xpub: &zmq::Socket, cfg: &PublisherConfig, flag: &Flag) -> anyhow
         summary.sent,
         cfg.topics.len()
     );
+    net::flush_on_close(&[xpub], flag)?;
     Ok(done(summary, cfg))
 }
 

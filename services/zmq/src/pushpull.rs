@@ -21,7 +21,8 @@ use serde_json::{json, Value};
 use crate::net::{self, Monitor, Recv, Wait};
 use crate::Outcome;
 
-/// How long queued messages may still go out once a role is done (or stopped).
+/// How long queued messages may still go out when a role is stopped early (a complete run
+/// flushes longer: [`net::flush_on_close`]); short, so SIGTERM ends the process within 2 s.
 const LINGER_MS: i32 = 1500;
 
 /// Connects a socket to a peer and waits for its handshake, failing clearly if the peer is not up.
@@ -69,6 +70,10 @@ pub fn run_pusher(cfg: &PusherConfig, flag: &Flag) -> anyhow::Result<Outcome> {
         .socket(zmq::PUSH)
         .context("creating the task PUSH socket")?;
     tasks.set_linger(LINGER_MS)?;
+    // No high-water mark: PUSH skips a worker whose queue is full, so under load a busy worker
+    // would miss turns (an uneven split) or even its end marker (and wait forever). Unbounded
+    // queues keep the turns strict; a lab batch is bounded by --count.
+    tasks.set_sndhwm(0)?;
     let monitor = Monitor::new(&ctx, &tasks)?;
     net::bind(&tasks, &cfg.listen)?;
     push(&ctx, &tasks, &monitor, cfg, flag)
@@ -127,6 +132,7 @@ pub fn push(
         summary.sent,
         cfg.workers
     );
+    net::flush_on_close(&[tasks, &sink], flag)?;
     stopped(summary)
 }
 
@@ -178,6 +184,7 @@ pub fn run_worker(cfg: &WorkerConfig, flag: &Flag) -> anyhow::Result<Outcome> {
         summary.sent += 1;
     }
     summary.elapsed = start.elapsed();
+    net::flush_on_close(&[&sink], flag)?;
     Ok(done(summary, malformed))
 }
 
