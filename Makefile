@@ -13,8 +13,10 @@ test: setup test-unit test-captures bench-quick   ## everything CI runs (install
 test-unit:        ## every model on loopback, the bad-input table, the pcap decoders
 	cargo test --release --workspace
 
-test-captures: images   ## every model in compose, every pcap checked with tshark
+test-captures: images   ## every model in compose, every pcap checked with tshark; pola and the Lua dissector agree with tshark
 	bash scripts/test-captures.sh
+	bash wireshark/check.sh
+	./target/release/pola report
 
 images: build     ## build every image offline and print its size
 	bash scripts/images.sh
