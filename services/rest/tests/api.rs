@@ -2,12 +2,10 @@
 //! every row of the bad-input table, and after each bad request a well-behaved client that still
 //! gets full service. The API runs as its real binary on an ephemeral port.
 
-mod support;
-
 use std::process::Command;
 
 use serde_json::Value;
-use support::{start, Server};
+use testkit::{start, Server};
 
 const API: &str = env!("CARGO_BIN_EXE_rest-api");
 const CLIENT: &str = env!("CARGO_BIN_EXE_rest-client");

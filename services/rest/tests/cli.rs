@@ -2,13 +2,11 @@
 //! resets), the probe, SIGTERM with a keep-alive connection open, a client with no API, and a
 //! port already in use. Each test spawns the real binaries on ephemeral ports.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-use support::{assert_one_error_line, free_addr, sigterm, start, wait, Server};
+use testkit::{assert_one_error_line, free_addr, sigterm, start, wait, Server};
 
 const API: &str = env!("CARGO_BIN_EXE_rest-api");
 const CLIENT: &str = env!("CARGO_BIN_EXE_rest-client");
@@ -30,7 +28,7 @@ fn good_client_passes(addr: &str) {
 /// Sends `bytes` on a fresh connection and reads until the server closes it.
 fn send_raw(addr: &str, bytes: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(support::HANG)).unwrap();
+    stream.set_read_timeout(Some(testkit::HANG)).unwrap();
     stream.write_all(bytes).unwrap();
     let mut answer = Vec::new();
     stream

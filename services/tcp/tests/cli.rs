@@ -1,12 +1,10 @@
 //! The TCP binaries as compose runs them: the summary line, the probe, SIGTERM, a client with no
 //! server, and a port already in use. Each test spawns the real binaries on ephemeral ports.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use support::{assert_one_error_line, free_addr, sigterm, start, wait};
+use testkit::{assert_one_error_line, free_addr, sigterm, start, wait};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_tcp-echo-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-echo-client");

@@ -1,8 +1,6 @@
-//! Test helpers shared by this crate's tests: start a server binary on an ephemeral port and learn
+//! Test helpers shared by the services' tests: start a server binary on an ephemeral port and learn
 //! the port from its "listening on" log line, send it signals, and wait for it without hanging
 //! forever (the limit only turns a hang into a failure; it does not measure speed).
-
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
