@@ -165,6 +165,12 @@ pub fn recv(socket: &zmq::Socket, flag: &Flag, limit: Option<Duration>) -> anyho
         if flag.is_set() {
             return Ok(Recv::Stopped);
         }
+        // A message already queued is taken at once, without a zmq_poll call per message.
+        match socket.recv_multipart(zmq::DONTWAIT) {
+            Ok(frames) => return Ok(Recv::Msg(frames)),
+            Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {}
+            Err(e) => return Err(e).context("receiving a message"),
+        }
         let tick = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
@@ -175,11 +181,7 @@ pub fn recv(socket: &zmq::Socket, flag: &Flag, limit: Option<Duration>) -> anyho
             }
             None => TICK_MS,
         };
-        if poll(socket, zmq::POLLIN, tick)? {
-            return Ok(Recv::Msg(
-                socket.recv_multipart(0).context("receiving a message")?,
-            ));
-        }
+        poll(socket, zmq::POLLIN, tick)?;
     }
 }
 
@@ -190,12 +192,13 @@ pub fn send(socket: &zmq::Socket, frames: &[&[u8]], flag: &Flag) -> anyhow::Resu
         if flag.is_set() {
             return Ok(false);
         }
-        if poll(socket, zmq::POLLOUT, TICK_MS)? {
-            socket
-                .send_multipart(frames, 0)
-                .context("sending a message")?;
-            return Ok(true);
+        // Try first, poll only when the queues are full (see `recv`).
+        match socket.send_multipart(frames, zmq::DONTWAIT) {
+            Ok(()) => return Ok(true),
+            Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {}
+            Err(e) => return Err(e).context("sending a message"),
         }
+        poll(socket, zmq::POLLOUT, TICK_MS)?;
     }
 }
 
