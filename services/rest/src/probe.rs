@@ -25,7 +25,7 @@ pub fn probe(listen: &str) -> anyhow::Result<()> {
     let mut response = Vec::new();
     stream
         .read_to_end(&mut response)
-        .with_context(|| format!("reading the answer of {target}"))?;
+        .with_context(|| format!("reading the answer to GET /health from {target}"))?;
     let status_line = String::from_utf8_lossy(&response)
         .lines()
         .next()
