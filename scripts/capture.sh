@@ -36,6 +36,17 @@ explain_failure() {
   done
 }
 
+# Writes captures/<model>.hosts (`IP name` per line) from the fixed addresses in compose.yaml, so
+# `pola inspect` and `pola report` show service names instead of bare addresses.
+write_hosts() {
+  local model=$1
+  dc "$model" config --format json | jq -r --arg net "$model" '
+    .services | to_entries[] | select(.value.networks[$net].ipv4_address != null)
+    | .value.networks[$net] as $n
+    | "\($n.ipv4_address) \(if ($n.aliases // []) == [] then .key else ($n.aliases | join("/")) end)"' \
+    >"captures/$model.hosts"
+}
+
 # Waits for the sidecar of each model in $profiles, then prints its verdict and the clients' lines.
 report() {
   local profiles=$1 model id code line ok=0
@@ -46,6 +57,7 @@ report() {
     # The sidecar's stdout holds one line: model=... pcap=... captured=... received=... dropped=...
     line=$(docker logs "$id" 2>/dev/null | tail -n 1)
     if [[ $code == 0 && -f captures/$model.pcap && $line == *captured=* ]]; then
+      write_hosts "$model"
       echo "$model: captures/$model.pcap  ${line#* pcap=* }"
       for svc in $(dc "$model" config --services); do
         [[ $svc == capture-* || $svc == done-* ]] && continue
@@ -67,7 +79,7 @@ run() {
     docker image inspect "$image" >/dev/null 2>&1 || die "image $image is missing: run make images"
   done
   down
-  for model in ${profiles//,/ }; do rm -f "captures/$model.pcap" "captures/$model.pcap.part"; done
+  for model in ${profiles//,/ }; do rm -f "captures/$model.pcap" "captures/$model.pcap.part" "captures/$model.hosts"; done
   mkdir -p captures
   trap 'echo "capture: interrupted, cleaning up" >&2; down; exit 130' INT TERM
   # `up -d` returns once every service started, which for done-<model> means every client of the
