@@ -31,6 +31,8 @@ def reqrep():
 def pushpull():
     # Three workers connect to one pusher; each gets a fair turn. A second frame tests MORE.
     push = ctx.socket(zmq.PUSH)
+    # The monitor comes first: a handshake that completes before it exists is never reported.
+    mon = push.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
     push.bind(addr)
     pulls = []
     for _ in range(3):
@@ -38,7 +40,6 @@ def pushpull():
         p.connect(addr)
         pulls.append(p)
     # Wait until every worker's connection is up, so tasks are spread over all three.
-    mon = push.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
     for _ in range(3):
         mon.recv_multipart()
     for i in range(count):
