@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use pola::{bench, inspect, report};
 
 #[derive(Parser)]
-#[command(name = "pola", version, about = "Inspect, report on and benchmark pola's captures and models")]
+#[command(
+    name = "pola",
+    version,
+    about = "Inspect, report on and benchmark pola's captures and models"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
