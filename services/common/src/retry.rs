@@ -11,6 +11,13 @@ use anyhow::anyhow;
 /// The pause between attempts.
 pub const PAUSE: Duration = Duration::from_millis(100);
 
+/// A duration flag given in seconds (`--retry-secs 2.5`), refused with its name if negative or
+/// not finite.
+pub fn secs(flag: &str, value: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| anyhow!("{flag} {value}: not a number of seconds"))
+}
+
 /// Calls `attempt` until it succeeds or `limit` has passed; the error then names `what` and the
 /// last failure.
 pub fn retry<T, E: std::fmt::Display>(
@@ -76,6 +83,18 @@ mod tests {
         let text = format!("{err:#}");
         assert!(text.contains("127.0.0.1:9"), "{text}");
         assert!(text.contains("connection refused"), "{text}");
+    }
+
+    #[test]
+    fn seconds_flags_refuse_negative_and_nan_by_name() {
+        assert_eq!(
+            secs("--retry-secs", 1.5).unwrap(),
+            Duration::from_millis(1500)
+        );
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            let err = secs("--retry-secs", bad).unwrap_err().to_string();
+            assert!(err.starts_with("--retry-secs"), "{err}");
+        }
     }
 
     #[test]

@@ -2,8 +2,6 @@
 //! echoed byte, and prints `sent=N received=N lost=N elapsed_ms=N mismatched=N ...`.
 //! Exits 0 only if every message came back identical.
 
-use std::time::Duration;
-
 use clap::Parser;
 use pola_tcp::client::{self, Config};
 
@@ -39,8 +37,8 @@ fn main() -> std::process::ExitCode {
             count: args.count,
             size: args.size as usize,
             concurrency: args.concurrency as usize,
-            retry: secs("--retry-secs", args.retry_secs)?,
-            timeout: secs("--timeout-secs", args.timeout_secs)?,
+            retry: common::retry::secs("--retry-secs", args.retry_secs)?,
+            timeout: common::retry::secs("--timeout-secs", args.timeout_secs)?,
         };
         let report = client::run(&cfg, common::shutdown::signalled()?).await?;
         report.summary.print();
@@ -52,10 +50,4 @@ fn main() -> std::process::ExitCode {
         );
         Ok(())
     })
-}
-
-/// A duration flag, refused with its name if negative or not finite.
-fn secs(flag: &str, value: f64) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| anyhow::anyhow!("{flag} {value}: not a number of seconds"))
 }
