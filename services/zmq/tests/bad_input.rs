@@ -1,5 +1,5 @@
 //! Bad input to every bound ZeroMQ port (REP, PULL sink, PUSH tasks, XPUB): garbage bytes and
-//! abrupt closes over plain TCP. libzmq drops each bad peer before it becomes a ZeroMQ peer, and a
+//! abrupt closes over plain TCP, and a request over the REP server's 1 MiB limit. libzmq drops each bad
 //! well-behaved client afterwards still gets full service.
 
 mod support;
@@ -91,4 +91,31 @@ fn publisher_port_drops_bad_peers_and_subscribers_get_everything() {
         "a bad peer counted as a subscriber:\n{}",
         p.stderr
     );
+}
+
+#[test]
+fn an_oversize_request_drops_only_its_sender() {
+    let server = spawn("zmq-rep-server", &["--listen", "127.0.0.1:0"]);
+    let addr = server.listening();
+    // A REQ that sends more than the server's ZMQ_MAXMSGSIZE (1 MiB): libzmq must drop that peer,
+    // which the sender's monitor sees as a disconnect (an exact signal, no timeout to wait out).
+    let ctx = zmq::Context::new();
+    let req = ctx.socket(zmq::REQ).unwrap();
+    req.set_linger(0).unwrap();
+    req.monitor("inproc://oversize", zmq::SocketEvent::DISCONNECTED as i32)
+        .unwrap();
+    let events = ctx.socket(zmq::PAIR).unwrap();
+    events.connect("inproc://oversize").unwrap();
+    req.connect(&format!("tcp://{addr}")).unwrap();
+    req.send(vec![b'x'; (1 << 20) + 1], 0).unwrap();
+    events.set_rcvtimeo(20_000).unwrap();
+    let event = events
+        .recv_multipart(0)
+        .expect("no disconnect after an oversize request");
+    let id = u16::from_le_bytes([event[0][0], event[0][1]]);
+    assert_eq!(id, zmq::SocketEvent::DISCONNECTED as u16);
+    // Every other client is still served in full.
+    let done = spawn("zmq-req-client", &["--connect", &addr, "--count", "100"]).finish();
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(done.summary()["received"], "100");
 }
