@@ -1,5 +1,6 @@
 //! Bad input to every bound ZeroMQ port (REP, PULL sink, PUSH tasks, XPUB): garbage bytes and
-//! abrupt closes over plain TCP, and a request over the REP server's 1 MiB limit. libzmq drops each bad
+//! abrupt closes over plain TCP, and a request over the REP server's 1 MiB limit. libzmq drops
+//! each bad peer before it becomes a ZeroMQ peer (the oversize one on its message), and a
 //! well-behaved client afterwards still gets full service.
 
 mod support;
