@@ -4,9 +4,11 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use testkit::{assert_one_error_line, free_addr, sigterm, start, wait, Server};
+use testkit::{
+    assert_one_error_line, free_addr, sigterm, start, start_client_until, summary_of, wait, Server,
+};
 
 const API: &str = env!("CARGO_BIN_EXE_rest-api");
 const CLIENT: &str = env!("CARGO_BIN_EXE_rest-client");
@@ -167,34 +169,15 @@ fn bad_flag_values_are_refused_by_name() {
 #[test]
 fn sigterm_stops_a_running_client_with_a_partial_summary() {
     let server = api();
-    let mut client = Command::new(CLIENT)
-        .args(["--connect", &server.addr, "--count", "1000000000"])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Signal only once it is walking, i.e. with its handlers installed.
-    let mut log = BufReader::new(client.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("connected to") {
-        line.clear();
-        assert!(
-            log.read_line(&mut line).unwrap() > 0,
-            "client exited before connecting"
-        );
-    }
-    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    let mut client = start_client_until(
+        CLIENT,
+        &["--connect", &server.addr, "--count", "1000000000"],
+        "connected to",
+    );
     sigterm(&client);
     assert_eq!(wait(&mut client).code(), Some(0));
-    let mut stdout = String::new();
-    client
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    let fields = common::summary::find(&stdout).expect("partial summary");
+    let fields = summary_of(&mut client);
     assert!(fields["sent"].parse::<u64>().unwrap() < 8_000_000_000);
     assert_eq!(fields["failed"], "0");
 }

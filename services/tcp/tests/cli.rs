@@ -1,10 +1,11 @@
 //! The TCP binaries as compose runs them: the summary line, the probe, SIGTERM, a client with no
 //! server, and a port already in use. Each test spawns the real binaries on ephemeral ports.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use testkit::{assert_one_error_line, free_addr, sigterm, start, wait};
+use testkit::{
+    assert_one_error_line, free_addr, sigterm, start, start_client_until, summary_of, wait,
+};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_tcp-echo-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-echo-client");
@@ -140,29 +141,15 @@ fn sigterm_stops_the_server_with_clients_connected() {
 #[test]
 fn sigterm_stops_a_running_client_with_a_partial_summary() {
     let server = start(SERVER, &["--listen", "127.0.0.1:0"]);
-    let mut client = Command::new(CLIENT)
-        .args(["--connect", &server.addr, "--count", "1000000000"])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Signal only once it is connected, i.e. mid-run with its handlers installed.
-    let mut log = BufReader::new(client.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("connected") {
-        line.clear();
-        assert!(
-            log.read_line(&mut line).unwrap() > 0,
-            "client exited before connecting"
-        );
-    }
-    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    let mut client = start_client_until(
+        CLIENT,
+        &["--connect", &server.addr, "--count", "1000000000"],
+        "connected",
+    );
     sigterm(&client);
     assert_eq!(wait(&mut client).code(), Some(0));
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut client.stdout.take().unwrap(), &mut stdout).unwrap();
-    let fields = common::summary::find(&stdout).expect("partial summary");
+    let fields = summary_of(&mut client);
     assert!(fields["sent"].parse::<u64>().unwrap() < 1_000_000_000);
     assert_eq!(fields["mismatched"], "0");
 }

@@ -2,7 +2,7 @@
 //! the port from its "listening on" log line, send it signals, and wait for it without hanging
 //! forever (the limit only turns a hang into a failure; it does not measure speed).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -95,4 +95,39 @@ pub fn assert_one_error_line(stderr: &str, must_contain: &[&str]) {
     for word in must_contain {
         assert!(lines[0].contains(word), "{word:?} missing from: {stderr}");
     }
+}
+
+/// Starts a client and returns once a line of its stderr contains `needle` (so its signal handlers
+/// are installed); the rest of its stderr is drained, its stdout stays piped for the summary.
+pub fn start_client_until(bin: &str, args: &[&str], needle: &str) -> Child {
+    let mut client = Command::new(bin)
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning client");
+    let mut log = BufReader::new(client.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains(needle) {
+        line.clear();
+        assert!(
+            log.read_line(&mut line).unwrap() > 0,
+            "{bin} exited before logging {needle:?}"
+        );
+    }
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    client
+}
+
+/// The summary line a finished child printed on its piped stdout, as fields.
+pub fn summary_of(child: &mut Child) -> std::collections::BTreeMap<String, String> {
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout piped")
+        .read_to_string(&mut stdout)
+        .unwrap();
+    common::summary::find(&stdout).unwrap_or_else(|| panic!("no summary line in {stdout:?}"))
 }
