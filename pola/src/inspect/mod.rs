@@ -20,22 +20,22 @@ use crate::decode::Message;
 #[derive(clap::Args)]
 pub struct Args {
     /// The capture to read (pcap or pcapng; Ethernet, Linux cooked SLL/SLL2, loopback or raw IP).
-    #[arg(env = "PCAP")]
+    #[arg(env = "POLA_PCAP")]
     pub pcap: PathBuf,
     /// Print JSON lines (one object per packet) instead of text.
-    #[arg(long, env = "JSON")]
+    #[arg(long, env = "POLA_JSON")]
     pub json: bool,
     /// Show only TCP stream N (numbered in order of appearance, as Wireshark's tcp.stream).
-    #[arg(long, env = "STREAM")]
+    #[arg(long, env = "POLA_STREAM")]
     pub stream: Option<u64>,
     /// Show only streams of one model: mqtt, tcp, rest, reqrep, pushpull or pubsub.
-    #[arg(long, env = "MODEL", value_parser = ["mqtt", "tcp", "rest", "reqrep", "pushpull", "pubsub"])]
+    #[arg(long, env = "POLA_MODEL", value_parser = ["mqtt", "tcp", "rest", "reqrep", "pushpull", "pubsub"])]
     pub model: Option<String>,
     /// Print only the count of each message kind as one JSON object (what tshark is compared with).
-    #[arg(long, env = "COUNTS")]
+    #[arg(long, env = "POLA_COUNTS")]
     pub counts: bool,
     /// A hosts file (`IP name` per line) naming addresses; default: <pcap>.hosts beside the capture.
-    #[arg(long, env = "HOSTS")]
+    #[arg(long, env = "POLA_HOSTS")]
     pub hosts: Option<PathBuf>,
 }
 

@@ -17,13 +17,13 @@ use analysis::{analyse, Analysis, MODELS};
 #[derive(clap::Args)]
 pub struct Args {
     /// The folder holding the captures (*.pcap, *.pcapng) to summarise.
-    #[arg(long, env = "CAPTURES", default_value = "captures")]
+    #[arg(long, env = "POLA_CAPTURES", default_value = "captures")]
     pub captures: PathBuf,
     /// Where report.html and report.md are written (default: the captures folder).
-    #[arg(long, env = "OUT")]
+    #[arg(long, env = "POLA_OUT")]
     pub out: Option<PathBuf>,
     /// The language of the report: en (English) or id (Bahasa Indonesia).
-    #[arg(long, env = "LANG_REPORT", default_value = "en", value_parser = ["en", "id"])]
+    #[arg(long, env = "POLA_LANG", default_value = "en", value_parser = ["en", "id"])]
     pub lang: String,
 }
 
