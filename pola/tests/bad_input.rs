@@ -122,7 +122,10 @@ fn no_tcp_and_unknown_link_types_are_described_not_fatal() {
         let (stdout, stderr) = text(&out);
         assert!(out.status.success(), "{stderr}");
         assert!(
-            stdout.contains(&format!("frame of {} bytes is shorter than its link header", header - 1)),
+            stdout.contains(&format!(
+                "frame of {} bytes is shorter than its link header",
+                header - 1
+            )),
             "link type {linktype}: {stdout}"
         );
     }

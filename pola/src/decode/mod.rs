@@ -6,8 +6,10 @@
 pub mod http;
 pub mod link;
 pub mod mqtt;
+pub mod names;
 pub mod pcap;
 pub mod stream;
+pub mod walk;
 pub mod zmtp;
 
 use std::fmt;
@@ -31,6 +33,13 @@ pub enum Message {
         protocol: &'static str,
         reason: String,
     },
+    /// Bytes of this direction missing from the capture (a segment the capturer lost). ZMTP and
+    /// MQTT resume at the next frame boundary; other protocols show the rest raw.
+    Gap {
+        protocol: &'static str,
+        missing: u32,
+        resumes: bool,
+    },
 }
 
 impl Message {
@@ -42,7 +51,7 @@ impl Message {
             Message::Zmtp(zmtp::Zmtp::Message { size, .. }) => *size,
             Message::Zmtp(_) => 0,
             Message::Raw { len, .. } => *len,
-            Message::Malformed { .. } => 0,
+            Message::Malformed { .. } | Message::Gap { .. } => 0,
         }
     }
 }
@@ -55,6 +64,21 @@ impl fmt::Display for Message {
             Message::Zmtp(z) => write!(f, "ZMTP {z}"),
             Message::Raw { len, preview } => write!(f, "TCP data {len} bytes \"{preview}\""),
             Message::Malformed { protocol, reason } => write!(f, "{protocol} malformed: {reason}"),
+            Message::Gap {
+                protocol,
+                missing,
+                resumes,
+            } => {
+                write!(
+                    f,
+                    "{protocol} gap: {missing} bytes missing from the capture; "
+                )?;
+                f.write_str(if *resumes {
+                    "decoding resumes at the next frame"
+                } else {
+                    "the rest of this direction is shown raw"
+                })
+            }
         }
     }
 }

@@ -111,10 +111,19 @@ pub fn looks_like_connect(data: &[u8]) -> Option<bool> {
 pub struct Decoder {
     buf: [BytesMut; 2],
     broken: [bool; 2],
+    /// Bytes went missing: look for the next packet boundary before decoding again.
+    resync: [bool; 2],
     level: u8,
 }
 
 impl Decoder {
+    /// Bytes of direction `dir` went missing from the capture: drop the partial packet and find
+    /// the next packet boundary in the bytes that follow.
+    pub fn gap(&mut self, dir: usize) {
+        self.buf[dir].clear();
+        self.resync[dir] = true;
+    }
+
     /// Feeds in-order bytes of direction `dir` (0 client to server, 1 back); complete packets go to `out`.
     pub fn feed(&mut self, dir: usize, data: &[u8], out: &mut Vec<Message>) {
         if self.broken[dir] {
@@ -124,6 +133,18 @@ impl Decoder {
             });
             return;
         }
+        let data = if self.resync[dir] {
+            // The first offset from which whole packets run exactly to the end of the segment.
+            match (0..data.len()).find(|&at| packets_fill(&data[at..])) {
+                Some(at) => {
+                    self.resync[dir] = false;
+                    &data[at..]
+                }
+                None => return,
+            }
+        } else {
+            data
+        };
         let buf = &mut self.buf[dir];
         buf.extend_from_slice(data);
         loop {
@@ -165,6 +186,30 @@ impl Decoder {
         self.broken[dir] = true;
         self.buf[dir] = BytesMut::new();
     }
+}
+
+/// True if `buf` holds one or more whole MQTT packets with valid fixed headers and nothing else:
+/// where a stream that lost bytes can be picked up again.
+fn packets_fill(mut buf: &[u8]) -> bool {
+    let mut packets = 0;
+    while let Some(&first) = buf.first() {
+        // The flag bits each packet type must carry (MQTT 3.1.1, 2.2.2); PUBLISH's vary.
+        let valid = match first >> 4 {
+            3 => (first >> 1) & 3 != 3,
+            6 | 8 | 10 => first & 15 == 2,
+            1 | 2 | 4 | 5 | 7 | 9 | 11..=14 => first & 15 == 0,
+            _ => false,
+        };
+        let Ok(header) = check(buf.iter(), MAX_PACKET) else {
+            return false;
+        };
+        if !valid || header.frame_length() > buf.len() {
+            return false;
+        }
+        buf = &buf[header.frame_length()..];
+        packets += 1;
+    }
+    packets > 0
 }
 
 /// The protocol level byte of a complete CONNECT frame in `buf`.

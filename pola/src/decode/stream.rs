@@ -138,12 +138,14 @@ impl Stream {
 }
 
 /// What one segment meant.
-pub struct Seen {
+pub struct Seen<'a> {
     pub stream: u64,
     /// True if the segment went from client to server.
     pub from_client: bool,
     /// True if this segment opened a new stream.
     pub opened: bool,
+    /// The bytes this segment added to its direction, in order.
+    pub data: &'a [u8],
     pub messages: Vec<Message>,
 }
 
@@ -188,7 +190,7 @@ impl Tracker {
     }
 
     /// Accounts for one segment captured at `ts`: reassembles its payload and decodes what completes.
-    pub fn segment(&mut self, ts: f64, seg: &Segment) -> Seen {
+    pub fn segment<'a>(&mut self, ts: f64, seg: &Segment<'a>) -> Seen<'a> {
         self.segments += 1;
         if self.segments.is_multiple_of(65536) {
             // Closed streams linger a while for their last ACKs, then go: memory stays flat.
@@ -235,19 +237,26 @@ impl Tracker {
         s.last_ts = ts;
         let dir = usize::from(seg.src != s.client);
         let mut messages = Vec::new();
-        match s.reasm[dir].accept(seg) {
-            Accepted::New(data) => feed(s, dir, data, &mut messages),
+        let data = match s.reasm[dir].accept(seg) {
+            Accepted::New(data) => data,
             Accepted::Gap(missing, data) => {
-                let name = s.protocol().map_or("TCP", Protocol::name);
-                messages.push(Message::Malformed {
-                    protocol: name,
-                    reason: format!("{missing} bytes missing from the capture; the rest of this direction is shown raw"),
+                let protocol = s.protocol().map_or("TCP", Protocol::name);
+                match &mut s.decoder {
+                    Decoder::Zmtp(z) => z.gap(dir),
+                    Decoder::Mqtt(m) => m.gap(dir),
+                    // HTTP bodies and raw bytes have no boundary to find again: raw from here.
+                    _ => s.decoder = Decoder::Raw,
+                }
+                let resumes = matches!(s.decoder, Decoder::Zmtp(_) | Decoder::Mqtt(_));
+                messages.push(Message::Gap {
+                    protocol,
+                    missing,
+                    resumes,
                 });
-                // Nothing after a hole can be framed reliably: show the direction raw from now on.
-                s.decoder = Decoder::Raw;
-                feed(s, dir, data, &mut messages);
+                data
             }
-        }
+        };
+        feed(s, dir, data, &mut messages);
         if (seg.flags.fin || seg.flags.rst) && matches!(s.decoder, Decoder::Undecided) {
             // The connection ends before its first bytes could be told apart: decide by port.
             s.decoder = by_port(s.server.port());
@@ -275,6 +284,7 @@ impl Tracker {
             stream: s.id,
             from_client: dir == 0,
             opened,
+            data,
             messages,
         }
     }

@@ -35,6 +35,10 @@ pub enum Zmtp {
     Message {
         frames: Vec<Part>,
         size: usize,
+        /// The number after `task` in the message's first bytes (`{"task":7,...}`, `task|7`):
+        /// it orders a PUSH socket's tasks for the round-robin proof of `pola report`.
+        #[serde(skip)]
+        task: Option<u64>,
     },
 }
 
@@ -97,7 +101,7 @@ impl std::fmt::Display for Zmtp {
                 }
                 Ok(())
             }
-            Zmtp::Message { frames, size } => {
+            Zmtp::Message { frames, size, .. } => {
                 write!(
                     f,
                     "message {} frame{} {size} bytes [",
@@ -144,7 +148,14 @@ struct Dir {
     parts: Vec<Part>,
     frames: usize,
     size: usize,
+    /// The message's first bytes, where its task number is looked for.
+    head: Vec<u8>,
+    /// Bytes went missing: look for the next frame boundary before decoding again.
+    resync: bool,
 }
+
+/// Bytes of a message searched for its task number.
+const HEAD: usize = 256;
 
 /// The ZMTP decoder of one TCP stream.
 #[derive(Default)]
@@ -161,8 +172,32 @@ impl Decoder {
         ]
     }
 
+    /// Bytes of direction `dir` went missing from the capture: drop the partial message and find
+    /// the next frame boundary in the bytes that follow.
+    pub fn gap(&mut self, dir: usize) {
+        let d = &mut self.dirs[dir];
+        d.buf.clear();
+        d.parts.clear();
+        d.head.clear();
+        (d.frames, d.size) = (0, 0);
+        d.greeted = true;
+        d.resync = true;
+    }
+
     pub fn feed(&mut self, dir: usize, data: &[u8], out: &mut Vec<Message>) {
         let d = &mut self.dirs[dir];
+        let data = if d.resync && !d.broken {
+            // The first offset from which whole frames run exactly to the end of the segment.
+            match (0..data.len()).find(|&at| frames_fill(&data[at..])) {
+                Some(at) => {
+                    d.resync = false;
+                    &data[at..]
+                }
+                None => return,
+            }
+        } else {
+            data
+        };
         if d.broken {
             out.push(Message::Raw {
                 len: data.len(),
@@ -275,6 +310,8 @@ fn next_unit(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, S
     }
     d.frames += 1;
     d.size += size;
+    let room = HEAD.saturating_sub(d.head.len()).min(body.len());
+    d.head.extend_from_slice(&body[..room]);
     if d.parts.len() < MAX_PARTS {
         d.parts.push(Part {
             size,
@@ -287,6 +324,7 @@ fn next_unit(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, S
     }
     let (frames, size) = (std::mem::take(&mut d.parts), std::mem::take(&mut d.size));
     let count = std::mem::take(&mut d.frames);
+    let task = task_number(&std::mem::take(&mut d.head));
     // A SUB or XSUB on ZMTP 3.0 subscribes with a one-frame message: 0x01 + topic (0x00 cancels).
     let subscriber = matches!(d.socket_type.as_deref(), Some("SUB") | Some("XSUB"));
     if subscriber && count == 1 && matches!(body.first(), Some(0 | 1)) {
@@ -303,7 +341,48 @@ fn next_unit(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, S
             }),
         )));
     }
-    Ok(Some((used, Some(Zmtp::Message { frames, size }))))
+    Ok(Some((used, Some(Zmtp::Message { frames, size, task }))))
+}
+
+/// The number after the first `task` in `head`, past at most a few quote, colon or bar bytes.
+fn task_number(head: &[u8]) -> Option<u64> {
+    let at = head.windows(4).position(|w| w == b"task")? + 4;
+    let rest = &head[at..];
+    let skip = rest
+        .iter()
+        .take(4)
+        .take_while(|b| b"\":| =".contains(b))
+        .count();
+    let digits: &[u8] = &rest[skip..];
+    let n = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&digits[..n]).ok()?.parse().ok()
+}
+
+/// True if `buf` holds one or more whole frames and nothing else: where a stream that lost
+/// bytes can be picked up again (payload text never has the flag bytes 0x00-0x07 of a frame).
+fn frames_fill(mut buf: &[u8]) -> bool {
+    let mut frames = 0;
+    while let Some(&flags) = buf.first() {
+        if flags & 0xF8 != 0 || (flags & 4 != 0 && flags & 1 != 0) {
+            return false;
+        }
+        let head = if flags & 2 != 0 { 9 } else { 2 };
+        let Some(size) = buf.get(1..head).map(|b| {
+            b.iter()
+                .fold(0u64, |n, &x| n.saturating_mul(256).saturating_add(x as u64))
+        }) else {
+            return false;
+        };
+        let Some(end) = usize::try_from(size).ok().and_then(|n| n.checked_add(head)) else {
+            return false;
+        };
+        if end > buf.len() || (flags & 4 != 0 && parse_command(&buf[head..end]).is_err()) {
+            return false;
+        }
+        buf = &buf[end..];
+        frames += 1;
+    }
+    frames > 0
 }
 
 fn parse_greeting(g: &[u8]) -> Zmtp {

@@ -1,18 +1,24 @@
 //! `pola report`: every capture in `captures/` summarised side by side, as one self-contained HTML
 //! page (inline CSS and SVG ladder diagrams) and as Markdown, in English or Bahasa Indonesia.
-//! Every figure and every claim is computed from the packets by [`analysis`]; [`render`] only
-//! lays them out, with the words of [`lang`].
+//! Every figure and every claim is computed from the packets by [`analysis`]; [`render`] and
+//! [`svg`] only lay them out, with the words of [`lang`].
 
 pub mod analysis;
+pub mod ladder;
 pub mod lang;
+pub mod model;
+pub mod proof;
 pub mod render;
+pub mod svg;
+pub mod traffic;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::inspect::Names;
-use analysis::{analyse, Analysis, MODELS};
+use crate::decode::names::Names;
+use analysis::{analyse, Analysis};
+use model::Model;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -42,10 +48,7 @@ pub fn captures_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let rank = |p: &PathBuf| {
         let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
         (
-            MODELS
-                .iter()
-                .position(|m| *m == stem)
-                .unwrap_or(MODELS.len()),
+            Model::from_name(stem).map_or(Model::ALL.len(), |m| m as usize),
             stem.to_string(),
         )
     };
