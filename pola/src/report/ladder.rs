@@ -52,7 +52,11 @@ impl Ladder {
     pub fn packet(&mut self, p: &Packet, names: &Names) {
         let t0 = *self.t0.get_or_insert(p.ts);
         let What::Tcp(t) = &p.what else { return };
-        let (from, to) = (column(names, &t.src), column(names, &t.dst));
+        let (mut from, mut to) = (column(names, &t.src), column(names, &t.dst));
+        if from == to {
+            // Both ends on one host (loopback): the ports tell the columns apart.
+            (from, to) = (names.endpoint(&t.src), names.endpoint(&t.dst));
+        }
         let (label, count) = label(t);
         if let Some(last) = self.arrows.last_mut() {
             if last.from == from && last.to == to && last.label == label {
