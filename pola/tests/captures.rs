@@ -411,3 +411,167 @@ fn report_summarises_every_capture_and_proves_each_model_in_both_languages() {
     let id = std::fs::read_to_string(dir.path().join("id/report.md")).unwrap();
     assert!(id.contains("| koneksi dibuka | 5 | 1 | 3 | 2 |"), "{id}");
 }
+
+#[test]
+fn a_lost_segment_is_reported_as_a_gap_and_decoding_resumes_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // MQTT: the broker's delivery of "21.0" to the subscriber is lost; the two after it count.
+    let mqtt = mosquitto_conversation(dir.path(), "mqtt.pcap", "lo", &[]);
+    let before = counts(&mqtt);
+    let mut r = Records::read(&mqtt);
+    let delivery = r.find(b"21.0", 1);
+    // The broker may have sent an earlier delivery in the same segment: all of them are lost.
+    let topic = b"sensors/lab/temp";
+    let lost = r.packets[delivery]
+        .1
+        .windows(topic.len())
+        .filter(|w| w == topic)
+        .count() as u64;
+    r.packets.remove(delivery);
+    let cut = dir.path().join("mqtt-cut.pcap");
+    r.write(&cut);
+    let after = counts(&cut);
+    assert_eq!(after["gaps"], 1, "{after}");
+    assert_eq!(after["malformed"], 0, "{after}");
+    assert_eq!(
+        after["mqtt"]["PUBLISH"].as_u64().unwrap(),
+        before["mqtt"]["PUBLISH"].as_u64().unwrap() - lost,
+        "{after}"
+    );
+    let text =
+        String::from_utf8(run_ok(Command::new(POLA).arg("inspect").arg(&cut)).stdout).unwrap();
+    assert!(text.contains("MQTT gap: "), "{text}");
+    assert!(
+        text.contains("decoding resumes at the next frame"),
+        "{text}"
+    );
+
+    // ZMTP: the segment with one request is lost; the requests and replies after it count.
+    let (reqrep, before) = zmq_capture(dir.path(), "reqrep", 10);
+    let mut r = Records::read(&reqrep);
+    let lost = r.find(b"request 3", 0);
+    assert_eq!(
+        r.packets[lost]
+            .1
+            .windows(7)
+            .filter(|w| w == b"request")
+            .count(),
+        1
+    );
+    r.packets.remove(lost);
+    let cut = dir.path().join("reqrep-cut.pcap");
+    r.write(&cut);
+    let after = counts(&cut);
+    assert_eq!(after["gaps"], 1, "{after}");
+    assert_eq!(after["malformed"], 0, "{after}");
+    assert_eq!(
+        after["zmtp_messages"].as_u64().unwrap(),
+        before["zmtp_messages"].as_u64().unwrap() - 1,
+        "{after}"
+    );
+    let text =
+        String::from_utf8(run_ok(Command::new(POLA).arg("inspect").arg(&cut)).stdout).unwrap();
+    assert!(text.contains("ZMTP gap: "), "{text}");
+    assert!(
+        text.contains("[0+ | 9 \"request 9\"]"),
+        "the last request is decoded: {text}"
+    );
+}
+
+#[test]
+fn inspect_reads_a_pcap_stream_from_stdin_as_it_is_written() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, _) = zmq_capture(dir.path(), "pushpull", 9);
+    let listing =
+        |args: &[&str]| run_ok(Command::new(POLA).arg("inspect").arg(&pcap).args(args)).stdout;
+    // Through a pipe, with and without a filter: the same lines as from the file.
+    for args in [&[][..], &["--model", "pushpull"], &["--json"]] {
+        let piped = run_ok(
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("cat \"$0\" | {POLA} inspect - {}", args.join(" ")))
+                .arg(&pcap),
+        )
+        .stdout;
+        assert_eq!(
+            String::from_utf8_lossy(&piped),
+            String::from_utf8_lossy(&listing(args)),
+            "{args:?}"
+        );
+    }
+    // Written progressively: the first packets are shown while the rest is still to come.
+    let whole = String::from_utf8(listing(&[])).unwrap();
+    let r = Records::read(&pcap);
+    let half = r.packets.len() / 2;
+    let mut child = Peer(
+        Command::new(POLA)
+            .args(["inspect", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = child.0.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    stdin.write_all(&r.header).unwrap();
+    for (head, data) in &r.packets[..half] {
+        stdin.write_all(head).unwrap();
+        stdin.write_all(data).unwrap();
+    }
+    stdin.flush().unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < half {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the first half was not shown while the pipe stayed open");
+        seen.push(line);
+    }
+    for (head, data) in &r.packets[half..] {
+        stdin.write_all(head).unwrap();
+        stdin.write_all(data).unwrap();
+    }
+    drop(stdin);
+    seen.extend(rx.iter());
+    assert!(child.0.wait().unwrap().success());
+    assert_eq!(seen.join("\n") + "\n", whole);
+}
+
+#[test]
+fn generic_environment_variables_do_not_change_what_pola_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, _) = zmq_capture(dir.path(), "pubsub", 4);
+    let plain = run_ok(Command::new(POLA).arg("inspect").arg(&pcap)).stdout;
+    let exported = run_ok(
+        Command::new(POLA)
+            .arg("inspect")
+            .arg(&pcap)
+            .envs([
+                ("JSON", "1"),
+                ("MODEL", "reqrep"),
+                ("STREAM", "7"),
+                ("COUNTS", "1"),
+            ])
+            .envs([("PCAP", "/nonexistent"), ("HOSTS", "/nonexistent")]),
+    )
+    .stdout;
+    assert_eq!(
+        String::from_utf8_lossy(&exported),
+        String::from_utf8_lossy(&plain)
+    );
+    // The POLA_ names are the fallbacks.
+    let json = run_ok(
+        Command::new(POLA)
+            .arg("inspect")
+            .arg(&pcap)
+            .env("POLA_JSON", "true"),
+    )
+    .stdout;
+    assert!(String::from_utf8_lossy(&json).starts_with("{\"no\":1"));
+}
