@@ -204,34 +204,10 @@ impl Tracker {
                 .streams
                 .get(&k)
                 .is_some_and(|s| s.closed || s.client != seg.src);
-        let mut opened = false;
-        if reuse || !self.streams.contains_key(&k) {
-            let (client, server) = if seg.flags.syn {
-                if seg.flags.ack {
-                    (seg.dst, seg.src)
-                } else {
-                    (seg.src, seg.dst)
-                }
-            } else if protocol_by_port(seg.src.port()).is_some() || seg.src.port() < seg.dst.port()
-            {
-                (seg.dst, seg.src)
-            } else {
-                (seg.src, seg.dst)
-            };
-            let s = Stream {
-                id: self.next_id,
-                client,
-                server,
-                reasm: Default::default(),
-                decoder: Decoder::Undecided,
-                pending: Default::default(),
-                fin: [false; 2],
-                closed: false,
-                last_ts: ts,
-            };
-            self.next_id += 1;
+        let opened = reuse || !self.streams.contains_key(&k);
+        if opened {
+            let s = self.open(seg, ts);
             self.streams.insert(k, s);
-            opened = true;
         }
         let s = self.streams.get_mut(&k).expect("inserted above");
         s.last_ts = ts;
@@ -240,52 +216,91 @@ impl Tracker {
         let data = match s.reasm[dir].accept(seg) {
             Accepted::New(data) => data,
             Accepted::Gap(missing, data) => {
-                let protocol = s.protocol().map_or("TCP", Protocol::name);
-                match &mut s.decoder {
-                    Decoder::Zmtp(z) => z.gap(dir),
-                    Decoder::Mqtt(m) => m.gap(dir),
-                    // HTTP bodies and raw bytes have no boundary to find again: raw from here.
-                    _ => s.decoder = Decoder::Raw,
-                }
-                let resumes = matches!(s.decoder, Decoder::Zmtp(_) | Decoder::Mqtt(_));
-                messages.push(Message::Gap {
-                    protocol,
-                    missing,
-                    resumes,
-                });
+                messages.push(s.gap(dir, missing));
                 data
             }
         };
         feed(s, dir, data, &mut messages);
-        if (seg.flags.fin || seg.flags.rst) && matches!(s.decoder, Decoder::Undecided) {
-            // The connection ends before its first bytes could be told apart: decide by port.
-            s.decoder = by_port(s.server.port());
-            for (d, bytes) in std::mem::take(&mut s.pending).iter().enumerate() {
-                if !bytes.is_empty() {
-                    decode(s, d, bytes, &mut messages);
-                }
-            }
-        }
-        if seg.flags.fin {
-            s.fin[dir] = true;
-            if let Decoder::Http(h) = &mut s.decoder {
-                h.close(dir, &mut messages);
-            }
-        }
-        if seg.flags.rst || (s.fin[0] && s.fin[1]) {
-            if !s.closed {
-                if let Decoder::Http(h) = &mut s.decoder {
-                    h.close(1 - dir, &mut messages);
-                }
-            }
-            s.closed = true;
-        }
+        s.end(seg, dir, &mut messages);
         Seen {
             stream: s.id,
             from_client: dir == 0,
             opened,
             data,
             messages,
+        }
+    }
+
+    /// A new stream for the segment `seg`, its client told by the SYN, else by the ports.
+    fn open(&mut self, seg: &Segment, ts: f64) -> Stream {
+        let (client, server) = if seg.flags.syn {
+            if seg.flags.ack {
+                (seg.dst, seg.src)
+            } else {
+                (seg.src, seg.dst)
+            }
+        } else if protocol_by_port(seg.src.port()).is_some() || seg.src.port() < seg.dst.port() {
+            (seg.dst, seg.src)
+        } else {
+            (seg.src, seg.dst)
+        };
+        self.next_id += 1;
+        Stream {
+            id: self.next_id - 1,
+            client,
+            server,
+            reasm: Default::default(),
+            decoder: Decoder::Undecided,
+            pending: Default::default(),
+            fin: [false; 2],
+            closed: false,
+            last_ts: ts,
+        }
+    }
+}
+
+impl Stream {
+    /// `missing` bytes of direction `dir` are not in the capture: ZMTP and MQTT look for the next
+    /// frame boundary; HTTP bodies and raw bytes have none to find, so the rest is shown raw.
+    fn gap(&mut self, dir: usize, missing: u32) -> Message {
+        let protocol = self.protocol().map_or("TCP", Protocol::name);
+        match &mut self.decoder {
+            Decoder::Zmtp(z) => z.gap(dir),
+            Decoder::Mqtt(m) => m.gap(dir),
+            _ => self.decoder = Decoder::Raw,
+        }
+        Message::Gap {
+            protocol,
+            missing,
+            resumes: matches!(self.decoder, Decoder::Zmtp(_) | Decoder::Mqtt(_)),
+        }
+    }
+
+    /// A FIN or RST: what the stream held back is decoded, an HTTP body read until the close ends.
+    fn end(&mut self, seg: &Segment, dir: usize, messages: &mut Vec<Message>) {
+        let s = self;
+        if (seg.flags.fin || seg.flags.rst) && matches!(s.decoder, Decoder::Undecided) {
+            // The connection ends before its first bytes could be told apart: decide by port.
+            s.decoder = by_port(s.server.port());
+            for (d, bytes) in std::mem::take(&mut s.pending).iter().enumerate() {
+                if !bytes.is_empty() {
+                    decode(s, d, bytes, messages);
+                }
+            }
+        }
+        if seg.flags.fin {
+            s.fin[dir] = true;
+            if let Decoder::Http(h) = &mut s.decoder {
+                h.close(dir, messages);
+            }
+        }
+        if seg.flags.rst || (s.fin[0] && s.fin[1]) {
+            if !s.closed {
+                if let Decoder::Http(h) = &mut s.decoder {
+                    h.close(1 - dir, messages);
+                }
+            }
+            s.closed = true;
         }
     }
 }

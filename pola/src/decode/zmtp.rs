@@ -242,26 +242,7 @@ impl Decoder {
 /// greeting, command or message. `Ok(None)` if more bytes are needed.
 fn next_unit(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, String> {
     if !d.greeted {
-        if looks_like_greeting(buf) == Some(false) {
-            return Err(
-                "no greeting signature (0xFF, 8 bytes, 0x7F) at the start of the stream".into(),
-            );
-        }
-        if buf.len() < 11 {
-            return Ok(None);
-        }
-        if buf[10] < 3 {
-            return Err(format!(
-                "ZMTP {}.x greeting: pola decodes ZMTP 3.0 and later",
-                buf[10]
-            ));
-        }
-        if buf.len() < GREETING {
-            return Ok(None);
-        }
-        let g = parse_greeting(&buf[..GREETING]);
-        d.greeted = true;
-        return Ok(Some((GREETING, Some(g))));
+        return greeting(d, buf);
     }
     let Some(&flags) = buf.first() else {
         return Ok(None);
@@ -308,6 +289,36 @@ fn next_unit(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, S
         }
         return Ok(Some((used, Some(cmd))));
     }
+    Ok(Some((used, message_frame(d, body, more))))
+}
+
+/// The greeting at the start of `buf`, once all 64 bytes of it have arrived.
+fn greeting(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, String> {
+    if looks_like_greeting(buf) == Some(false) {
+        return Err(
+            "no greeting signature (0xFF, 8 bytes, 0x7F) at the start of the stream".into(),
+        );
+    }
+    if buf.len() < 11 {
+        return Ok(None);
+    }
+    if buf[10] < 3 {
+        return Err(format!(
+            "ZMTP {}.x greeting: pola decodes ZMTP 3.0 and later",
+            buf[10]
+        ));
+    }
+    if buf.len() < GREETING {
+        return Ok(None);
+    }
+    let g = parse_greeting(&buf[..GREETING]);
+    d.greeted = true;
+    Ok(Some((GREETING, Some(g))))
+}
+
+/// Adds one message frame to the message being read; the message once its last frame is in.
+fn message_frame(d: &mut Dir, body: &[u8], more: bool) -> Option<Zmtp> {
+    let size = body.len();
     d.frames += 1;
     d.size += size;
     let room = HEAD.saturating_sub(d.head.len()).min(body.len());
@@ -320,7 +331,7 @@ fn next_unit(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, S
         });
     }
     if more {
-        return Ok(Some((used, None)));
+        return None;
     }
     let (frames, size) = (std::mem::take(&mut d.parts), std::mem::take(&mut d.size));
     let count = std::mem::take(&mut d.frames);
@@ -330,18 +341,15 @@ fn next_unit(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, S
     if subscriber && count == 1 && matches!(body.first(), Some(0 | 1)) {
         let name = if body[0] == 1 { "SUBSCRIBE" } else { "CANCEL" };
         let topic = Some(preview(&body[1..], 255));
-        return Ok(Some((
-            used,
-            Some(Zmtp::Command {
-                name: name.into(),
-                properties: vec![],
-                topic,
-                legacy: true,
-                detail: String::new(),
-            }),
-        )));
+        return Some(Zmtp::Command {
+            name: name.into(),
+            properties: vec![],
+            topic,
+            legacy: true,
+            detail: String::new(),
+        });
     }
-    Ok(Some((used, Some(Zmtp::Message { frames, size, task }))))
+    Some(Zmtp::Message { frames, size, task })
 }
 
 /// The number after the first `task` in `head`, past at most a few quote, colon or bar bytes.
