@@ -216,3 +216,51 @@ fn every_ladder_label_lies_inside_its_svg_in_chromium() {
     assert!(texts > 300, "only {texts} texts measured");
     assert!(bad.is_empty(), "texts outside their SVG: {bad:#?}");
 }
+
+#[test]
+fn a_ladder_past_its_last_row_counts_only_the_tcp_packets_left_out() {
+    // 20,010 arrows of TCP (alternating directions, so none merge) and 5 UDP datagrams: the
+    // ladder holds 20,000 arrows, and exactly 10 TCP packets are said not drawn.
+    let dir = tempfile::tempdir().unwrap();
+    let caps = dir.path().join("captures");
+    std::fs::create_dir(&caps).unwrap();
+    let mut w = PcapWriter::new(1);
+    w.tcp(40000, 7000, 100, true, &[]);
+    w.tcp(7000, 40000, 500, true, &[]);
+    let (mut up, mut down) = (101u32, 501u32);
+    for i in 0..10_004u32 {
+        let byte = [b'a' + (i % 26) as u8];
+        w.tcp(40000, 7000, up, false, &byte);
+        w.tcp(7000, 40000, down, false, &byte);
+        up += 1;
+        down += 1;
+    }
+    for _ in 0..5 {
+        let mut frame = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(5353, 53)
+            .write(&mut frame, b"query")
+            .unwrap();
+        w.frame(&frame);
+    }
+    w.write(&caps.join("tcp.pcap"));
+    run_ok(Command::new(POLA).args(["report", "--captures"]).arg(&caps));
+    let html = std::fs::read_to_string(caps.join("report.html")).unwrap();
+    assert!(
+        html.contains("<p>… 10 more TCP packets not drawn"),
+        "{}",
+        &html[html.len() - 600..]
+    );
+    assert_eq!(
+        html.matches("<svg").count(),
+        200,
+        "20,000 arrows in pages of 100"
+    );
+    let md = std::fs::read_to_string(caps.join("report.md")).unwrap();
+    assert!(verdict(&md, "Every echo equals its request"), "{md}");
+    assert!(
+        md.contains("the client sent 10004 bytes, 10004 came back"),
+        "{md}"
+    );
+}

@@ -278,29 +278,28 @@ impl Stream {
 
     /// A FIN or RST: what the stream held back is decoded, an HTTP body read until the close ends.
     fn end(&mut self, seg: &Segment, dir: usize, messages: &mut Vec<Message>) {
-        let s = self;
-        if (seg.flags.fin || seg.flags.rst) && matches!(s.decoder, Decoder::Undecided) {
+        if (seg.flags.fin || seg.flags.rst) && matches!(self.decoder, Decoder::Undecided) {
             // The connection ends before its first bytes could be told apart: decide by port.
-            s.decoder = by_port(s.server.port());
-            for (d, bytes) in std::mem::take(&mut s.pending).iter().enumerate() {
+            self.decoder = by_port(self.server.port());
+            for (d, bytes) in std::mem::take(&mut self.pending).iter().enumerate() {
                 if !bytes.is_empty() {
-                    decode(s, d, bytes, messages);
+                    decode(self, d, bytes, messages);
                 }
             }
         }
         if seg.flags.fin {
-            s.fin[dir] = true;
-            if let Decoder::Http(h) = &mut s.decoder {
+            self.fin[dir] = true;
+            if let Decoder::Http(h) = &mut self.decoder {
                 h.close(dir, messages);
             }
         }
-        if seg.flags.rst || (s.fin[0] && s.fin[1]) {
-            if !s.closed {
-                if let Decoder::Http(h) = &mut s.decoder {
+        if seg.flags.rst || (self.fin[0] && self.fin[1]) {
+            if !self.closed {
+                if let Decoder::Http(h) = &mut self.decoder {
                     h.close(1 - dir, messages);
                 }
             }
-            s.closed = true;
+            self.closed = true;
         }
     }
 }
