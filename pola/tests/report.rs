@@ -12,14 +12,33 @@ use support::*;
 
 /// Writes the report of the single capture `pcap`, named `<model>.pcap`; returns its Markdown.
 fn report_of(pcap: &Path, model: &str) -> String {
+    report_in(pcap, model, "en")
+}
+
+fn report_in(pcap: &Path, model: &str, lang: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(pcap, dir.path().join(format!("{model}.pcap"))).unwrap();
     run_ok(
         Command::new(POLA)
-            .args(["report", "--captures"])
+            .args(["report", "--lang", lang, "--captures"])
             .arg(dir.path()),
     );
     std::fs::read_to_string(dir.path().join("report.md")).unwrap()
+}
+
+/// Every proof of `md` in Indonesian holds, and no English sentence is left in it.
+fn indonesian_holds(md: &str, proofs: usize) {
+    assert_eq!(md.matches("- **terbukti**").count(), proofs, "{md}");
+    for english in [
+        "Every ",
+        "Each ",
+        "Plain TCP",
+        "PUSH at",
+        "PULL at",
+        "holds",
+    ] {
+        assert!(!md.contains(english), "{english:?} in\n{md}");
+    }
 }
 
 /// The verdict of the proof whose sentence starts with `claim`: true for holds.
@@ -59,6 +78,7 @@ fn tcp_echo_proof_holds_and_fails_when_one_echoed_byte_differs() {
     );
     assert!(verdict(&md, "Plain TCP, no application protocol"), "{md}");
     assert!(md.contains("1 connection(s) carry data, 0 of them"), "{md}");
+    indonesian_holds(&report_in(&pcap, "tcp", "id"), 2);
     // The request is captured first, its echo second: change one byte of the echo.
     let bad = doctored(dir.path(), &pcap, |r| {
         let echo = r.find(b"echo-0005:", 1);
@@ -94,6 +114,7 @@ fn rest_proofs_hold_and_fail_when_a_response_is_missing() {
         md.contains("/items/2: POST 201 → GET 200 → PUT 200 → DELETE 204 → GET 404"),
         "{md}"
     );
+    indonesian_holds(&report_in(&pcap, "rest", "id"), 2);
     // The last response of the capture (the 404 after the third DELETE) never arrives.
     let bad = doctored(dir.path(), &pcap, |r| {
         let last = r.find(b"HTTP/1.1 404", 2);
@@ -117,6 +138,7 @@ fn round_robin_holds_and_fails_when_a_worker_gets_two_tasks_in_a_row() {
     assert!(verdict(&md, "hands out its tasks round robin"), "{md}");
     assert!(md.contains("9 tasks over 3 connections"), "{md}");
     assert!(md.contains("0 went out of turn"), "{md}");
+    indonesian_holds(&report_in(&pcap, "pushpull", "id"), 1);
     // Swap tasks 1 and 3: the worker that had 0, 3, 6 now has 0, 1, 6.
     let bad = doctored(dir.path(), &pcap, |r| {
         let one = r.find(b"task\x00\x011", 0);

@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use super::model::Model;
 use crate::decode::names::Names;
 use crate::decode::walk::Tcp;
+use crate::decode::zmtp::Zmtp;
 
 /// The claims the report can make; each has one sentence per language in [`super::lang`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +75,19 @@ fn ends(t: &Tcp) -> (SocketAddr, SocketAddr) {
         (t.src, t.dst)
     } else {
         (t.dst, t.src)
+    }
+}
+
+/// The socket type a ZMTP READY command announces (REQ, PUSH, SUB...).
+fn ready_socket_type(z: &Zmtp) -> Option<String> {
+    match z {
+        Zmtp::Command {
+            name, properties, ..
+        } if name == "READY" => properties
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("Socket-Type"))
+            .map(|(_, v)| v.clone()),
+        _ => None,
     }
 }
 

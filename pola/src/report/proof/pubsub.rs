@@ -37,15 +37,10 @@ impl Prover for Topics {
                 name: names.endpoint(&ends(t).0),
                 ..Default::default()
             });
+            if let Some(t) = super::ready_socket_type(z) {
+                s.types[dir] = Some(t);
+            }
             match z {
-                Zmtp::Command {
-                    name, properties, ..
-                } if name == "READY" => {
-                    s.types[dir] = properties
-                        .iter()
-                        .find(|(k, _)| k == "Socket-Type")
-                        .map(|(_, v)| v.clone());
-                }
                 Zmtp::Command { name, topic, .. } if name == "SUBSCRIBE" => {
                     s.subscriptions.push(topic.clone().unwrap_or_default())
                 }

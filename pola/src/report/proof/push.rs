@@ -38,15 +38,10 @@ impl Prover for Push {
         for m in &t.messages {
             let Message::Zmtp(z) = m else { continue };
             let types = self.types.entry(t.stream).or_default();
+            if let Some(t) = super::ready_socket_type(z) {
+                types[dir] = Some(t);
+            }
             match z {
-                Zmtp::Command {
-                    name, properties, ..
-                } if name == "READY" => {
-                    types[dir] = properties
-                        .iter()
-                        .find(|(k, _)| k == "Socket-Type")
-                        .map(|(_, v)| v.clone());
-                }
                 Zmtp::Message { task, .. } if types[dir].as_deref() == Some("PUSH") => {
                     self.names
                         .entry(t.stream)
@@ -123,18 +118,34 @@ impl Push {
             }
         }
         let k = first_round.len();
-        // Turn i belongs to the connection that had turn i-k; the first k are all different.
-        let broken = turns
-            .iter()
-            .enumerate()
-            .filter(|(i, (s, _))| {
-                if *i < k {
-                    turns[..*i].iter().any(|(o, _)| o == s)
-                } else {
-                    turns[i - k].0 != *s
-                }
-            })
-            .count();
+        let broken = if numbered.is_empty() {
+            // Without task numbers the order across connections is unknown (a segment carries
+            // a batch): count what any connection got beyond its even share instead.
+            let share = turns.len().div_ceil(k.max(1));
+            first_round
+                .iter()
+                .map(|c| {
+                    turns
+                        .iter()
+                        .filter(|(s, _)| s == c)
+                        .count()
+                        .saturating_sub(share)
+                })
+                .sum()
+        } else {
+            // Turn i belongs to the connection that had turn i-k; the first k are all different.
+            turns
+                .iter()
+                .enumerate()
+                .filter(|(i, (s, _))| {
+                    if *i < k {
+                        turns[..*i].iter().any(|(o, _)| o == s)
+                    } else {
+                        turns[i - k].0 != *s
+                    }
+                })
+                .count()
+        };
         Proof {
             claim: Claim::RoundRobin,
             holds: k > 1 && broken == 0,
