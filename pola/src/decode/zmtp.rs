@@ -335,7 +335,8 @@ fn message_frame(d: &mut Dir, body: &[u8], more: bool) -> Option<Zmtp> {
     }
     let (frames, size) = (std::mem::take(&mut d.parts), std::mem::take(&mut d.size));
     let count = std::mem::take(&mut d.frames);
-    let task = task_number(&std::mem::take(&mut d.head));
+    let task = task_number(&d.head);
+    d.head.clear();
     // A SUB or XSUB on ZMTP 3.0 subscribes with a one-frame message: 0x01 + topic (0x00 cancels).
     let subscriber = matches!(d.socket_type.as_deref(), Some("SUB") | Some("XSUB"));
     if subscriber && count == 1 && matches!(body.first(), Some(0 | 1)) {

@@ -48,9 +48,9 @@ impl Counts {
         for m in &t.messages {
             let proto = match m {
                 Message::Mqtt(m) => {
-                    *self.mqtt.entry(m.kind.to_string()).or_default() += 1;
+                    bump(&mut self.mqtt, m.kind);
                     let number = KINDS.iter().position(|k| *k == m.kind).unwrap_or(0);
-                    *self.mqtt_types.entry(number.to_string()).or_default() += 1;
+                    bump(&mut self.mqtt_types, TYPE_NUMBERS[number]);
                     "mqtt"
                 }
                 Message::Http(h) => {
@@ -93,6 +93,21 @@ impl Counts {
             }
             Zmtp::Command { name, .. } => *self.zmtp_commands.entry(name.clone()).or_default() += 1,
             Zmtp::Message { .. } => self.zmtp_messages += 1,
+        }
+    }
+}
+
+/// MQTT packet type numbers as text, the keys of [`Counts::mqtt_types`].
+const TYPE_NUMBERS: [&str; 16] = [
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15",
+];
+
+/// Adds one to `key`'s count, allocating its name only the first time it is seen.
+fn bump(table: &mut BTreeMap<String, u64>, key: &str) {
+    match table.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            table.insert(key.to_string(), 1);
         }
     }
 }

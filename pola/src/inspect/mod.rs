@@ -99,15 +99,31 @@ fn show(
             return Ok(());
         }
     }
-    let mut line = Vec::new();
-    if args.json {
-        writeln!(line, "{}", print::json(p, t0, names))?;
-    } else {
-        text.write(&mut line, p, t0)?;
-    }
+    let json = args.json;
     match (&args.model, tcp) {
-        (Some(want), Some(t)) => out.write_all(&filter.take(t.stream, t.model, want, line)),
-        _ => out.write_all(&line),
+        (Some(want), Some(t)) => {
+            let mut line = Vec::new();
+            render(&mut line, json, p, t0, names, text)?;
+            out.write_all(&filter.take(t.stream, t.model, want, line))
+        }
+        // Straight to the output: a listing without a model filter holds nothing back.
+        _ => render(out, json, p, t0, names, text),
+    }
+}
+
+/// One packet as a text line or a JSON line.
+fn render(
+    out: &mut impl Write,
+    json: bool,
+    p: &Packet,
+    t0: f64,
+    names: &Names,
+    text: &mut print::Text,
+) -> std::io::Result<()> {
+    if json {
+        writeln!(out, "{}", print::json(p, t0, names))
+    } else {
+        text.write(out, p, t0)
     }
 }
 
