@@ -317,3 +317,40 @@ fn v5_summary(frame: &[u8]) -> Mqtt {
     }
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_a_gap_decoding_resumes_at_the_next_packet() {
+        let mut d = Decoder::default();
+        let mut out = Vec::new();
+        // PUBLISH qos 0 topic "a/b" payload "21.5"; PINGREQ; PUBACK id 1.
+        let publish = b"\x30\x09\x00\x03a/b21.5";
+        d.feed(1, publish, &mut out);
+        d.feed(1, &publish[..4], &mut out);
+        d.gap(1);
+        let mut rest = publish[6..].to_vec();
+        rest.extend_from_slice(b"\xc0\x00\x40\x02\x00\x01");
+        d.feed(1, &rest, &mut out);
+        let kinds: Vec<&str> = out
+            .iter()
+            .filter_map(|m| match m {
+                Message::Mqtt(m) => Some(m.kind),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kinds, ["PUBLISH", "PINGREQ", "PUBACK"]);
+        assert!(!out.iter().any(|m| matches!(m, Message::Malformed { .. })));
+    }
+
+    #[test]
+    fn a_packet_boundary_needs_valid_flags_and_whole_packets() {
+        assert!(packets_fill(b"\xc0\x00\x40\x02\x00\x01"));
+        // PUBREL must carry flags 0010; a packet cut short is no boundary.
+        assert!(!packets_fill(b"\x60\x02\x00\x01"));
+        assert!(!packets_fill(b"\x40\x02\x00"));
+        assert!(!packets_fill(b""));
+    }
+}

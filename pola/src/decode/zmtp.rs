@@ -477,3 +477,51 @@ fn parse_command(body: &[u8]) -> Result<Zmtp, String> {
     }
     Ok(cmd)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_numbers_are_read_from_json_and_frames() {
+        assert_eq!(task_number(br#"{"payload":"xx","task":17}"#), Some(17));
+        assert_eq!(task_number(b"task4"), Some(4));
+        assert_eq!(task_number(br#"{"end":true}"#), None);
+        assert_eq!(task_number(b"task: none"), None);
+    }
+
+    #[test]
+    fn a_boundary_is_where_whole_frames_fill_the_rest() {
+        let frames = b"\x00\x03abc\x01\x00\x00\x02hi";
+        assert!(frames_fill(frames));
+        // Inside a frame body, or a frame cut short: no boundary.
+        assert!(!frames_fill(&frames[2..]));
+        assert!(!frames_fill(&frames[..frames.len() - 1]));
+        // A command may not carry MORE, and must parse.
+        assert!(!frames_fill(b"\x05\x01\x00"));
+        assert!(!frames_fill(b"\x04\x02\x09R"));
+        assert!(!frames_fill(b""));
+    }
+
+    #[test]
+    fn after_a_gap_decoding_resumes_at_the_next_frame() {
+        let mut greeting = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1];
+        greeting.extend_from_slice(b"NULL");
+        greeting.resize(64, 0);
+        let mut d = Decoder::default();
+        let mut out = Vec::new();
+        d.feed(0, &greeting, &mut out);
+        d.feed(0, b"\x00\x05first\x00\x06sec", &mut out);
+        d.gap(0);
+        // The rest of "second", then two whole messages: only the whole ones are decoded.
+        d.feed(0, b"ond\x00\x05third\x00\x06fourth", &mut out);
+        let texts: Vec<String> = out
+            .iter()
+            .filter_map(|m| match m {
+                Message::Zmtp(z @ Zmtp::Message { .. }) => Some(z.text()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts, ["first", "third", "fourth"]);
+    }
+}

@@ -170,3 +170,37 @@ impl Prover for Http {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn life(steps: &[(&str, u16)]) -> Vec<(String, u16)> {
+        steps.iter().map(|(m, s)| (m.to_string(), *s)).collect()
+    }
+
+    #[test]
+    fn routes_and_collections_name_items_by_their_numbers() {
+        assert_eq!(route("/items/42?x=1"), "/items/{id}");
+        assert_eq!(route("/health"), "/health");
+        assert_eq!(collection("/items/42"), Some("/items"));
+        assert_eq!(collection("/items"), None);
+    }
+
+    #[test]
+    fn a_whole_life_is_put_then_delete_then_404() {
+        let whole = [("GET", 200), ("PUT", 200), ("DELETE", 204), ("GET", 404)];
+        assert!(full_life(&life(&whole)));
+        // Deleted before it was changed, or still there after the DELETE: not a whole life.
+        assert!(!full_life(&life(&[
+            ("DELETE", 204),
+            ("PUT", 200),
+            ("GET", 404)
+        ])));
+        assert!(!full_life(&life(&[
+            ("PUT", 200),
+            ("DELETE", 204),
+            ("GET", 200)
+        ])));
+    }
+}
