@@ -7,4 +7,5 @@
 pub mod bench;
 pub mod decode;
 pub mod inspect;
+pub mod model;
 pub mod report;

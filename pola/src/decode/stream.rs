@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::link::Segment;
 use super::{http, mqtt, preview, zmtp, Message, PREVIEW};
+use crate::model::Model;
 
 /// The application protocol of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -118,18 +119,18 @@ impl Stream {
         }
     }
 
-    /// pola's model this stream belongs to (mqtt, rest, tcp, reqrep, pushpull, pubsub), once known.
-    pub fn model(&self) -> Option<&'static str> {
+    /// pola's model this stream belongs to, once known.
+    pub fn model(&self) -> Option<Model> {
         match self.protocol()? {
-            Protocol::Mqtt => Some("mqtt"),
-            Protocol::Http => Some("rest"),
-            Protocol::Raw => Some("tcp"),
+            Protocol::Mqtt => Some(Model::Mqtt),
+            Protocol::Http => Some(Model::Rest),
+            Protocol::Raw => Some(Model::Tcp),
             Protocol::Zmtp => {
                 let [a, b] = self.socket_types();
                 match a.or(b)? {
-                    "REQ" | "REP" | "DEALER" | "ROUTER" => Some("reqrep"),
-                    "PUSH" | "PULL" => Some("pushpull"),
-                    "PUB" | "SUB" | "XPUB" | "XSUB" => Some("pubsub"),
+                    "REQ" | "REP" | "DEALER" | "ROUTER" => Some(Model::Reqrep),
+                    "PUSH" | "PULL" => Some(Model::Pushpull),
+                    "PUB" | "SUB" | "XPUB" | "XSUB" => Some(Model::Pubsub),
                     _ => None,
                 }
             }

@@ -11,6 +11,7 @@ use super::link::{self, Flags, Net};
 use super::pcap::{self, End};
 use super::stream::{Protocol, Tracker};
 use super::Message;
+use crate::model::Model;
 
 /// One TCP segment as pola understood it.
 #[derive(Debug, Clone, Serialize)]
@@ -28,7 +29,7 @@ pub struct Tcp<'a> {
     pub opened: bool,
     pub protocol: Option<Protocol>,
     #[serde(skip)]
-    pub model: Option<&'static str>,
+    pub model: Option<Model>,
     /// The bytes this segment added to its direction, in order (retransmitted bytes left out).
     #[serde(skip)]
     pub data: &'a [u8],

@@ -15,6 +15,7 @@ use anyhow::{bail, Context};
 use crate::decode::names::Names;
 use crate::decode::pcap::End;
 use crate::decode::walk::{walk, Packet, What};
+use crate::model::Model;
 pub use counts::{count, Counts};
 
 #[derive(clap::Args)]
@@ -29,9 +30,9 @@ pub struct Args {
     /// Show only TCP stream N (numbered in order of appearance, as Wireshark's tcp.stream).
     #[arg(long, env = "POLA_STREAM")]
     pub stream: Option<u64>,
-    /// Show only streams of one model: mqtt, tcp, rest, reqrep, pushpull or pubsub.
-    #[arg(long, env = "POLA_MODEL", value_parser = ["mqtt", "tcp", "rest", "reqrep", "pushpull", "pubsub"])]
-    pub model: Option<String>,
+    /// Show only the streams of one model.
+    #[arg(long, env = "POLA_MODEL")]
+    pub model: Option<Model>,
     /// Print only the count of each message kind as one JSON object (what tshark is compared with).
     #[arg(long, env = "POLA_COUNTS")]
     pub counts: bool,
@@ -53,7 +54,7 @@ const HELD: usize = 100_000;
 
 impl ModelFilter {
     /// Takes the line of a packet of `stream`; returns the lines now known to be wanted, in order.
-    fn take(&mut self, stream: u64, model: Option<&str>, want: &str, line: Vec<u8>) -> Vec<u8> {
+    fn take(&mut self, stream: u64, model: Option<Model>, want: Model, line: Vec<u8>) -> Vec<u8> {
         if let Some(m) = model {
             self.decided.insert(stream, m == want);
         }
@@ -100,7 +101,7 @@ fn show(
         }
     }
     let json = args.json;
-    match (&args.model, tcp) {
+    match (args.model, tcp) {
         (Some(want), Some(t)) => {
             let mut line = Vec::new();
             render(&mut line, json, p, t0, names, text)?;

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::ladder::Ladder;
-use super::model::Model;
 use super::proof::{provers, Proof};
 use super::traffic::{Handshake, Handshakes, Traffic};
 use crate::decode::names::Names;
 use crate::decode::pcap::End;
 use crate::decode::walk::{walk, What};
+use crate::model::Model;
 
 /// Everything the report says about one capture.
 #[derive(Debug)]
@@ -42,7 +42,7 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
         handshakes.packet(p);
         ladder.packet(p, names);
         if let What::Tcp(t) = &p.what {
-            if let Some(m) = t.model.and_then(Model::from_name) {
+            if let Some(m) = t.model {
                 *seen.entry(m).or_default() += 1;
             }
             for prover in &mut provers {

@@ -6,7 +6,6 @@
 pub mod analysis;
 pub mod ladder;
 pub mod lang;
-pub mod model;
 pub mod proof;
 pub mod render;
 pub mod svg;
@@ -17,8 +16,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use crate::decode::names::Names;
+use crate::model::Model;
 use analysis::{analyse, Analysis};
-use model::Model;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -11,10 +11,10 @@ mod reqrep;
 
 use std::net::SocketAddr;
 
-use super::model::Model;
 use crate::decode::names::Names;
 use crate::decode::walk::Tcp;
 use crate::decode::zmtp::Zmtp;
+use crate::model::Model;
 
 /// The claims the report can make; each has one sentence per language in [`super::lang`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,8 @@
-//! pola's six models as a type: the report orders captures by it, names a capture's model from
-//! its file name or from what its streams carry, and picks the model's proofs by it.
+//! pola's six models as a type: the stream tracker says which one a stream belongs to, `pola
+//! inspect --model` filters by it, and the report orders captures and picks proofs by it.
 
 /// A communication model pola runs and captures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
 pub enum Model {
     Mqtt,
     Tcp,
