@@ -179,6 +179,7 @@ document.getElementById('verdict').textContent = 'VERDICT ' + JSON.stringify({te
                 "--headless",
                 "--no-sandbox",
                 "--disable-gpu",
+                "--disable-dev-shm-usage",
             ])
             .args(["--dump-dom", &format!("file://{}", probed.display())]),
     );
