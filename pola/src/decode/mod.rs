@@ -1,7 +1,8 @@
 //! Decoding captures: frames ([`pcap`]), TCP segments ([`link`]), TCP streams reassembled and
 //! recognised by their first bytes ([`stream`]), and the application protocols on them
-//! ([`mqtt`], [`http`], [`zmtp`]). Every decoder turns bytes into [`Message`]s and never panics:
-//! what it cannot read becomes a [`Message::Malformed`].
+//! ([`mqtt`], [`http`], [`zmtp`]); [`walk`] runs them over a whole capture in one pass, and
+//! [`names`] names its hosts. Every decoder turns bytes into [`Message`]s and never panics: what
+//! it cannot read becomes a [`Message::Malformed`], bytes the capture lost a [`Message::Gap`].
 
 pub mod http;
 pub mod link;

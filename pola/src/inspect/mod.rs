@@ -36,7 +36,7 @@ pub struct Args {
     /// Print only the count of each message kind as one JSON object (what tshark is compared with).
     #[arg(long, env = "POLA_COUNTS")]
     pub counts: bool,
-    /// A hosts file (`IP name` per line) naming addresses; default: <pcap>.hosts beside the capture.
+    /// A hosts file (`IP name` per line) naming addresses; default: `<pcap>.hosts` beside the capture.
     #[arg(long, env = "POLA_HOSTS")]
     pub hosts: Option<PathBuf>,
 }
