@@ -2,7 +2,7 @@
 //!
 //! Start at [`decode`] (frames to messages, and [`decode::walk`], one pass over a capture);
 //! [`inspect`] lists a capture packet by packet; [`report`] summarises every capture and proves
-//! each model's behaviour from its packets; [`bench`] measures the models themselves.
+//! each model's behaviour from its packets; [`bench`](mod@bench) measures the models themselves.
 
 pub mod bench;
 pub mod decode;

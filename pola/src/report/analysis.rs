@@ -1,6 +1,7 @@
 //! The figures of one capture, computed from its packets in one streaming pass by small
 //! observers, one per concern: traffic and overhead ([`Traffic`]), handshake cost
-//! ([`Handshakes`]), the ladder diagram ([`Ladder`]), and each model's proofs ([`Prover`](super::proof::Prover)).
+//! ([`Handshakes`]), the ladder diagram ([`Ladder`]), and each model's proofs
+//! ([`Prover`](super::proof::Prover)).
 
 use std::collections::BTreeMap;
 use std::path::Path;
