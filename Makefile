@@ -1,6 +1,6 @@
 # The verbs users type. Each recipe is a line or two; the work lives in scripts/ and in `pola`.
 MODELS := mqtt tcp rest reqrep pushpull pubsub
-.PHONY: setup build test test-unit test-captures images up down capture report bench bench-quick wireshark
+.PHONY: setup build test test-unit test-captures images up down capture report bench bench-quick wireshark live
 
 setup:            ## install what pola needs on a fresh Debian machine (apt, Compose v2, Rust crates)
 	bash scripts/setup.sh
@@ -46,3 +46,7 @@ bench-quick: build
 
 wireshark:        ## open a capture with the ZMTP dissector: make wireshark MODEL=pubsub
 	bash wireshark/open.sh $(MODEL)
+
+live: images      ## run one model and watch its packets as they are captured: make live MODEL=pubsub
+	@case " $(MODELS) " in *" $(MODEL) "*) ;; *) echo "usage: make live MODEL=<model>, one of $(MODELS)" >&2; exit 2;; esac
+	bash scripts/live.sh $(MODEL)

@@ -11,6 +11,7 @@ APT_PACKAGES=(
   curl                                # a real HTTP client for the REST API
   python3-zmq libzmq3-dev             # pyzmq as a real ZeroMQ peer; libzmq headers for perf tools
   sockperf wrk                        # benchmark peers
+  chromium                            # headless: the report test checks every ladder label fits its SVG
   jq pkg-config make g++ procps iproute2
 )
 

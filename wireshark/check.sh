@@ -16,7 +16,8 @@ command -v tshark >/dev/null || { echo "check.sh: tshark not installed" >&2; exi
 if [[ $# -eq 0 ]]; then
     shopt -s nullglob
     set -- "$root"/captures/*.pcap "$root"/captures/*.pcapng
-    [[ $# -gt 0 ]] || { echo "check.sh: no captures in $root/captures, nothing to check"; exit 0; }
+    # Nothing to check proves nothing: that is a failure, not a pass.
+    [[ $# -gt 0 ]] || { echo "check.sh: no captures in $root/captures, nothing to check" >&2; exit 1; }
 fi
 
 failed=0
@@ -47,13 +48,11 @@ for pcap in "$@"; do
                 for (s in greetings) if (greetings[s] > 0) print "conn\t" greetings[s] "\t1"
             }' |
         jq -R -s '
-            def names: ["RESERVED","CONNECT","CONNACK","PUBLISH","PUBACK","PUBREC","PUBREL","PUBCOMP",
-                        "SUBSCRIBE","SUBACK","UNSUBSCRIBE","UNSUBACK","PINGREQ","PINGRESP","DISCONNECT","AUTH"];
             [split("\n")[] | select(length > 0) | split("\t")] as $rows |
             def table(kind): [$rows[] | select(.[0] == kind) | {(.[1]): (.[2] | tonumber)}] | add // {};
             def total(kind): [$rows[] | select(.[0] == kind) | .[2] | tonumber] | add // 0;
             {
-              mqtt: (table("mqtt") | with_entries(.key |= names[tonumber])),
+              mqtt: table("mqtt"),
               http_methods: table("method"),
               http_status: table("status"),
               zmtp_greetings: total("greeting"),
@@ -62,11 +61,12 @@ for pcap in "$@"; do
               zmtp_commands: table("command"),
               zmtp_messages: total("message")
             }')
-    mine=$(jq '{mqtt, http_methods, http_status, zmtp_greetings, zmtp_connections, zmtp_half_greeted: 0,
+    # MQTT by packet type number on both sides (tshark's mqtt.msgtype); pola names them in .mqtt.
+    mine=$(jq '{mqtt: .mqtt_types, http_methods, http_status, zmtp_greetings, zmtp_connections, zmtp_half_greeted: 0,
                 zmtp_commands, zmtp_messages}' <<<"$ours")
     if [[ $(jq -S . <<<"$mine") == $(jq -S . <<<"$theirs") ]]; then
         echo "ok   $pcap $(jq -c '{mqtt, http_methods, http_status, zmtp_connections, zmtp_commands, zmtp_messages}
-                              | with_entries(select(.value != {} and .value != 0))' <<<"$mine")"
+                              | with_entries(select(.value != {} and .value != 0))' <<<"$ours")"
     else
         failed=1
         echo "FAIL $pcap: pola and tshark disagree"

@@ -1,9 +1,11 @@
 //! The library behind the `pola` command: decoding captures, reporting on them, benchmarking.
 //!
-//! Start at [`inspect`] (one capture, packet by packet); [`report`] builds on it to summarise
-//! every capture; [`bench`] measures the models themselves.
+//! Start at [`decode`] (frames to messages, and [`decode::walk`], one pass over a capture);
+//! [`inspect`] lists a capture packet by packet; [`report`] summarises every capture and proves
+//! each model's behaviour from its packets; [`bench`](mod@bench) measures the models themselves.
 
 pub mod bench;
 pub mod decode;
 pub mod inspect;
+pub mod model;
 pub mod report;

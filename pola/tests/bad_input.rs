@@ -111,6 +111,24 @@ fn no_tcp_and_unknown_link_types_are_described_not_fatal() {
         "{}",
         text(&out).0
     );
+
+    // Known link types whose frame is shorter than their header: said as such, not "unknown".
+    for (linktype, header) in [(113u32, 16usize), (276, 20), (0, 4)] {
+        let mut short = PcapWriter::new(linktype);
+        short.frame(&vec![0u8; header - 1]);
+        let path = dir.path().join(format!("short-{linktype}.pcap"));
+        short.write(&path);
+        let out = inspect(&path);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stdout.contains(&format!(
+                "frame of {} bytes is shorter than its link header",
+                header - 1
+            )),
+            "link type {linktype}: {stdout}"
+        );
+    }
 }
 
 #[test]

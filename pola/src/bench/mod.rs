@@ -28,19 +28,19 @@ pub const MODELS: [&str; 8] = [
 pub struct Args {
     /// A smoke run of a few seconds: tiny counts, every figure still produced and checked sane
     /// (finite, non-zero); never judged on speed.
-    #[arg(long, env = "QUICK")]
+    #[arg(long, env = "POLA_QUICK")]
     pub quick: bool,
     /// Only these sections, comma-separated (floor,tcp,rest,reqrep,pushpull,pubsub,mqtt,capture).
-    #[arg(long, env = "ONLY", value_delimiter = ',')]
+    #[arg(long, env = "POLA_ONLY", value_delimiter = ',')]
     pub only: Vec<String>,
     /// Where results.json and latest.svg are written.
-    #[arg(long, env = "OUT_DIR", default_value = "bench")]
+    #[arg(long, env = "POLA_OUT_DIR", default_value = "bench")]
     pub out_dir: PathBuf,
     /// Where our release binaries are (default: beside this `pola`, i.e. target/release).
-    #[arg(long, env = "BIN_DIR")]
+    #[arg(long, env = "POLA_BIN_DIR")]
     pub bin_dir: Option<PathBuf>,
     /// The workspace root, for bench/build-zmq-perf.sh and target/zmq-perf.
-    #[arg(long, env = "ROOT", default_value = ".")]
+    #[arg(long, env = "POLA_ROOT", default_value = ".")]
     pub root: PathBuf,
 }
 

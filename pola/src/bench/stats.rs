@@ -32,16 +32,6 @@ impl Figure {
         let zero_ok = matches!(self.metric.as_str(), "kernel_drops" | "lost");
         self.value.is_finite() && (self.value > 0.0 || (zero_ok && self.value == 0.0))
     }
-
-    /// The key a comparison joins on: the same model, metric, size and variant.
-    pub fn key(&self) -> (String, String, usize, String) {
-        (
-            self.model.clone(),
-            self.metric.clone(),
-            self.size,
-            self.variant.clone(),
-        )
-    }
 }
 
 /// Round-trip samples in microseconds, sorted on demand.

@@ -103,7 +103,7 @@ pub fn decode(linktype: i32, data: &[u8]) -> Net<'_> {
         // BSD loopback: a 4-byte address family in the capturing host's byte order.
         NULL | LOOP if data.len() >= 4 => SlicedPacket::from_ip(&data[4..]),
         RAW | RAW_OLD | IPV4 | IPV6 => SlicedPacket::from_ip(data),
-        LINUX_SLL2 | NULL | LOOP => {
+        LINUX_SLL | LINUX_SLL2 | NULL | LOOP => {
             return Net::Malformed(format!(
                 "frame of {} bytes is shorter than its link header",
                 data.len()

@@ -1,13 +1,16 @@
 //! Decoding captures: frames ([`pcap`]), TCP segments ([`link`]), TCP streams reassembled and
 //! recognised by their first bytes ([`stream`]), and the application protocols on them
-//! ([`mqtt`], [`http`], [`zmtp`]). Every decoder turns bytes into [`Message`]s and never panics:
-//! what it cannot read becomes a [`Message::Malformed`].
+//! ([`mqtt`], [`http`], [`zmtp`]); [`walk`] runs them over a whole capture in one pass, and
+//! [`names`] names its hosts. Every decoder turns bytes into [`Message`]s and never panics: what
+//! it cannot read becomes a [`Message::Malformed`], bytes the capture lost a [`Message::Gap`].
 
 pub mod http;
 pub mod link;
 pub mod mqtt;
+pub mod names;
 pub mod pcap;
 pub mod stream;
+pub mod walk;
 pub mod zmtp;
 
 use std::fmt;
@@ -31,6 +34,13 @@ pub enum Message {
         protocol: &'static str,
         reason: String,
     },
+    /// Bytes of this direction missing from the capture (a segment the capturer lost). ZMTP and
+    /// MQTT resume at the next frame boundary; other protocols show the rest raw.
+    Gap {
+        protocol: &'static str,
+        missing: u32,
+        resumes: bool,
+    },
 }
 
 impl Message {
@@ -42,7 +52,7 @@ impl Message {
             Message::Zmtp(zmtp::Zmtp::Message { size, .. }) => *size,
             Message::Zmtp(_) => 0,
             Message::Raw { len, .. } => *len,
-            Message::Malformed { .. } => 0,
+            Message::Malformed { .. } | Message::Gap { .. } => 0,
         }
     }
 }
@@ -55,6 +65,21 @@ impl fmt::Display for Message {
             Message::Zmtp(z) => write!(f, "ZMTP {z}"),
             Message::Raw { len, preview } => write!(f, "TCP data {len} bytes \"{preview}\""),
             Message::Malformed { protocol, reason } => write!(f, "{protocol} malformed: {reason}"),
+            Message::Gap {
+                protocol,
+                missing,
+                resumes,
+            } => {
+                write!(
+                    f,
+                    "{protocol} gap: {missing} bytes missing from the capture; "
+                )?;
+                f.write_str(if *resumes {
+                    "decoding resumes at the next frame"
+                } else {
+                    "the rest of this direction is shown raw"
+                })
+            }
         }
     }
 }

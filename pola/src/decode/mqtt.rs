@@ -111,10 +111,19 @@ pub fn looks_like_connect(data: &[u8]) -> Option<bool> {
 pub struct Decoder {
     buf: [BytesMut; 2],
     broken: [bool; 2],
+    /// Bytes went missing: look for the next packet boundary before decoding again.
+    resync: [bool; 2],
     level: u8,
 }
 
 impl Decoder {
+    /// Bytes of direction `dir` went missing from the capture: drop the partial packet and find
+    /// the next packet boundary in the bytes that follow.
+    pub fn gap(&mut self, dir: usize) {
+        self.buf[dir].clear();
+        self.resync[dir] = true;
+    }
+
     /// Feeds in-order bytes of direction `dir` (0 client to server, 1 back); complete packets go to `out`.
     pub fn feed(&mut self, dir: usize, data: &[u8], out: &mut Vec<Message>) {
         if self.broken[dir] {
@@ -124,6 +133,18 @@ impl Decoder {
             });
             return;
         }
+        let data = if self.resync[dir] {
+            // The first offset from which whole packets run exactly to the end of the segment.
+            match (0..data.len()).find(|&at| packets_fill(&data[at..])) {
+                Some(at) => {
+                    self.resync[dir] = false;
+                    &data[at..]
+                }
+                None => return,
+            }
+        } else {
+            data
+        };
         let buf = &mut self.buf[dir];
         buf.extend_from_slice(data);
         loop {
@@ -165,6 +186,30 @@ impl Decoder {
         self.broken[dir] = true;
         self.buf[dir] = BytesMut::new();
     }
+}
+
+/// True if `buf` holds one or more whole MQTT packets with valid fixed headers and nothing else:
+/// where a stream that lost bytes can be picked up again.
+fn packets_fill(mut buf: &[u8]) -> bool {
+    let mut packets = 0;
+    while let Some(&first) = buf.first() {
+        // The flag bits each packet type must carry (MQTT 3.1.1, 2.2.2); PUBLISH's vary.
+        let valid = match first >> 4 {
+            3 => (first >> 1) & 3 != 3,
+            6 | 8 | 10 => first & 15 == 2,
+            1 | 2 | 4 | 5 | 7 | 9 | 11..=14 => first & 15 == 0,
+            _ => false,
+        };
+        let Ok(header) = check(buf.iter(), MAX_PACKET) else {
+            return false;
+        };
+        if !valid || header.frame_length() > buf.len() {
+            return false;
+        }
+        buf = &buf[header.frame_length()..];
+        packets += 1;
+    }
+    packets > 0
 }
 
 /// The protocol level byte of a complete CONNECT frame in `buf`.
@@ -271,4 +316,41 @@ fn v5_summary(frame: &[u8]) -> Mqtt {
         m.qos = Some((frame[0] >> 1) & 3);
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_a_gap_decoding_resumes_at_the_next_packet() {
+        let mut d = Decoder::default();
+        let mut out = Vec::new();
+        // PUBLISH qos 0 topic "a/b" payload "21.5"; PINGREQ; PUBACK id 1.
+        let publish = b"\x30\x09\x00\x03a/b21.5";
+        d.feed(1, publish, &mut out);
+        d.feed(1, &publish[..4], &mut out);
+        d.gap(1);
+        let mut rest = publish[6..].to_vec();
+        rest.extend_from_slice(b"\xc0\x00\x40\x02\x00\x01");
+        d.feed(1, &rest, &mut out);
+        let kinds: Vec<&str> = out
+            .iter()
+            .filter_map(|m| match m {
+                Message::Mqtt(m) => Some(m.kind),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kinds, ["PUBLISH", "PINGREQ", "PUBACK"]);
+        assert!(!out.iter().any(|m| matches!(m, Message::Malformed { .. })));
+    }
+
+    #[test]
+    fn a_packet_boundary_needs_valid_flags_and_whole_packets() {
+        assert!(packets_fill(b"\xc0\x00\x40\x02\x00\x01"));
+        // PUBREL must carry flags 0010; a packet cut short is no boundary.
+        assert!(!packets_fill(b"\x60\x02\x00\x01"));
+        assert!(!packets_fill(b"\x40\x02\x00"));
+        assert!(!packets_fill(b""));
+    }
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::link::Segment;
 use super::{http, mqtt, preview, zmtp, Message, PREVIEW};
+use crate::model::Model;
 
 /// The application protocol of a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -118,18 +119,18 @@ impl Stream {
         }
     }
 
-    /// pola's model this stream belongs to (mqtt, rest, tcp, reqrep, pushpull, pubsub), once known.
-    pub fn model(&self) -> Option<&'static str> {
+    /// pola's model this stream belongs to, once known.
+    pub fn model(&self) -> Option<Model> {
         match self.protocol()? {
-            Protocol::Mqtt => Some("mqtt"),
-            Protocol::Http => Some("rest"),
-            Protocol::Raw => Some("tcp"),
+            Protocol::Mqtt => Some(Model::Mqtt),
+            Protocol::Http => Some(Model::Rest),
+            Protocol::Raw => Some(Model::Tcp),
             Protocol::Zmtp => {
                 let [a, b] = self.socket_types();
                 match a.or(b)? {
-                    "REQ" | "REP" | "DEALER" | "ROUTER" => Some("reqrep"),
-                    "PUSH" | "PULL" => Some("pushpull"),
-                    "PUB" | "SUB" | "XPUB" | "XSUB" => Some("pubsub"),
+                    "REQ" | "REP" | "DEALER" | "ROUTER" => Some(Model::Reqrep),
+                    "PUSH" | "PULL" => Some(Model::Pushpull),
+                    "PUB" | "SUB" | "XPUB" | "XSUB" => Some(Model::Pubsub),
                     _ => None,
                 }
             }
@@ -138,12 +139,14 @@ impl Stream {
 }
 
 /// What one segment meant.
-pub struct Seen {
+pub struct Seen<'a> {
     pub stream: u64,
     /// True if the segment went from client to server.
     pub from_client: bool,
     /// True if this segment opened a new stream.
     pub opened: bool,
+    /// The bytes this segment added to its direction, in order.
+    pub data: &'a [u8],
     pub messages: Vec<Message>,
 }
 
@@ -188,7 +191,7 @@ impl Tracker {
     }
 
     /// Accounts for one segment captured at `ts`: reassembles its payload and decodes what completes.
-    pub fn segment(&mut self, ts: f64, seg: &Segment) -> Seen {
+    pub fn segment<'a>(&mut self, ts: f64, seg: &Segment<'a>) -> Seen<'a> {
         self.segments += 1;
         if self.segments.is_multiple_of(65536) {
             // Closed streams linger a while for their last ACKs, then go: memory stays flat.
@@ -202,80 +205,102 @@ impl Tracker {
                 .streams
                 .get(&k)
                 .is_some_and(|s| s.closed || s.client != seg.src);
-        let mut opened = false;
-        if reuse || !self.streams.contains_key(&k) {
-            let (client, server) = if seg.flags.syn {
-                if seg.flags.ack {
-                    (seg.dst, seg.src)
-                } else {
-                    (seg.src, seg.dst)
-                }
-            } else if protocol_by_port(seg.src.port()).is_some() || seg.src.port() < seg.dst.port()
-            {
-                (seg.dst, seg.src)
-            } else {
-                (seg.src, seg.dst)
-            };
-            let s = Stream {
-                id: self.next_id,
-                client,
-                server,
-                reasm: Default::default(),
-                decoder: Decoder::Undecided,
-                pending: Default::default(),
-                fin: [false; 2],
-                closed: false,
-                last_ts: ts,
-            };
-            self.next_id += 1;
+        let opened = reuse || !self.streams.contains_key(&k);
+        if opened {
+            let s = self.open(seg, ts);
             self.streams.insert(k, s);
-            opened = true;
         }
         let s = self.streams.get_mut(&k).expect("inserted above");
         s.last_ts = ts;
         let dir = usize::from(seg.src != s.client);
         let mut messages = Vec::new();
-        match s.reasm[dir].accept(seg) {
-            Accepted::New(data) => feed(s, dir, data, &mut messages),
+        let data = match s.reasm[dir].accept(seg) {
+            Accepted::New(data) => data,
             Accepted::Gap(missing, data) => {
-                let name = s.protocol().map_or("TCP", Protocol::name);
-                messages.push(Message::Malformed {
-                    protocol: name,
-                    reason: format!("{missing} bytes missing from the capture; the rest of this direction is shown raw"),
-                });
-                // Nothing after a hole can be framed reliably: show the direction raw from now on.
-                s.decoder = Decoder::Raw;
-                feed(s, dir, data, &mut messages);
+                messages.push(s.gap(dir, missing));
+                data
             }
-        }
-        if (seg.flags.fin || seg.flags.rst) && matches!(s.decoder, Decoder::Undecided) {
-            // The connection ends before its first bytes could be told apart: decide by port.
-            s.decoder = by_port(s.server.port());
-            for (d, bytes) in std::mem::take(&mut s.pending).iter().enumerate() {
-                if !bytes.is_empty() {
-                    decode(s, d, bytes, &mut messages);
-                }
-            }
-        }
-        if seg.flags.fin {
-            s.fin[dir] = true;
-            if let Decoder::Http(h) = &mut s.decoder {
-                h.close(dir, &mut messages);
-            }
-        }
-        if seg.flags.rst || (s.fin[0] && s.fin[1]) {
-            if !s.closed {
-                if let Decoder::Http(h) = &mut s.decoder {
-                    h.close(1 - dir, &mut messages);
-                }
-            }
-            s.closed = true;
-        }
+        };
+        feed(s, dir, data, &mut messages);
+        s.end(seg, dir, &mut messages);
         Seen {
             stream: s.id,
             from_client: dir == 0,
             opened,
+            data,
             messages,
+        }
+    }
+
+    /// A new stream for the segment `seg`, its client told by the SYN, else by the ports.
+    fn open(&mut self, seg: &Segment, ts: f64) -> Stream {
+        let (client, server) = if seg.flags.syn {
+            if seg.flags.ack {
+                (seg.dst, seg.src)
+            } else {
+                (seg.src, seg.dst)
+            }
+        } else if protocol_by_port(seg.src.port()).is_some() || seg.src.port() < seg.dst.port() {
+            (seg.dst, seg.src)
+        } else {
+            (seg.src, seg.dst)
+        };
+        self.next_id += 1;
+        Stream {
+            id: self.next_id - 1,
+            client,
+            server,
+            reasm: Default::default(),
+            decoder: Decoder::Undecided,
+            pending: Default::default(),
+            fin: [false; 2],
+            closed: false,
+            last_ts: ts,
+        }
+    }
+}
+
+impl Stream {
+    /// `missing` bytes of direction `dir` are not in the capture: ZMTP and MQTT look for the next
+    /// frame boundary; HTTP bodies and raw bytes have none to find, so the rest is shown raw.
+    fn gap(&mut self, dir: usize, missing: u32) -> Message {
+        let protocol = self.protocol().map_or("TCP", Protocol::name);
+        match &mut self.decoder {
+            Decoder::Zmtp(z) => z.gap(dir),
+            Decoder::Mqtt(m) => m.gap(dir),
+            _ => self.decoder = Decoder::Raw,
+        }
+        Message::Gap {
+            protocol,
+            missing,
+            resumes: matches!(self.decoder, Decoder::Zmtp(_) | Decoder::Mqtt(_)),
+        }
+    }
+
+    /// A FIN or RST: what the stream held back is decoded, an HTTP body read until the close ends.
+    fn end(&mut self, seg: &Segment, dir: usize, messages: &mut Vec<Message>) {
+        if (seg.flags.fin || seg.flags.rst) && matches!(self.decoder, Decoder::Undecided) {
+            // The connection ends before its first bytes could be told apart: decide by port.
+            self.decoder = by_port(self.server.port());
+            for (d, bytes) in std::mem::take(&mut self.pending).iter().enumerate() {
+                if !bytes.is_empty() {
+                    decode(self, d, bytes, messages);
+                }
+            }
+        }
+        if seg.flags.fin {
+            self.fin[dir] = true;
+            if let Decoder::Http(h) = &mut self.decoder {
+                h.close(dir, messages);
+            }
+        }
+        if seg.flags.rst || (self.fin[0] && self.fin[1]) {
+            if !self.closed {
+                if let Decoder::Http(h) = &mut self.decoder {
+                    h.close(1 - dir, messages);
+                }
+            }
+            self.closed = true;
         }
     }
 }

@@ -35,6 +35,10 @@ pub enum Zmtp {
     Message {
         frames: Vec<Part>,
         size: usize,
+        /// The number after `task` in the message's first bytes (`{"task":7,...}`, `task|7`):
+        /// it orders a PUSH socket's tasks for the round-robin proof of `pola report`.
+        #[serde(skip)]
+        task: Option<u64>,
     },
 }
 
@@ -97,7 +101,7 @@ impl std::fmt::Display for Zmtp {
                 }
                 Ok(())
             }
-            Zmtp::Message { frames, size } => {
+            Zmtp::Message { frames, size, .. } => {
                 write!(
                     f,
                     "message {} frame{} {size} bytes [",
@@ -144,7 +148,14 @@ struct Dir {
     parts: Vec<Part>,
     frames: usize,
     size: usize,
+    /// The message's first bytes, where its task number is looked for.
+    head: Vec<u8>,
+    /// Bytes went missing: look for the next frame boundary before decoding again.
+    resync: bool,
 }
+
+/// Bytes of a message searched for its task number.
+const HEAD: usize = 256;
 
 /// The ZMTP decoder of one TCP stream.
 #[derive(Default)]
@@ -161,8 +172,32 @@ impl Decoder {
         ]
     }
 
+    /// Bytes of direction `dir` went missing from the capture: drop the partial message and find
+    /// the next frame boundary in the bytes that follow.
+    pub fn gap(&mut self, dir: usize) {
+        let d = &mut self.dirs[dir];
+        d.buf.clear();
+        d.parts.clear();
+        d.head.clear();
+        (d.frames, d.size) = (0, 0);
+        d.greeted = true;
+        d.resync = true;
+    }
+
     pub fn feed(&mut self, dir: usize, data: &[u8], out: &mut Vec<Message>) {
         let d = &mut self.dirs[dir];
+        let data = if d.resync && !d.broken {
+            // The first offset from which whole frames run exactly to the end of the segment.
+            match (0..data.len()).find(|&at| frames_fill(&data[at..])) {
+                Some(at) => {
+                    d.resync = false;
+                    &data[at..]
+                }
+                None => return,
+            }
+        } else {
+            data
+        };
         if d.broken {
             out.push(Message::Raw {
                 len: data.len(),
@@ -207,26 +242,7 @@ impl Decoder {
 /// greeting, command or message. `Ok(None)` if more bytes are needed.
 fn next_unit(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, String> {
     if !d.greeted {
-        if looks_like_greeting(buf) == Some(false) {
-            return Err(
-                "no greeting signature (0xFF, 8 bytes, 0x7F) at the start of the stream".into(),
-            );
-        }
-        if buf.len() < 11 {
-            return Ok(None);
-        }
-        if buf[10] < 3 {
-            return Err(format!(
-                "ZMTP {}.x greeting: pola decodes ZMTP 3.0 and later",
-                buf[10]
-            ));
-        }
-        if buf.len() < GREETING {
-            return Ok(None);
-        }
-        let g = parse_greeting(&buf[..GREETING]);
-        d.greeted = true;
-        return Ok(Some((GREETING, Some(g))));
+        return greeting(d, buf);
     }
     let Some(&flags) = buf.first() else {
         return Ok(None);
@@ -273,8 +289,40 @@ fn next_unit(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, S
         }
         return Ok(Some((used, Some(cmd))));
     }
+    Ok(Some((used, message_frame(d, body, more))))
+}
+
+/// The greeting at the start of `buf`, once all 64 bytes of it have arrived.
+fn greeting(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, String> {
+    if looks_like_greeting(buf) == Some(false) {
+        return Err(
+            "no greeting signature (0xFF, 8 bytes, 0x7F) at the start of the stream".into(),
+        );
+    }
+    if buf.len() < 11 {
+        return Ok(None);
+    }
+    if buf[10] < 3 {
+        return Err(format!(
+            "ZMTP {}.x greeting: pola decodes ZMTP 3.0 and later",
+            buf[10]
+        ));
+    }
+    if buf.len() < GREETING {
+        return Ok(None);
+    }
+    let g = parse_greeting(&buf[..GREETING]);
+    d.greeted = true;
+    Ok(Some((GREETING, Some(g))))
+}
+
+/// Adds one message frame to the message being read; the message once its last frame is in.
+fn message_frame(d: &mut Dir, body: &[u8], more: bool) -> Option<Zmtp> {
+    let size = body.len();
     d.frames += 1;
     d.size += size;
+    let room = HEAD.saturating_sub(d.head.len()).min(body.len());
+    d.head.extend_from_slice(&body[..room]);
     if d.parts.len() < MAX_PARTS {
         d.parts.push(Part {
             size,
@@ -283,27 +331,67 @@ fn next_unit(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, S
         });
     }
     if more {
-        return Ok(Some((used, None)));
+        return None;
     }
     let (frames, size) = (std::mem::take(&mut d.parts), std::mem::take(&mut d.size));
     let count = std::mem::take(&mut d.frames);
+    let task = task_number(&d.head);
+    d.head.clear();
     // A SUB or XSUB on ZMTP 3.0 subscribes with a one-frame message: 0x01 + topic (0x00 cancels).
     let subscriber = matches!(d.socket_type.as_deref(), Some("SUB") | Some("XSUB"));
     if subscriber && count == 1 && matches!(body.first(), Some(0 | 1)) {
         let name = if body[0] == 1 { "SUBSCRIBE" } else { "CANCEL" };
         let topic = Some(preview(&body[1..], 255));
-        return Ok(Some((
-            used,
-            Some(Zmtp::Command {
-                name: name.into(),
-                properties: vec![],
-                topic,
-                legacy: true,
-                detail: String::new(),
-            }),
-        )));
+        return Some(Zmtp::Command {
+            name: name.into(),
+            properties: vec![],
+            topic,
+            legacy: true,
+            detail: String::new(),
+        });
     }
-    Ok(Some((used, Some(Zmtp::Message { frames, size }))))
+    Some(Zmtp::Message { frames, size, task })
+}
+
+/// The number after the first `task` in `head`, past at most a few quote, colon or bar bytes.
+fn task_number(head: &[u8]) -> Option<u64> {
+    let at = head.windows(4).position(|w| w == b"task")? + 4;
+    let rest = &head[at..];
+    let skip = rest
+        .iter()
+        .take(4)
+        .take_while(|b| b"\":| =".contains(b))
+        .count();
+    let digits: &[u8] = &rest[skip..];
+    let n = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&digits[..n]).ok()?.parse().ok()
+}
+
+/// True if `buf` holds one or more whole frames and nothing else: where a stream that lost
+/// bytes can be picked up again (payload text never has the flag bytes 0x00-0x07 of a frame).
+fn frames_fill(mut buf: &[u8]) -> bool {
+    let mut frames = 0;
+    while let Some(&flags) = buf.first() {
+        if flags & 0xF8 != 0 || (flags & 4 != 0 && flags & 1 != 0) {
+            return false;
+        }
+        let head = if flags & 2 != 0 { 9 } else { 2 };
+        let Some(size) = buf.get(1..head).map(|b| {
+            b.iter()
+                .fold(0u64, |n, &x| n.saturating_mul(256).saturating_add(x as u64))
+        }) else {
+            return false;
+        };
+        let Some(end) = usize::try_from(size).ok().and_then(|n| n.checked_add(head)) else {
+            return false;
+        };
+        if end > buf.len() || (flags & 4 != 0 && parse_command(&buf[head..end]).is_err()) {
+            return false;
+        }
+        buf = &buf[end..];
+        frames += 1;
+    }
+    frames > 0
 }
 
 fn parse_greeting(g: &[u8]) -> Zmtp {
@@ -388,4 +476,52 @@ fn parse_command(body: &[u8]) -> Result<Zmtp, String> {
         _ => *detail = format!("{} bytes", data.len()),
     }
     Ok(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_numbers_are_read_from_json_and_frames() {
+        assert_eq!(task_number(br#"{"payload":"xx","task":17}"#), Some(17));
+        assert_eq!(task_number(b"task4"), Some(4));
+        assert_eq!(task_number(br#"{"end":true}"#), None);
+        assert_eq!(task_number(b"task: none"), None);
+    }
+
+    #[test]
+    fn a_boundary_is_where_whole_frames_fill_the_rest() {
+        let frames = b"\x00\x03abc\x01\x00\x00\x02hi";
+        assert!(frames_fill(frames));
+        // Inside a frame body, or a frame cut short: no boundary.
+        assert!(!frames_fill(&frames[2..]));
+        assert!(!frames_fill(&frames[..frames.len() - 1]));
+        // A command may not carry MORE, and must parse.
+        assert!(!frames_fill(b"\x05\x01\x00"));
+        assert!(!frames_fill(b"\x04\x02\x09R"));
+        assert!(!frames_fill(b""));
+    }
+
+    #[test]
+    fn after_a_gap_decoding_resumes_at_the_next_frame() {
+        let mut greeting = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1];
+        greeting.extend_from_slice(b"NULL");
+        greeting.resize(64, 0);
+        let mut d = Decoder::default();
+        let mut out = Vec::new();
+        d.feed(0, &greeting, &mut out);
+        d.feed(0, b"\x00\x05first\x00\x06sec", &mut out);
+        d.gap(0);
+        // The rest of "second", then two whole messages: only the whole ones are decoded.
+        d.feed(0, b"ond\x00\x05third\x00\x06fourth", &mut out);
+        let texts: Vec<String> = out
+            .iter()
+            .filter_map(|m| match m {
+                Message::Zmtp(z @ Zmtp::Message { .. }) => Some(z.text()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts, ["first", "third", "fourth"]);
+    }
 }

@@ -1,6 +1,8 @@
 //! The words of the report in English and Bahasa Indonesia: table rows, section titles, and the
 //! sentences that state what each capture proves, with `{0}`, `{1}`... filled from the packets.
 
+use super::proof::Claim;
+
 /// Every piece of text the report prints.
 pub struct Words {
     pub lang: &'static str,
@@ -15,9 +17,15 @@ pub struct Words {
     pub kinds: &'static str,
     pub problems: &'static str,
     pub truncated: &'static str,
+    pub gaps: &'static str,
     pub broker_middle: &'static str,
+    pub echo: &'static str,
+    pub plain_tcp: &'static str,
+    pub answered: &'static str,
+    pub item_life: &'static str,
     pub alternation: &'static str,
-    pub fair_turns: &'static str,
+    pub round_robin: &'static str,
+    pub fair_queue: &'static str,
     pub topics: &'static str,
     pub md_ladder: &'static str,
 }
@@ -40,17 +48,23 @@ pub const EN: Words = Words {
         "duration (ms)",
         "malformed messages",
     ],
-    ladder: "Ladder diagram (first packets; time runs downwards)",
-    ladder_more: "more packets not drawn",
+    ladder: "Ladder diagram (time runs downwards; like packets in a row are drawn once, with a count)",
+    ladder_more: "more TCP packets not drawn: the diagram stops at 20,000 arrows (pola inspect lists every packet)",
     proves: "What this capture proves",
     holds: "holds",
     fails: "does NOT hold",
     kinds: "Messages by kind",
     problems: "Captures that could not be read",
     truncated: "this capture is truncated (cut short while being written)",
+    gaps: "gap(s) in a TCP direction: bytes the capture lost; decoding resumed at the next frame after each",
+    echo: "Every echo equals its request byte for byte: the client sent {0} bytes, {1} came back, {2} of them differ from what was sent and {3} were never echoed.",
+    plain_tcp: "Plain TCP, no application protocol: {0} connection(s) carry data, {1} of them in a protocol pola recognises; {2} of {3} data segments carry PSH,ACK (PSH: hand the bytes over now; ACK: what has been received so far).",
+    answered: "Each request is answered exactly once and in order: {0} requests over {1} connection(s), {2} without a response, {3} response(s) nobody asked for; the busiest keep-alive connection carried {4} requests (verb, route → status ×count).",
+    item_life: "Each item lives its whole life: {0} of {1} deleted item(s) were created by a POST answered 201, changed by a PUT, removed by a DELETE, and answered 404 when read afterwards.",
     broker_middle: "The broker is in the middle of every PUBLISH: {0} PUBLISH arrived at the broker from publishers and {1} left it for subscribers; {2} of those {1} deliveries carry the topic and payload of an earlier incoming PUBLISH.",
     alternation: "REQ and REP strictly alternate: {0} request/reply pairs over {1} connection(s), each connection going request, reply, request, reply (Q = request, P = reply).",
-    fair_turns: "PUSH at {0} hands out fair turns: {1} messages spread over {2} connections, the busiest got {3} more than the idlest (each connection's messages in capture order).",
+    round_robin: "PUSH at {0} hands out its tasks round robin: {1} tasks over {2} connections, each task to the next connection in turn; {3} went out of turn (each connection's tasks, in task order).",
+    fair_queue: "PULL at {0} fair-queues what the PUSH sockets connected to it send: {1} messages came in from {2} connections, each taken in as it arrived; the longest run from one connection was {3} (each connection's messages in capture order).",
     topics: "Each SUB receives only its topics: {0} subscriber connection(s), {1} message(s) outside a subscription ([subscriptions]: topics received).",
     md_ladder: "The ladder diagrams are in report.html.",
 };
@@ -73,17 +87,23 @@ pub const ID: Words = Words {
         "durasi (ms)",
         "pesan rusak",
     ],
-    ladder: "Diagram tangga (paket pertama; waktu berjalan ke bawah)",
-    ladder_more: "paket lain tidak digambar",
+    ladder: "Diagram tangga (waktu berjalan ke bawah; paket serupa yang berurutan digambar sekali, dengan jumlahnya)",
+    ladder_more: "paket TCP lain tidak digambar: diagram berhenti pada 20.000 panah (pola inspect menampilkan setiap paket)",
     proves: "Apa yang dibuktikan tangkapan ini",
     holds: "terbukti",
     fails: "TIDAK terbukti",
     kinds: "Pesan menurut jenis",
     problems: "Tangkapan yang tidak dapat dibaca",
     truncated: "tangkapan ini terpotong (berhenti saat sedang ditulis)",
+    gaps: "celah pada satu arah TCP: byte yang hilang dari tangkapan; penguraian dilanjutkan pada frame berikutnya setelah masing-masing",
+    echo: "Setiap gema sama persis dengan permintaannya, byte demi byte: klien mengirim {0} byte, {1} kembali, {2} di antaranya berbeda dari yang dikirim dan {3} tidak pernah digemakan.",
+    plain_tcp: "TCP polos, tanpa protokol aplikasi: {0} koneksi membawa data, {1} di antaranya dengan protokol yang dikenali pola; {2} dari {3} segmen data membawa PSH,ACK (PSH: serahkan byte sekarang; ACK: apa yang sudah diterima sejauh ini).",
+    answered: "Setiap permintaan dijawab tepat satu kali dan berurutan: {0} permintaan pada {1} koneksi, {2} tanpa jawaban, {3} jawaban yang tidak diminta; koneksi keep-alive tersibuk membawa {4} permintaan (metode, rute → status ×jumlah).",
+    item_life: "Setiap item menjalani seluruh hidupnya: {0} dari {1} item yang dihapus dibuat oleh POST yang dijawab 201, diubah oleh PUT, dihapus oleh DELETE, dan dijawab 404 ketika dibaca sesudahnya.",
     broker_middle: "Broker berada di tengah setiap PUBLISH: {0} PUBLISH tiba di broker dari publisher dan {1} keluar ke subscriber; {2} dari {1} pengiriman itu membawa topik dan muatan sebuah PUBLISH yang masuk lebih dulu.",
     alternation: "REQ dan REP bergantian dengan ketat: {0} pasangan permintaan/balasan pada {1} koneksi, setiap koneksi berjalan permintaan, balasan, permintaan, balasan (Q = permintaan, P = balasan).",
-    fair_turns: "PUSH di {0} membagi giliran dengan adil: {1} pesan tersebar ke {2} koneksi, yang tersibuk mendapat {3} lebih banyak dari yang paling senggang (pesan tiap koneksi menurut urutan tangkapan).",
+    round_robin: "PUSH di {0} membagikan tugasnya secara bergiliran (round robin): {1} tugas ke {2} koneksi, setiap tugas ke koneksi berikutnya menurut giliran; {3} keluar dari gilirannya (tugas tiap koneksi, menurut urutan tugas).",
+    fair_queue: "PULL di {0} mengantre secara adil (fair queueing) kiriman soket PUSH yang terhubung kepadanya: {1} pesan masuk dari {2} koneksi, masing-masing diterima saat tiba; deretan terpanjang dari satu koneksi adalah {3} (pesan tiap koneksi menurut urutan tangkapan).",
     topics: "Setiap SUB hanya menerima topiknya: {0} koneksi subscriber, {1} pesan di luar langganan ([langganan]: topik yang diterima).",
     md_ladder: "Diagram tangga ada di report.html.",
 };
@@ -106,12 +126,17 @@ pub fn fill(template: &str, args: &[String]) -> String {
 }
 
 impl Words {
-    pub fn sentence(&self, key: &str) -> &'static str {
-        match key {
-            "broker_middle" => self.broker_middle,
-            "alternation" => self.alternation,
-            "fair_turns" => self.fair_turns,
-            _ => self.topics,
+    pub fn sentence(&self, claim: Claim) -> &'static str {
+        match claim {
+            Claim::BrokerMiddle => self.broker_middle,
+            Claim::Echo => self.echo,
+            Claim::PlainTcp => self.plain_tcp,
+            Claim::Answered => self.answered,
+            Claim::ItemLife => self.item_life,
+            Claim::Alternation => self.alternation,
+            Claim::RoundRobin => self.round_robin,
+            Claim::FairQueue => self.fair_queue,
+            Claim::Topics => self.topics,
         }
     }
 }

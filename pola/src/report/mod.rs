@@ -1,29 +1,34 @@
 //! `pola report`: every capture in `captures/` summarised side by side, as one self-contained HTML
 //! page (inline CSS and SVG ladder diagrams) and as Markdown, in English or Bahasa Indonesia.
-//! Every figure and every claim is computed from the packets by [`analysis`]; [`render`] only
-//! lays them out, with the words of [`lang`].
+//! Every figure and every claim is computed from the packets by [`analysis`]; [`render`] and
+//! [`svg`] only lay them out, with the words of [`lang`].
 
 pub mod analysis;
+pub mod ladder;
 pub mod lang;
+pub mod proof;
 pub mod render;
+pub mod svg;
+pub mod traffic;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::inspect::Names;
-use analysis::{analyse, Analysis, MODELS};
+use crate::decode::names::Names;
+use crate::model::Model;
+use analysis::{analyse, Analysis};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// The folder holding the captures (*.pcap, *.pcapng) to summarise.
-    #[arg(long, env = "CAPTURES", default_value = "captures")]
+    #[arg(long, env = "POLA_CAPTURES", default_value = "captures")]
     pub captures: PathBuf,
     /// Where report.html and report.md are written (default: the captures folder).
-    #[arg(long, env = "OUT")]
+    #[arg(long, env = "POLA_OUT")]
     pub out: Option<PathBuf>,
     /// The language of the report: en (English) or id (Bahasa Indonesia).
-    #[arg(long, env = "LANG_REPORT", default_value = "en", value_parser = ["en", "id"])]
+    #[arg(long, env = "POLA_LANG", default_value = "en", value_parser = ["en", "id"])]
     pub lang: String,
 }
 
@@ -42,10 +47,7 @@ pub fn captures_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let rank = |p: &PathBuf| {
         let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
         (
-            MODELS
-                .iter()
-                .position(|m| *m == stem)
-                .unwrap_or(MODELS.len()),
+            Model::from_name(stem).map_or(Model::ALL.len(), |m| m as usize),
             stem.to_string(),
         )
     };

@@ -1,18 +1,11 @@
-//! Laying out the analyses: a side-by-side table, then per model its proofs, its messages by kind
-//! and (in HTML) an SVG ladder diagram drawn here by hand, hosts as columns and time downwards,
-//! so the page needs no script, font or image from anywhere else.
+//! Laying out the analyses: a side-by-side table, then per capture its proofs, its messages by
+//! kind and (in HTML) its ladder diagram from [`super::svg`], every arrow of it in a scrolling box.
 
 use std::fmt::Write;
 
-use super::analysis::{Analysis, Arrow};
+use super::analysis::Analysis;
 use super::lang::{fill, Words};
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use super::svg::{esc, ladder_pages};
 
 fn ratio(a: f64, b: f64) -> String {
     if b > 0.0 {
@@ -24,17 +17,17 @@ fn ratio(a: f64, b: f64) -> String {
 
 /// The table rows of one analysis, in the order of `Words::rows`.
 fn cells(a: &Analysis) -> [String; 12] {
-    let h = &a.handshake;
+    let (h, t) = (&a.handshake, &a.traffic);
     let per = |x: f64, n: u64| if n > 0 { x / n as f64 } else { 0.0 };
     [
-        a.packets.to_string(),
-        a.connections.to_string(),
-        a.wire_bytes.to_string(),
-        a.payload_bytes.to_string(),
-        ratio(a.wire_bytes as f64, a.payload_bytes as f64),
-        a.app_messages.to_string(),
-        ratio(a.packets as f64, a.app_messages as f64),
-        ratio(a.round_trips as f64, a.app_messages as f64),
+        t.packets.to_string(),
+        t.connections.to_string(),
+        t.wire_bytes.to_string(),
+        t.payload_bytes.to_string(),
+        ratio(t.wire_bytes as f64, t.payload_bytes as f64),
+        t.app_messages.to_string(),
+        ratio(t.packets as f64, t.app_messages as f64),
+        ratio(t.round_trips as f64, t.app_messages as f64),
         if h.tcp_conns > 0 {
             format!(
                 "{:.0} B, {:.3} ms",
@@ -54,65 +47,71 @@ fn cells(a: &Analysis) -> [String; 12] {
         } else {
             "–".into()
         },
-        format!("{:.1}", a.duration * 1e3),
-        a.malformed.to_string(),
+        format!("{:.1}", t.duration() * 1e3),
+        t.malformed.to_string(),
     ]
 }
 
-/// The ladder diagram of one capture as an inline SVG.
-pub fn ladder_svg(a: &Analysis) -> String {
-    let (col, left, row, top) = (190.0, 90.0, 24.0, 48.0);
-    let n = a.hosts.len().max(1) as f64;
-    let width = left + col * n + 40.0;
-    let height = top + row * (a.ladder.len() as f64 + 1.0);
-    let x = |h: &str| {
-        left + 20.0 + col * a.hosts.iter().position(|x| x == h).unwrap_or(0) as f64 + col / 2.0
-            - 20.0
-    };
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="monospace" font-size="11">"#
-    );
-    s.push_str(r##"<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="3" orient="auto"><path d="M0,0 L7,3 L0,6 z" fill="#334"/></marker></defs>"##);
-    for h in &a.hosts {
-        let cx = x(h);
-        let _ = write!(
-            s,
-            r##"<text x="{cx}" y="16" text-anchor="middle" font-weight="bold">{}</text><line x1="{cx}" y1="24" x2="{cx}" y2="{height}" stroke="#aab" stroke-dasharray="4 3"/>"##,
-            esc(h)
-        );
-    }
-    for (
-        i,
-        Arrow {
-            t,
-            from,
-            to,
-            label,
-            app,
-        },
-    ) in a.ladder.iter().enumerate()
-    {
-        let y = top + row * i as f64;
-        let (x1, x2) = (x(from), x(to));
-        let colour = if *app { "#1a4f9c" } else { "#667" };
-        let weight = if *app { "bold" } else { "normal" };
-        let _ = write!(
-            s,
-            r##"<text x="4" y="{y}" fill="#667">{:.6}</text><line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{colour}" marker-end="url(#arrow)"/><text x="{}" y="{}" text-anchor="middle" fill="{colour}" font-weight="{weight}">{}</text>"##,
-            t,
-            (x1 + x2) / 2.0,
-            y - 4.0,
-            esc(label)
-        );
-    }
-    s.push_str("</svg>");
-    s
+fn model_name(a: &Analysis) -> &'static str {
+    a.model.map_or("–", |m| m.name())
 }
 
-fn more_packets(a: &Analysis) -> u64 {
-    a.packets.saturating_sub(a.ladder.len() as u64)
+/// One capture's section of the HTML page.
+fn html_section(s: &mut String, a: &Analysis, w: &Words) {
+    let _ = write!(
+        s,
+        r#"<h2 id="{0}">{0} <small>({1})</small></h2>"#,
+        esc(&a.name),
+        model_name(a)
+    );
+    if a.truncated {
+        let _ = write!(s, r#"<p class="bad">{}</p>"#, esc(w.truncated));
+    }
+    if a.traffic.gaps > 0 {
+        let _ = write!(
+            s,
+            r#"<p class="bad">{} {}</p>"#,
+            a.traffic.gaps,
+            esc(w.gaps)
+        );
+    }
+    if !a.proofs.is_empty() {
+        let _ = write!(s, "<h3>{}</h3><ul>", esc(w.proves));
+        for p in &a.proofs {
+            let (class, verdict) = if p.holds {
+                ("ok", w.holds)
+            } else {
+                ("bad", w.fails)
+            };
+            let _ = write!(
+                s,
+                r#"<li><b class="{class}">{}</b>: {}<ul>"#,
+                esc(verdict),
+                esc(&fill(w.sentence(p.claim), &p.args))
+            );
+            for d in &p.details {
+                let _ = write!(s, "<li><code>{}</code></li>", esc(d));
+            }
+            s.push_str("</ul></li>");
+        }
+        s.push_str("</ul>");
+    }
+    let _ = write!(s, "<h3>{}</h3><p>", esc(w.kinds));
+    let kinds: Vec<String> = a
+        .traffic
+        .kinds
+        .iter()
+        .map(|(k, n)| format!("{k}: {n}"))
+        .collect();
+    s.push_str(&esc(&kinds.join(" · ")));
+    let _ = write!(s, "</p><h3>{}</h3><div class=\"ladder\">", esc(w.ladder));
+    for page in ladder_pages(&a.ladder) {
+        s.push_str(&page);
+    }
+    s.push_str("</div>");
+    if a.ladder.skipped > 0 {
+        let _ = write!(s, "<p>… {} {}</p>", a.ladder.skipped, esc(w.ladder_more));
+    }
 }
 
 /// The self-contained HTML page.
@@ -124,7 +123,7 @@ pub fn html(all: &[Analysis], problems: &[String], w: &Words) -> String {
 body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#223}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccd;padding:4px 8px;text-align:right}}
 th:first-child,td:first-child{{text-align:left}}.ok{{color:#186b2b}}.bad{{color:#a11}}
-.ladder{{overflow-x:auto;border:1px solid #ccd;padding:4px}}li{{margin:2px 0}}
+.ladder{{overflow:auto;max-height:70vh;border:1px solid #ccd;padding:4px}}.ladder svg{{display:block}}li{{margin:2px 0}}
 </style></head><body><h1>{}</h1><p>{}</p><table><tr><th></th>"#,
         w.lang,
         esc(w.title),
@@ -145,48 +144,7 @@ th:first-child,td:first-child{{text-align:left}}.ok{{color:#186b2b}}.bad{{color:
     }
     s.push_str("</table>");
     for a in all {
-        let _ = write!(
-            s,
-            r#"<h2 id="{0}">{0} <small>({1})</small></h2>"#,
-            esc(&a.name),
-            esc(&a.model)
-        );
-        if a.truncated {
-            let _ = write!(s, r#"<p class="bad">{}</p>"#, esc(w.truncated));
-        }
-        if !a.proofs.is_empty() {
-            let _ = write!(s, "<h3>{}</h3><ul>", esc(w.proves));
-            for p in &a.proofs {
-                let (class, verdict) = if p.holds {
-                    ("ok", w.holds)
-                } else {
-                    ("bad", w.fails)
-                };
-                let _ = write!(
-                    s,
-                    r#"<li><b class="{class}">{}</b>: {}<ul>"#,
-                    esc(verdict),
-                    esc(&fill(w.sentence(p.key), &p.args))
-                );
-                for d in &p.details {
-                    let _ = write!(s, "<li><code>{}</code></li>", esc(d));
-                }
-                s.push_str("</ul></li>");
-            }
-            s.push_str("</ul>");
-        }
-        let _ = write!(s, "<h3>{}</h3><p>", esc(w.kinds));
-        let kinds: Vec<String> = a.kinds.iter().map(|(k, n)| format!("{k}: {n}")).collect();
-        s.push_str(&esc(&kinds.join(" · ")));
-        let _ = write!(
-            s,
-            "</p><h3>{}</h3><div class=\"ladder\">{}</div>",
-            esc(w.ladder),
-            ladder_svg(a)
-        );
-        if more_packets(a) > 0 {
-            let _ = write!(s, "<p>… {} {}</p>", more_packets(a), esc(w.ladder_more));
-        }
+        html_section(&mut s, a, w);
     }
     if !problems.is_empty() {
         let _ = write!(s, "<h2>{}</h2><ul>", esc(w.problems));
@@ -217,18 +175,26 @@ pub fn markdown(all: &[Analysis], problems: &[String], w: &Words) -> String {
         s.push('\n');
     }
     for a in all {
-        let _ = write!(s, "\n## {} ({})\n\n", a.name, a.model);
+        let _ = write!(s, "\n## {} ({})\n\n", a.name, model_name(a));
         if a.truncated {
             let _ = writeln!(s, "**{}**\n", w.truncated);
         }
+        if a.traffic.gaps > 0 {
+            let _ = writeln!(s, "**{} {}**\n", a.traffic.gaps, w.gaps);
+        }
         for p in &a.proofs {
             let verdict = if p.holds { w.holds } else { w.fails };
-            let _ = writeln!(s, "- **{verdict}**: {}", fill(w.sentence(p.key), &p.args));
+            let _ = writeln!(s, "- **{verdict}**: {}", fill(w.sentence(p.claim), &p.args));
             for d in &p.details {
-                let _ = writeln!(s, "  - `{d}`");
+                let _ = writeln!(s, "  - {}", code_span(d));
             }
         }
-        let kinds: Vec<String> = a.kinds.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        let kinds: Vec<String> = a
+            .traffic
+            .kinds
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
         let _ = writeln!(s, "\n{}: {}", w.kinds, kinds.join(" · "));
     }
     let _ = writeln!(s, "\n{}", w.md_ladder);
@@ -239,4 +205,12 @@ pub fn markdown(all: &[Analysis], problems: &[String], w: &Words) -> String {
         }
     }
     s
+}
+
+/// `text` as a Markdown code span: fenced with one more backtick than its longest run of them.
+fn code_span(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if longest > 0 { " " } else { "" };
+    format!("{fence}{pad}{text}{pad}{fence}")
 }

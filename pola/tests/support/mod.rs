@@ -265,3 +265,78 @@ impl PcapWriter {
         std::fs::write(path, &self.bytes).unwrap();
     }
 }
+
+/// Runs `tests/peers/<script> <pattern> <port> <count>` (both ends of a real conversation) under
+/// tcpdump; returns the capture.
+pub fn peers_capture(dir: &Path, script: &str, pattern: &str, count: usize) -> PathBuf {
+    let port = free_port();
+    let cap = Tcpdump::start(dir, &format!("{pattern}.pcap"), "lo", &[], &[port]);
+    let peers = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers")
+        .join(script);
+    run_ok(
+        Command::new("timeout")
+            .args(["60", "/usr/bin/python3"])
+            .arg(peers)
+            .args([pattern, &port.to_string(), &count.to_string()]),
+    );
+    cap.stop()
+}
+
+/// The records of a little-endian pcap file (as tcpdump writes it here): its 24-byte header and
+/// each packet's 16-byte record header with its bytes, so a test can doctor a real capture.
+pub struct Records {
+    pub header: Vec<u8>,
+    pub packets: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Records {
+    pub fn read(path: &Path) -> Records {
+        let bytes = std::fs::read(path).unwrap();
+        assert_eq!(bytes[..4], [0xd4, 0xc3, 0xb2, 0xa1], "a little-endian pcap");
+        let mut packets = Vec::new();
+        let mut at = 24;
+        while at + 16 <= bytes.len() {
+            let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+            packets.push((
+                bytes[at..at + 16].to_vec(),
+                bytes[at + 16..at + 16 + caplen].to_vec(),
+            ));
+            at += 16 + caplen;
+        }
+        Records {
+            header: bytes[..24].to_vec(),
+            packets,
+        }
+    }
+
+    /// The index of the `nth` (0-based) packet whose bytes contain `needle`.
+    pub fn find(&self, needle: &[u8], nth: usize) -> usize {
+        let hits: Vec<usize> = (0..self.packets.len())
+            .filter(|&i| self.packets[i].1.windows(needle.len()).any(|w| w == needle))
+            .collect();
+        *hits
+            .get(nth)
+            .unwrap_or_else(|| panic!("{} packets hold {needle:?}, not {}", hits.len(), nth + 1))
+    }
+
+    /// Replaces the first `from` in packet `i` by `to` (the same length: TCP lengths stay true).
+    pub fn replace(&mut self, i: usize, from: &[u8], to: &[u8]) {
+        assert_eq!(from.len(), to.len());
+        let data = &mut self.packets[i].1;
+        let at = data
+            .windows(from.len())
+            .position(|w| w == from)
+            .unwrap_or_else(|| panic!("packet {i} has no {from:?}"));
+        data[at..at + from.len()].copy_from_slice(to);
+    }
+
+    pub fn write(&self, path: &Path) {
+        let mut bytes = self.header.clone();
+        for (head, data) in &self.packets {
+            bytes.extend_from_slice(head);
+            bytes.extend_from_slice(data);
+        }
+        std::fs::write(path, bytes).unwrap();
+    }
+}

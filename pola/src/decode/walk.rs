@@ -1,0 +1,101 @@
+//! One pass over a capture: every frame decoded down to its TCP segment, every segment handed to
+//! the stream [`Tracker`], and the result given to the caller as a [`Packet`]. `pola inspect`,
+//! `pola report` and the tests all read captures through [`walk`]; memory stays flat.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::link::{self, Flags, Net};
+use super::pcap::{self, End};
+use super::stream::{Protocol, Tracker};
+use super::Message;
+use crate::model::Model;
+
+/// One TCP segment as pola understood it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tcp<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    #[serde(serialize_with = "flags_text")]
+    pub flags: Flags,
+    /// TCP payload bytes in this segment.
+    pub len: usize,
+    pub stream: u64,
+    pub from_client: bool,
+    /// True if this segment opened the stream (a SYN, or the first segment seen of it).
+    #[serde(skip)]
+    pub opened: bool,
+    pub protocol: Option<Protocol>,
+    #[serde(skip)]
+    pub model: Option<Model>,
+    /// The bytes this segment added to its direction, in order (retransmitted bytes left out).
+    #[serde(skip)]
+    pub data: &'a [u8],
+    pub messages: Vec<Message>,
+}
+
+fn flags_text<S: serde::Serializer>(f: &Flags, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(f)
+}
+
+/// What a packet held.
+#[derive(Debug, Clone)]
+pub enum What<'a> {
+    Tcp(Tcp<'a>),
+    Other(String),
+    Malformed(String),
+}
+
+/// One packet of a capture.
+#[derive(Debug, Clone)]
+pub struct Packet<'a> {
+    /// 1-based, as in Wireshark.
+    pub no: u64,
+    /// Seconds since the epoch.
+    pub ts: f64,
+    pub wire_len: u32,
+    pub what: What<'a>,
+}
+
+/// Reads the capture at `path` (`-`: standard input) packet by packet, decoding every TCP
+/// stream; `each` sees every packet in order. Frames are not kept, only open streams' partial
+/// messages.
+pub fn walk(
+    path: &Path,
+    mut each: impl FnMut(&Packet) -> anyhow::Result<()>,
+) -> anyhow::Result<End> {
+    let mut tracker = Tracker::new();
+    let mut no = 0;
+    pcap::for_each_frame(path, |frame| {
+        no += 1;
+        let what = match link::decode(frame.linktype, frame.data) {
+            Net::Tcp(seg) => {
+                let seen = tracker.segment(frame.ts, &seg);
+                let stream = tracker.stream(&seg);
+                What::Tcp(Tcp {
+                    src: seg.src,
+                    dst: seg.dst,
+                    flags: seg.flags,
+                    len: seg.payload.len(),
+                    stream: seen.stream,
+                    from_client: seen.from_client,
+                    opened: seen.opened,
+                    protocol: stream.and_then(|s| s.protocol()),
+                    model: stream.and_then(|s| s.model()),
+                    data: seen.data,
+                    messages: seen.messages,
+                })
+            }
+            Net::Other(text) => What::Other(text),
+            Net::Malformed(text) => What::Malformed(text),
+        };
+        each(&Packet {
+            no,
+            ts: frame.ts,
+            wire_len: frame.wire_len,
+            what,
+        })
+    })
+}

@@ -1,0 +1,289 @@
+//! `pola report`'s proofs on real conversations (a socket echo, an HTTP/1.1 keep-alive item
+//! store, pyzmq PUSH/PULL) and on the same captures doctored so that each claim is false: an echo
+//! that differs, a request with no response, a worker that gets two tasks in a row. Then the
+//! report opened in headless Chromium: no ladder text may lie outside its SVG.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::*;
+
+/// Writes the report of the single capture `pcap`, named `<model>.pcap`; returns its Markdown.
+fn report_of(pcap: &Path, model: &str) -> String {
+    report_in(pcap, model, "en")
+}
+
+fn report_in(pcap: &Path, model: &str, lang: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(pcap, dir.path().join(format!("{model}.pcap"))).unwrap();
+    run_ok(
+        Command::new(POLA)
+            .args(["report", "--lang", lang, "--captures"])
+            .arg(dir.path()),
+    );
+    std::fs::read_to_string(dir.path().join("report.md")).unwrap()
+}
+
+/// Every proof of `md` in Indonesian holds, and no English sentence is left in it.
+fn indonesian_holds(md: &str, proofs: usize) {
+    assert_eq!(md.matches("- **terbukti**").count(), proofs, "{md}");
+    for english in [
+        "Every ",
+        "Each ",
+        "Plain TCP",
+        "PUSH at",
+        "PULL at",
+        "holds",
+    ] {
+        assert!(!md.contains(english), "{english:?} in\n{md}");
+    }
+}
+
+/// The verdict of the proof whose sentence starts with `claim`: true for holds.
+fn verdict(md: &str, claim: &str) -> bool {
+    let line = md
+        .lines()
+        .find(|l| l.starts_with("- **") && l.contains(claim))
+        .unwrap_or_else(|| panic!("no proof {claim:?} in\n{md}"));
+    if line.starts_with("- **holds**") {
+        true
+    } else {
+        assert!(line.starts_with("- **does NOT hold**"), "{line}");
+        false
+    }
+}
+
+fn doctored(dir: &Path, pcap: &Path, edit: impl FnOnce(&mut Records)) -> PathBuf {
+    let mut r = Records::read(pcap);
+    edit(&mut r);
+    let out = dir.join(format!(
+        "doctored-{}",
+        pcap.file_name().unwrap().to_string_lossy()
+    ));
+    r.write(&out);
+    out
+}
+
+#[test]
+fn tcp_echo_proof_holds_and_fails_when_one_echoed_byte_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = peers_capture(dir.path(), "plain_peers.py", "echo", 12);
+    let md = report_of(&pcap, "tcp");
+    assert!(verdict(&md, "Every echo equals its request"), "{md}");
+    assert!(
+        md.contains("the client sent 768 bytes, 768 came back, 0 of them differ"),
+        "{md}"
+    );
+    assert!(verdict(&md, "Plain TCP, no application protocol"), "{md}");
+    assert!(md.contains("1 connection(s) carry data, 0 of them"), "{md}");
+    indonesian_holds(&report_in(&pcap, "tcp", "id"), 2);
+    // The request is captured first, its echo second: change one byte of the echo.
+    let bad = doctored(dir.path(), &pcap, |r| {
+        let echo = r.find(b"echo-0005:", 1);
+        r.replace(echo, b"echo-0005:", b"echo-0006:");
+    });
+    let md = report_of(&bad, "tcp");
+    assert!(!verdict(&md, "Every echo equals its request"), "{md}");
+    assert!(md.contains("1 of them differ"), "{md}");
+    assert!(md.contains("first difference at byte 328"), "{md}");
+}
+
+#[test]
+fn rest_proofs_hold_and_fail_when_a_response_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = peers_capture(dir.path(), "plain_peers.py", "rest", 3);
+    let md = report_of(&pcap, "rest");
+    assert!(
+        verdict(&md, "Each request is answered exactly once"),
+        "{md}"
+    );
+    assert!(
+        md.contains("15 requests over 1 connection(s), 0 without a response"),
+        "{md}"
+    );
+    assert!(
+        md.contains("busiest keep-alive connection carried 15 requests"),
+        "{md}"
+    );
+    assert!(md.contains("DELETE /items/{id} → 204 ×3"), "{md}");
+    assert!(verdict(&md, "Each item lives its whole life"), "{md}");
+    assert!(md.contains("3 of 3 deleted item(s)"), "{md}");
+    assert!(
+        md.contains("/items/2: POST 201 → GET 200 → PUT 200 → DELETE 204 → GET 404"),
+        "{md}"
+    );
+    indonesian_holds(&report_in(&pcap, "rest", "id"), 2);
+    // The last response of the capture (the 404 after the third DELETE) never arrives.
+    let bad = doctored(dir.path(), &pcap, |r| {
+        let last = r.find(b"HTTP/1.1 404", 2);
+        r.packets.remove(last);
+    });
+    let md = report_of(&bad, "rest");
+    assert!(
+        !verdict(&md, "Each request is answered exactly once"),
+        "{md}"
+    );
+    assert!(md.contains("1 without a response"), "{md}");
+    assert!(md.contains("no response to GET /items/3"), "{md}");
+    assert!(!verdict(&md, "Each item lives its whole life"), "{md}");
+}
+
+#[test]
+fn round_robin_holds_and_fails_when_a_worker_gets_two_tasks_in_a_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = peers_capture(dir.path(), "zmq_peers.py", "pushpull", 9);
+    let md = report_of(&pcap, "pushpull");
+    assert!(verdict(&md, "hands out its tasks round robin"), "{md}");
+    assert!(md.contains("9 tasks over 3 connections"), "{md}");
+    assert!(md.contains("0 went out of turn"), "{md}");
+    indonesian_holds(&report_in(&pcap, "pushpull", "id"), 1);
+    // Swap tasks 1 and 3: the worker that had 0, 3, 6 now has 0, 1, 6.
+    let bad = doctored(dir.path(), &pcap, |r| {
+        let one = r.find(b"task\x00\x011", 0);
+        let three = r.find(b"task\x00\x013", 0);
+        r.replace(one, b"task\x00\x011", b"task\x00\x013");
+        r.replace(three, b"task\x00\x013", b"task\x00\x011");
+    });
+    let md = report_of(&bad, "pushpull");
+    assert!(!verdict(&md, "hands out its tasks round robin"), "{md}");
+    assert!(md.contains("(3): 0, 1, 6"), "{md}");
+}
+
+/// Opens `html` in headless Chromium with a script that measures every ladder text (getBBox)
+/// against its SVG; returns how many texts were measured and those outside.
+fn texts_outside_their_svg(html: &Path) -> (u64, Vec<String>) {
+    let page = std::fs::read_to_string(html).unwrap();
+    let probe = r#"<pre id="verdict"></pre><script>
+const bad = [];
+let texts = 0;
+document.querySelectorAll('.ladder svg').forEach((svg, i) => {
+  const w = svg.width.baseVal.value, h = svg.height.baseVal.value;
+  svg.querySelectorAll('text').forEach(t => {
+    texts++;
+    const b = t.getBBox();
+    if (b.x < 0 || b.y < 0 || b.x + b.width > w || b.y + b.height > h)
+      bad.push(i + ' ' + t.textContent + ' ' + [b.x, b.y, b.width, b.height].map(Math.round).join(','));
+  });
+});
+document.getElementById('verdict').textContent = 'VERDICT ' + JSON.stringify({texts, bad});
+</script></body>"#;
+    let probed = html.with_file_name("probed.html");
+    std::fs::write(&probed, page.replace("</body>", probe)).unwrap();
+    let out = run_ok(
+        Command::new("timeout")
+            .args([
+                "120",
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+            ])
+            .args(["--dump-dom", &format!("file://{}", probed.display())]),
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let line = dom
+        .lines()
+        .find_map(|l| {
+            l.split("VERDICT {")
+                .nth(1)
+                .filter(|_| !l.contains("stringify"))
+        })
+        .unwrap_or_else(|| panic!("no verdict in the DOM Chromium dumped:\n{dom}"));
+    let json = format!("{{{}", line.split("</pre>").next().unwrap());
+    let v: serde_json::Value = serde_json::from_str(
+        &json
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+    .unwrap();
+    let bad = v["bad"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap().to_string())
+        .collect();
+    (v["texts"].as_u64().unwrap(), bad)
+}
+
+#[test]
+fn every_ladder_label_lies_inside_its_svg_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let caps = dir.path().join("captures");
+    std::fs::create_dir(&caps).unwrap();
+    // Many tasks batch several messages into one segment; the rest capture gets a host name far
+    // wider than a column; 250 PUSH tasks make more arrows than one SVG page holds.
+    let push = peers_capture(dir.path(), "zmq_peers.py", "pushpull", 250);
+    std::fs::copy(push, caps.join("pushpull.pcap")).unwrap();
+    let sub = peers_capture(dir.path(), "zmq_peers.py", "pubsub", 40);
+    std::fs::copy(sub, caps.join("pubsub.pcap")).unwrap();
+    let rest = peers_capture(dir.path(), "plain_peers.py", "rest", 4);
+    std::fs::copy(rest, caps.join("rest.pcap")).unwrap();
+    std::fs::write(
+        caps.join("rest.hosts"),
+        "127.0.0.1 a-service-name-much-longer-than-any-column-of-the-ladder-could-ever-hold\n",
+    )
+    .unwrap();
+    run_ok(Command::new(POLA).args(["report", "--captures"]).arg(&caps));
+    let html = caps.join("report.html");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.matches("<svg").count() > 3,
+        "the pushpull ladder spans several pages"
+    );
+    assert!(!page.contains("not drawn"), "every packet is drawn");
+    let (texts, bad) = texts_outside_their_svg(&html);
+    assert!(texts > 300, "only {texts} texts measured");
+    assert!(bad.is_empty(), "texts outside their SVG: {bad:#?}");
+}
+
+#[test]
+fn a_ladder_past_its_last_row_counts_only_the_tcp_packets_left_out() {
+    // 20,010 arrows of TCP (alternating directions, so none merge) and 5 UDP datagrams: the
+    // ladder holds 20,000 arrows, and exactly 10 TCP packets are said not drawn.
+    let dir = tempfile::tempdir().unwrap();
+    let caps = dir.path().join("captures");
+    std::fs::create_dir(&caps).unwrap();
+    let mut w = PcapWriter::new(1);
+    w.tcp(40000, 7000, 100, true, &[]);
+    w.tcp(7000, 40000, 500, true, &[]);
+    let (mut up, mut down) = (101u32, 501u32);
+    for i in 0..10_004u32 {
+        let byte = [b'a' + (i % 26) as u8];
+        w.tcp(40000, 7000, up, false, &byte);
+        w.tcp(7000, 40000, down, false, &byte);
+        up += 1;
+        down += 1;
+    }
+    for _ in 0..5 {
+        let mut frame = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(5353, 53)
+            .write(&mut frame, b"query")
+            .unwrap();
+        w.frame(&frame);
+    }
+    w.write(&caps.join("tcp.pcap"));
+    run_ok(Command::new(POLA).args(["report", "--captures"]).arg(&caps));
+    let html = std::fs::read_to_string(caps.join("report.html")).unwrap();
+    assert!(
+        html.contains("<p>… 10 more TCP packets not drawn"),
+        "{}",
+        &html[html.len() - 600..]
+    );
+    assert_eq!(
+        html.matches("<svg").count(),
+        200,
+        "20,000 arrows in pages of 100"
+    );
+    let md = std::fs::read_to_string(caps.join("report.md")).unwrap();
+    assert!(verdict(&md, "Every echo equals its request"), "{md}");
+    assert!(
+        md.contains("the client sent 10004 bytes, 10004 came back"),
+        "{md}"
+    );
+}
