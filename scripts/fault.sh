@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TABLE=scripts/faults.tsv
-COMEBACK_SECS=20       # how long a restarted service has to be healthy again
+TABLE=${FAULT_TABLE:-scripts/faults.tsv}
+COMEBACK_SECS=${FAULT_COMEBACK_SECS:-20}   # how long a restarted service has to be healthy again
 CLIENT_SECS=${FAULT_CLIENT_SECS:-90}   # how long the clients have to finish after the last step
 
 die() { echo "fault: $*" >&2; exit 1; }
@@ -32,6 +32,13 @@ docker compose version >/dev/null 2>&1 || die "Compose v2 (docker compose) is mi
 
 now() { date +%s.%3N; }
 
+# True once a restarted container is running and, if it has a healthcheck, has passed one since
+# this start (Docker keeps the health status of the previous life for a while).
+back() {
+  docker inspect "$1" | jq -e '.[0].State | .StartedAt as $s | .Running and
+    (.Health == null or ([.Health.Log[] | select(.Start > $s and .ExitCode == 0)] | length > 0))' >/dev/null
+}
+
 # One scenario's run; the globals below belong to it.
 run() {
   local name=$1 row model env steps exits promise
@@ -39,7 +46,8 @@ run() {
   IFS='|' read -r _ model env steps exits promise <<<"$row"
   local capture=fault-$name events=captures/fault-$name.events start=$SECONDS
   # The run's compose: its model's profile plus the services only faults use, its variables.
-  dc() { env $env CAPTURE_NAME="$capture" COMPOSE_PROFILES="$model,fault-$model" docker compose "$@"; }
+  local dc_cmd=(env $env CAPTURE_NAME="$capture" COMPOSE_PROFILES="$model,fault-$model" docker compose)
+  dc() { "${dc_cmd[@]}" "$@"; }
   down() { bash scripts/capture.sh down >/dev/null 2>&1 || true; }
   fail() { echo "$capture: FAILED: $*" >&2; wait_bg; down; return 1; }
   local bg=()
@@ -77,14 +85,18 @@ run() {
         dc up -d $args >/dev/null 2>"$events.err" || { fail "could not start $args: $(tail -n 1 "$events.err")"; return 1; } ;;
       sleep) sleep "$args" ;;
       kill | pause | unpause | stop)
-        echo "fault=$verb service=$args at=$(now)" >>"$events"
-        dc "$verb" $args >/dev/null 2>&1 || { fail "docker compose $verb $args failed"; return 1; } ;;
+        # Stamped once compose returns: by then the process is dead, frozen or thawed.
+        dc "$verb" $args >/dev/null 2>&1 || { fail "docker compose $verb $args failed"; return 1; }
+        echo "fault=$verb service=$args at=$(now)" >>"$events" ;;
       start)
-        dc start $args >/dev/null 2>&1 || { fail "$args did not come back: docker compose start failed"; return 1; }
-        local t0=$SECONDS id
+        local t0 id
+        t0=$(now)
+        timeout "$COMEBACK_SECS" "${dc_cmd[@]}" start $args >/dev/null 2>&1 ||
+          { fail "$args did not come back within $COMEBACK_SECS s (docker compose start)"; return 1; }
         id=$(dc ps -a -q "$args")
-        until [[ $(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$id") =~ ^(healthy|running)$ ]]; do
-          ((SECONDS - t0 < COMEBACK_SECS)) || { fail "$args did not come back within $COMEBACK_SECS s"; return 1; }
+        until back "$id"; do
+          awk -v a="$(now)" -v b="$t0" -v l="$COMEBACK_SECS" 'BEGIN { exit !(a - b > l) }' &&
+            { fail "$args did not come back within $COMEBACK_SECS s"; return 1; }
           sleep 0.1
         done
         echo "fault=back service=$args at=$(now)" >>"$events" ;;
