@@ -82,7 +82,8 @@ run() {
             { fail "fault '$args' could not be applied: $(tail -n 1 "$events.err")"; return 1; }
         fi ;;
       up)
-        dc up -d $args >/dev/null 2>"$events.err" || { fail "could not start $args: $(tail -n 1 "$events.err")"; return 1; } ;;
+        dc up -d $args >/dev/null 2>"$events.err" || { fail "could not start $args: $(tail -n 1 "$events.err")"; return 1; }
+        echo "fault=up service=${args// /,} at=$(now)" >>"$events" ;;
       sleep) sleep "$args" ;;
       kill | pause | unpause | stop)
         # Stamped once compose returns: by then the process is dead, frozen or thawed.

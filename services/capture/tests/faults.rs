@@ -26,12 +26,16 @@ fn table() -> Vec<String> {
 }
 
 /// Every scenario the tests below judge; a row of the table missing here fails the build's tests.
-const JUDGED: [&str; 5] = [
+const JUDGED: [&str; 9] = [
     "tcp-lossy",
     "tcp-reset",
     "mqtt-lossy",
     "reqrep-restart",
     "pushpull-worker-kill",
+    "reqrep-lazy-pirate",
+    "pushpull-reliable",
+    "pubsub-slow",
+    "pubsub-late",
 ];
 
 #[test]
@@ -367,6 +371,165 @@ fn pushpull_worker_kill_the_sink_counts_the_dead_workers_tasks_lost() {
             .max(last("ip.src == 10.201.5.5 && tcp.len > 0"))
             > kill,
         "no worker worked after the kill"
+    );
+}
+
+#[test]
+#[ignore = "needs Docker and `make images`"]
+fn reqrep_lazy_pirate_loses_nothing_and_the_pcap_shows_a_new_connection_and_greeting() {
+    let run = scenario("reqrep-lazy-pirate");
+    run.complete("req-client", 3000);
+    let retries = run.field("req-client", "retries");
+    assert!(retries >= 1, "reqrep-lazy-pirate: the client never retried");
+    let kill = run.event("kill");
+    let greetings: Vec<(f64, String)> = run
+        .tshark(
+            "tcp.srcport == 5555 && tcp.len >= 10",
+            &["frame.time_epoch", "tcp.stream", "tcp.payload"],
+        )
+        .into_iter()
+        .filter(|r| r[2].starts_with(GREETING))
+        .map(|r| (r[0].parse().unwrap(), r[1].clone()))
+        .collect();
+    let before: Vec<&String> = greetings
+        .iter()
+        .filter(|g| g.0 < kill)
+        .map(|g| &g.1)
+        .collect();
+    let after: Vec<&String> = greetings
+        .iter()
+        .filter(|g| g.0 > kill)
+        .map(|g| &g.1)
+        .collect();
+    assert!(
+        !before.is_empty(),
+        "reqrep-lazy-pirate: no greeting from the first server"
+    );
+    assert!(
+        after.iter().any(|s| !before.contains(s)),
+        "reqrep-lazy-pirate: no greeting from the restarted server on a new connection: {greetings:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs Docker and `make images`"]
+fn pushpull_reliable_hands_the_dead_workers_tasks_out_again_and_loses_nothing() {
+    let run = scenario("pushpull-reliable");
+    assert_eq!(run.field("pusher", "sent"), 20_000);
+    run.complete("sink", 20_000);
+    assert_eq!(
+        run.field("sink", "duplicates"),
+        0,
+        "duplicate results reached the count"
+    );
+    assert!(
+        run.field("pusher", "reissued") >= 1,
+        "nothing was handed out again"
+    );
+    assert_eq!(run.client("worker-2").0, 137, "worker-2 was killed");
+    let kill = run.event("kill");
+    let last = |filter: &str| -> f64 {
+        run.tshark(filter, &["frame.time_epoch"])
+            .iter()
+            .map(|r| r[0].parse::<f64>().unwrap())
+            .fold(0.0, f64::max)
+    };
+    let dead = last("ip.src == 10.201.5.4 && tcp.len > 0");
+    assert!(
+        dead > 0.0 && dead <= kill,
+        "worker-2 sent data at {dead}, after its kill at {kill}"
+    );
+    assert!(
+        last("ip.src == 10.201.5.3 && tcp.len > 0")
+            .max(last("ip.src == 10.201.5.5 && tcp.len > 0"))
+            > kill,
+        "no worker did the reissued tasks after the kill"
+    );
+}
+
+/// The publisher's per-topic count (`per_topic=weather:8000,news:8000,...`).
+fn published(run: &Run, topic: &str) -> u64 {
+    let (_, fields) = run.client("zmq-publisher");
+    fields["per_topic"]
+        .split(',')
+        .find_map(|kv| kv.strip_prefix(&format!("{topic}:")))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}: no {topic} count in {fields:?}", run.name))
+}
+
+#[test]
+#[ignore = "needs Docker and `make images`"]
+fn pubsub_slow_the_paused_subscriber_counts_every_dropped_message() {
+    let run = scenario("pubsub-slow");
+    let weather = published(&run, "weather");
+    let (received, missed) = (
+        run.field("zmq-subscriber-weather", "received"),
+        run.field("zmq-subscriber-weather", "missed"),
+    );
+    assert!(
+        missed > 0,
+        "pubsub-slow: nothing dropped while the subscriber was paused"
+    );
+    assert_eq!(
+        received + missed,
+        weather,
+        "pubsub-slow: the count is not exact"
+    );
+    assert_eq!(
+        run.client("zmq-subscriber-weather").0,
+        0,
+        "--expect-loss with an exact count exits 0"
+    );
+    run.complete("zmq-subscriber-news", published(&run, "news"));
+    // On the wire: the paused subscriber's receive window closed (its kernel buffer filled).
+    assert!(
+        run.count("tcp.analysis.zero_window && ip.src == 10.201.6.3") > 0,
+        "pubsub-slow: no zero window from the paused subscriber"
+    );
+}
+
+#[test]
+#[ignore = "needs Docker and `make images`"]
+fn pubsub_late_the_late_joiner_counts_what_was_published_before_it_joined() {
+    let run = scenario("pubsub-late");
+    let weather = published(&run, "weather");
+    run.complete("zmq-subscriber-weather", weather);
+    run.complete("zmq-subscriber-news", published(&run, "news"));
+    let late = "zmq-subscriber-late";
+    let (received, before, missed) = (
+        run.field(late, "received"),
+        run.field(late, "before_join"),
+        run.field(late, "missed"),
+    );
+    assert!(
+        before > 0,
+        "pubsub-late: the late joiner saw the first message"
+    );
+    assert_eq!(
+        received + before + missed,
+        weather,
+        "pubsub-late: the count is not exact"
+    );
+    assert_eq!(run.client(late).0, 0);
+    // On the wire: before the late joiner's SYN, the publisher had already sent the weather
+    // subscriber more than its greeting and READY (three segments): messages the late one missed.
+    let times = |filter: &str| -> Vec<f64> {
+        run.tshark(filter, &["frame.time_epoch"])
+            .iter()
+            .map(|r| r[0].parse::<f64>().unwrap())
+            .collect()
+    };
+    let join = times("ip.src == 10.201.6.5 && tcp.flags.syn == 1")
+        .into_iter()
+        .fold(f64::MAX, f64::min);
+    assert!(join < f64::MAX, "pubsub-late: no SYN from the late joiner");
+    let before_join = times("tcp.srcport == 5556 && ip.dst == 10.201.6.3 && tcp.len > 0")
+        .into_iter()
+        .filter(|t| *t < join)
+        .count();
+    assert!(
+        before_join > 3,
+        "pubsub-late: only {before_join} segments to the weather subscriber before the late join"
     );
 }
 
