@@ -117,7 +117,9 @@ run() {
   for svc in $clients; do
     id=$(dc ps -a -q "$svc")
     until [[ $(docker inspect -f '{{.State.Status}}' "$id") == exited ]]; do
-      ((SECONDS < deadline)) || { fail "$svc still running $CLIENT_SECS s after the last step"; return 1; }
+      ((SECONDS < deadline)) || {
+        docker logs --tail 6 "$id" 2>&1 | sed "s/^/    $svc: /" >&2
+        fail "$svc still running $CLIENT_SECS s after the last step"; return 1; }
       sleep 0.2
     done
   done
