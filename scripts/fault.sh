@@ -2,7 +2,9 @@
 # Runs pola's fault scenarios (scripts/faults.tsv): each one a model in compose with a fault injected
 # on purpose, captured from outage to recovery in captures/fault-<name>.pcap, with every client's
 # summary line and exit code judged against what the scenario expects. The moments the faults hit
-# and the clients' lines go to captures/fault-<name>.events (Unix times, the pcap's clock).
+# and the clients' lines go to captures/fault-<name>.events (Unix times, the pcap's clock), with the
+# RSS of every server sampled before the first fault, after each one and once the clients are done;
+# bench/faults.json keeps the latest RSS figures and client lines of every scenario.
 #   fault.sh NAME...   the named scenarios, one after another
 #   fault.sh all       every scenario in the table
 #   fault.sh list      the table: name, model, promise
@@ -31,6 +33,39 @@ docker info >/dev/null 2>&1 || die "the Docker daemon is not running (start it: 
 docker compose version >/dev/null 2>&1 || die "Compose v2 (docker compose) is missing: run make setup"
 
 now() { date +%s.%3N; }
+
+# Appends the resident memory of every running server of the model (the services in the capture's
+# namespace) to the events file: `rss phase=<phase> service=<svc> kb=<VmRSS> at=<time>`; false
+# when no server was running.
+rss() {
+  local phase=$1 svc id pid kb any=1
+  for svc in $servers; do
+    id=$(dc ps -q "$svc" 2>/dev/null) || continue
+    [[ -n $id ]] || continue
+    pid=$(docker inspect -f '{{.State.Pid}}' "$id")
+    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || continue
+    [[ -n $kb ]] || continue
+    echo "rss phase=$phase service=$svc kb=$kb at=$(now)" >>"$events"
+    any=0
+  done
+  return $any
+}
+
+# Records this run's RSS samples and client lines under its name in bench/faults.json.
+record() {
+  local file=bench/faults.json tmp
+  [[ -f $file ]] || echo '{}' >"$file"
+  tmp=$(mktemp)
+  jq --arg name "$1" --rawfile ev "$events" --arg date "$(date -u +%FT%TZ)" '
+    ($ev | split("\n") | map(select(length > 0) | split(" ")
+      | map(select(contains("=")) | capture("^(?<k>[^=]+)=(?<v>.*)$") | {(.k): .v}) | add)) as $lines
+    | .[$name] = {
+        date: $date,
+        rss_kb: ($lines | map(select(.phase)) | group_by(.service)
+          | map({(.[0].service): (map({(.phase): (.kb | tonumber)}) | add)}) | add // {}),
+        clients: ($lines | map(select(.client)) | map({(.client): del(.client)}) | add // {})
+      }' "$file" >"$tmp" && mv "$tmp" "$file"
+}
 
 # True once a restarted container is running and, if it has a healthcheck, has passed one since
 # this start (Docker keeps the health status of the previous life for a while).
@@ -64,10 +99,13 @@ run() {
   dc up -d --wait "capture-$model" >/dev/null 2>&1 || { fail "capture-$model did not become healthy"; return 1; }
 
   # The steps, each logged with its moment.
-  local step verb args
+  local step verb args sampled=0 servers
+  servers=$(dc config --format json | jq -r --arg c "service:capture-$model" '.services | to_entries[] | select(.value.network_mode == $c) | .key')
   IFS=';' read -ra step_list <<<"$steps"
   for step in "${step_list[@]}"; do
     read -r verb args <<<"$step"
+    # RSS before the first fault, once the servers are up.
+    [[ $verb == up || $verb == sleep || $sampled == 1 ]] || { rss before && sampled=1; }
     case $verb in
       net | 'net&')
         # The sidecar prints its own fault= lines with the moment the rule took effect.
@@ -103,6 +141,7 @@ run() {
         echo "fault=back service=$args at=$(now)" >>"$events" ;;
       *) fail "unknown step '$step' in $TABLE"; return 1 ;;
     esac
+    [[ $verb == up || $verb == sleep ]] || rss "after-$verb" || true
   done
   rm -f "$events.err"
 
@@ -124,6 +163,7 @@ run() {
     done
   done
   wait_bg
+  rss end || true
   local report=()
   for svc in $clients; do
     id=$(dc ps -a -q "$svc")
@@ -158,6 +198,7 @@ run() {
     ok=1
   fi
   printf '%s\n' "${report[@]}"
+  record "$name"
   down
   trap - INT TERM
   if ((ok == 0)); then
