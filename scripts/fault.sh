@@ -92,8 +92,9 @@ run() {
     docker image inspect "$image" >/dev/null 2>&1 || die "image $image is missing: run make images"
   done
   down
-  rm -f "captures/$capture.pcap" "captures/$capture.pcap.part" "$events"
+  rm -f "captures/$capture.pcap" "captures/$capture.pcap.part"
   mkdir -p captures
+  : >"$events"
   trap 'echo "fault: interrupted, cleaning up" >&2; down; exit 130' INT TERM
   echo "== $capture ($model): $promise"
   dc up -d --wait "capture-$model" >/dev/null 2>&1 || { fail "capture-$model did not become healthy"; return 1; }
@@ -109,11 +110,17 @@ run() {
     case $verb in
       net | 'net&')
         # The sidecar prints its own fault= lines with the moment the rule took effect.
+        local lines; lines=$(wc -l <"$events")
         if [[ $verb == 'net&' ]]; then
           { dc exec -T "capture-$model" /pola-capture fault $args >>"$events" 2>"$events.err" ||
               echo "fault=failed what='$args' at=$(now)" >>"$events"; } &
           bg+=($!)
-          sleep 0.3   # the rule is in place well before the next step
+          # The next step waits until the sidecar said the rule is in place (or that it failed).
+          local before=$lines t
+          for t in $(seq 100); do
+            (($(wc -l <"$events") > before)) && break
+            sleep 0.05
+          done
           grep -q "fault=failed" "$events" && { fail "fault '$args' could not be applied: $(tail -n 1 "$events.err")"; return 1; }
         else
           dc exec -T "capture-$model" /pola-capture fault $args >>"$events" 2>"$events.err" ||
@@ -121,7 +128,7 @@ run() {
         fi ;;
       up)
         dc up -d $args >/dev/null 2>"$events.err" || { fail "could not start $args: $(tail -n 1 "$events.err")"; return 1; }
-        echo "fault=up service=${args// /,} at=$(now)" >>"$events" ;;
+        echo "fault=up service=$(tr " " "\n" <<<"$args" | grep -v "^-" | paste -sd,) at=$(now)" >>"$events" ;;
       sleep) sleep "$args" ;;
       kill | pause | unpause | stop)
         # Stamped once compose returns: by then the process is dead, frozen or thawed.
@@ -141,7 +148,7 @@ run() {
         echo "fault=back service=$args at=$(now)" >>"$events" ;;
       *) fail "unknown step '$step' in $TABLE"; return 1 ;;
     esac
-    [[ $verb == up || $verb == sleep ]] || rss "after-$verb" || true
+    [[ $verb == up || $verb == sleep ]] || rss "after-${verb%&}" || true
   done
   rm -f "$events.err"
 
