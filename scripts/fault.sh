@@ -131,9 +131,10 @@ run() {
         echo "fault=up service=$(tr " " "\n" <<<"$args" | grep -v "^-" | paste -sd,) at=$(now)" >>"$events" ;;
       sleep) sleep "$args" ;;
       kill | pause | unpause | stop)
-        # Stamped once compose returns: by then the process is dead, frozen or thawed.
+        # The fault hits between from= (compose called) and at= (compose returned).
+        local from; from=$(now)
         dc "$verb" $args >/dev/null 2>&1 || { fail "docker compose $verb $args failed"; return 1; }
-        echo "fault=$verb service=$args at=$(now)" >>"$events" ;;
+        echo "fault=$verb service=$args from=$from at=$(now)" >>"$events" ;;
       start)
         local t0 id
         t0=$(now)

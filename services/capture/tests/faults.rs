@@ -26,7 +26,7 @@ fn table() -> Vec<String> {
 }
 
 /// Every scenario the tests below judge; a row of the table missing here fails the build's tests.
-const JUDGED: [&str; 9] = [
+const JUDGED: [&str; 11] = [
     "tcp-lossy",
     "tcp-reset",
     "mqtt-lossy",
@@ -36,6 +36,8 @@ const JUDGED: [&str; 9] = [
     "pushpull-reliable",
     "pubsub-slow",
     "pubsub-late",
+    "rest-restart",
+    "mqtt-will",
 ];
 
 #[test]
@@ -530,6 +532,84 @@ fn pubsub_late_the_late_joiner_counts_what_was_published_before_it_joined() {
     assert!(
         before_join > 3,
         "pubsub-late: only {before_join} segments to the weather subscriber before the late join"
+    );
+}
+
+#[test]
+#[ignore = "needs Docker and `make images`"]
+fn rest_restart_the_client_retries_and_accounts_for_every_request() {
+    let run = scenario("rest-restart");
+    let sent = run.field("rest-client", "sent");
+    run.complete("rest-client", sent);
+    assert_eq!(run.field("rest-client", "rounds"), 100);
+    assert!(
+        run.field("rest-client", "retries") >= 1,
+        "rest-restart: no retry"
+    );
+    // Reported, not resent blindly: the field exists and is a count.
+    run.field("rest-client", "unknown");
+    // On the wire: the restarted API accepts new connections and answers HTTP again.
+    let back = run.event("back");
+    let after = |filter: &str| {
+        run.tshark(filter, &["frame.time_epoch"])
+            .iter()
+            .filter(|r| r[0].parse::<f64>().unwrap() > back)
+            .count()
+    };
+    assert!(
+        after("tcp.srcport == 8080 && tcp.flags.syn == 1 && tcp.flags.ack == 1") > 0,
+        "rest-restart: no connection accepted after the restart"
+    );
+    assert!(
+        after("http.response") > 0,
+        "rest-restart: no HTTP answer after the restart"
+    );
+}
+
+#[test]
+#[ignore = "needs Docker and `make images`"]
+fn mqtt_will_reaches_the_watcher_after_the_publisher_vanishes() {
+    let run = scenario("mqtt-will");
+    assert_eq!(
+        run.client("publisher-will").0,
+        137,
+        "publisher-will was killed"
+    );
+    run.complete("subscriber-will", 1);
+    // On the wire: the publisher's CONNECT carried its will, it never sent DISCONNECT, and the
+    // broker published the will to the watcher (10.201.1.6) after the publisher fell silent.
+    let wills = run.tshark(
+        "mqtt.msgtype == 1 && ip.src == 10.201.1.7",
+        &["mqtt.conflag.willflag", "mqtt.willtopic"],
+    );
+    assert_eq!(
+        wills,
+        vec![vec!["1".to_string(), "sensors/will".to_string()]],
+        "mqtt-will: CONNECT {wills:?}"
+    );
+    assert_eq!(
+        run.count("mqtt.msgtype == 14 && ip.src == 10.201.1.7"),
+        0,
+        "mqtt-will: a DISCONNECT was sent"
+    );
+    let last = run
+        .tshark("ip.src == 10.201.1.7 && tcp.len > 0", &["frame.time_epoch"])
+        .iter()
+        .map(|r| r[0].parse::<f64>().unwrap())
+        .fold(0.0, f64::max);
+    let will = run.tshark(
+        "mqtt.msgtype == 3 && ip.dst == 10.201.1.6 && mqtt.topic == \"sensors/will\"",
+        &["frame.time_epoch"],
+    );
+    assert_eq!(
+        will.len(),
+        1,
+        "mqtt-will: the watcher got {} will PUBLISHes",
+        will.len()
+    );
+    assert!(
+        will[0][0].parse::<f64>().unwrap() > last,
+        "the will came before the publisher fell silent"
     );
 }
 
