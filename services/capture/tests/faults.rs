@@ -2,7 +2,9 @@
 //! twice: by the clients' summary lines and exit codes (captures/fault-<name>.events) and by tshark
 //! on its pcap (retransmissions under loss, RSTs where injected, a second connection after a
 //! restart, a dead worker's traffic stopping when it was killed). Ignored by plain `cargo test`
-//! (they need Docker and `make images`); scripts/test-faults.sh runs them one at a time.
+//! (they need Docker and `make images`); scripts/test-faults.sh runs them one at a time. The
+//! recovering runs (Lazy Pirate, reliable PUSH/PULL, PUB/SUB counts, REST retries, MQTT will) need
+//! the clients' recovery flags in the images: without them their client ends with the wrong code.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
