@@ -1,6 +1,6 @@
 # The verbs users type. Each recipe is a line or two; the work lives in scripts/ and in `pola`.
 MODELS := mqtt tcp rest reqrep pushpull pubsub
-.PHONY: setup build test test-unit test-captures images up down capture report bench bench-quick wireshark live
+.PHONY: setup build test test-unit test-captures test-faults images up down capture faults faults-list report bench bench-quick wireshark live
 
 setup:            ## install what pola needs on a fresh Debian machine (apt, Compose v2, Rust crates)
 	bash scripts/setup.sh
@@ -8,7 +8,7 @@ setup:            ## install what pola needs on a fresh Debian machine (apt, Com
 build:            ## release binaries of every role and of `pola`
 	cargo build --release --workspace --bins
 
-test: setup test-unit test-captures bench-quick   ## everything CI runs (installs what is missing first)
+test: setup test-unit test-captures test-faults bench-quick   ## everything CI runs (installs what is missing first)
 
 test-unit:        ## every model on loopback, the bad-input table, the pcap decoders
 	cargo test --release --workspace
@@ -17,6 +17,9 @@ test-captures: images   ## every model in compose, every pcap checked with tshar
 	bash scripts/test-captures.sh
 	bash wireshark/check.sh
 	./target/release/pola report
+
+test-faults: images   ## every fault scenario in compose, judged by its clients' lines and by tshark
+	bash scripts/test-faults.sh
 
 images: build     ## build every image offline and print its size
 	bash scripts/images.sh
@@ -34,6 +37,17 @@ capture-%:        ## capture one model: make capture-mqtt (or tcp, rest, reqrep,
 	@case " $(MODELS) " in *" $* "*) ;; *) echo "unknown model '$*': valid models are $(MODELS)" >&2; exit 2;; esac
 	@$(MAKE) --no-print-directory images
 	bash scripts/capture.sh $*
+
+fault-%:          ## one fault scenario of scripts/faults.tsv: make fault-tcp-lossy (make faults-list shows them)
+	@bash scripts/fault.sh list | awk '{print $$1}' | grep -qx -- '$*' || { echo "unknown fault scenario '$*': valid scenarios are $$(bash scripts/fault.sh list | awk '{print $$1}' | xargs)" >&2; exit 2; }
+	@$(MAKE) --no-print-directory images
+	bash scripts/fault.sh $*
+
+faults: images    ## every fault scenario, one after another; pcaps in captures/fault-<name>.pcap
+	bash scripts/fault.sh all
+
+faults-list:      ## the fault scenarios: name, model, what the model promises
+	@bash scripts/fault.sh list
 
 report: build     ## summarise every capture in captures/ (HTML and Markdown)
 	./target/release/pola report

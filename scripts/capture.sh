@@ -23,7 +23,8 @@ docker compose version >/dev/null 2>&1 || die "Compose v2 (docker compose) is mi
 # The compose command for a set of profiles ("mqtt" or "mqtt,tcp,...").
 dc() { COMPOSE_PROFILES=$1 docker compose "${@:2}"; }
 
-down() { dc "$ALL" down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true; }
+# Fault runs (scripts/fault.sh) may have started the services of the fault-<model> profiles too.
+down() { dc "$ALL,fault-mqtt,fault-pubsub" down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true; }
 
 # Shows why a run failed: every container that exited non-zero, with its last log lines.
 explain_failure() {

@@ -2,7 +2,8 @@
 # Builds every pola image offline: for each role, stage a rootfs (the release binary, the shared
 # libraries ldd lists, the dynamic loader, /etc/passwd with a non-root user, an empty /tmp) and
 # `docker build` it FROM scratch with services/Dockerfile; the same for the tcpdump sidecar
-# (pola-capture + Debian's tcpdump). Prints each image's size. Usage: images.sh [image...]
+# (pola-capture + Debian's tcpdump, and nft and tc for the network faults it injects).
+# Prints each image's size. Usage: images.sh [image...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,7 +66,7 @@ wanted=("$@")
 [[ ${#wanted[@]} -gt 0 ]] || wanted=("${ROLES[@]}" capture)
 for name in "${wanted[@]}"; do
   if [[ $name == capture ]]; then
-    build capture 0 pola-capture target/release/pola-capture /usr/bin/tcpdump
+    build capture 0 pola-capture target/release/pola-capture /usr/bin/tcpdump /usr/sbin/nft /usr/sbin/tc
   elif [[ " ${ROLES[*]} " == *" $name "* ]]; then
     build "$name" 65532:65532 "$name" "target/release/$name"
   else

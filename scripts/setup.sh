@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   tcpdump tshark                      # capture and judge the pcaps
+  nftables iptables                   # network faults (the capture image stages nft and tc)
   mosquitto mosquitto-clients         # a real MQTT broker and clients to check ours against
   curl                                # a real HTTP client for the REST API
   python3-zmq libzmq3-dev             # pyzmq as a real ZeroMQ peer; libzmq headers for perf tools

@@ -3,8 +3,10 @@
 //!
 //! Start with [`sidecar::run`] (the whole life of a capture), then [`stats`] (what tcpdump says
 //! when it stops, and why it decides whether the pcap is kept), [`privs`] (capturing as the user
-//! who owns `captures/`) and [`models`] (ports per model).
+//! who owns `captures/`), [`models`] (ports per model) and [`fault`] (the network faults injected
+//! from the same namespace).
 
+pub mod fault;
 pub mod models;
 pub mod privs;
 pub mod sidecar;

@@ -25,6 +25,8 @@ const STOP_LIMIT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct Config {
     pub model: String,
+    /// The pcap's name without `.pcap`: the model's, or a fault scenario's (`fault-tcp-lossy`).
+    pub name: String,
     pub interface: String,
     pub filter: String,
     /// Where the pcap goes; its owner becomes the pcap's owner.
@@ -49,10 +51,10 @@ pub enum Outcome {
 
 impl Config {
     pub fn part_path(&self) -> PathBuf {
-        self.dir.join(format!("{}.pcap.part", self.model))
+        self.dir.join(format!("{}.pcap.part", self.name))
     }
     pub fn pcap_path(&self) -> PathBuf {
-        self.dir.join(format!("{}.pcap", self.model))
+        self.dir.join(format!("{}.pcap", self.name))
     }
 }
 

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Runs pola's fault scenarios (scripts/faults.tsv): each one a model in compose with a fault injected
+# on purpose, captured from outage to recovery in captures/fault-<name>.pcap, with every client's
+# summary line and exit code judged against what the scenario expects. The moments the faults hit
+# and the clients' lines go to captures/fault-<name>.events (Unix times, the pcap's clock), with the
+# RSS of every server sampled before the first fault, after each one and once the clients are done;
+# bench/faults.json keeps the latest RSS figures and client lines of every scenario.
+#   fault.sh NAME...   the named scenarios, one after another
+#   fault.sh all       every scenario in the table
+#   fault.sh list      the table: name, model, promise
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TABLE=${FAULT_TABLE:-scripts/faults.tsv}
+COMEBACK_SECS=${FAULT_COMEBACK_SECS:-20}   # how long a restarted service has to be healthy again
+CLIENT_SECS=${FAULT_CLIENT_SECS:-90}   # how long the clients have to finish after the last step
+
+die() { echo "fault: $*" >&2; exit 1; }
+
+# The table's rows without comments, fields trimmed: name|model|env|steps|exits|promise
+rows() { sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' -e 's/[[:space:]]*|[[:space:]]*/|/g' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' "$TABLE"; }
+names() { rows | cut -d'|' -f1; }
+
+[[ $# -gt 0 ]] || die "usage: fault.sh NAME... | all | list   (scenarios: $(names | xargs))"
+case $1 in
+  list) rows | awk -F'|' '{printf "%-22s %-9s %s\n", $1, $2, $6}'; exit 0 ;;
+  all) set -- $(names) ;;
+esac
+for arg in "$@"; do
+  names | grep -qx -- "$arg" || { echo "fault: unknown scenario '$arg'; valid: $(names | xargs)" >&2; exit 2; }
+done
+docker info >/dev/null 2>&1 || die "the Docker daemon is not running (start it: sudo dockerd, or make setup)"
+docker compose version >/dev/null 2>&1 || die "Compose v2 (docker compose) is missing: run make setup"
+
+now() { date +%s.%3N; }
+
+# Appends the resident memory of every running server of the model (the services in the capture's
+# namespace) to the events file: `rss phase=<phase> service=<svc> kb=<VmRSS> at=<time>`; false
+# when no server was running.
+rss() {
+  local phase=$1 svc id pid kb any=1
+  for svc in $servers; do
+    id=$(dc ps -q "$svc" 2>/dev/null) || continue
+    [[ -n $id ]] || continue
+    pid=$(docker inspect -f '{{.State.Pid}}' "$id")
+    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || continue
+    [[ -n $kb ]] || continue
+    echo "rss phase=$phase service=$svc kb=$kb at=$(now)" >>"$events"
+    any=0
+  done
+  return $any
+}
+
+# Records this run's RSS samples and client lines under its name in bench/faults.json.
+record() {
+  local file=bench/faults.json tmp
+  [[ -f $file ]] || echo '{}' >"$file"
+  tmp=$(mktemp)
+  jq --arg name "$1" --rawfile ev "$events" --arg date "$(date -u +%FT%TZ)" '
+    ($ev | split("\n") | map(select(length > 0) | split(" ")
+      | map(select(contains("=")) | capture("^(?<k>[^=]+)=(?<v>.*)$") | {(.k): .v}) | add)) as $lines
+    | .[$name] = {
+        date: $date,
+        rss_kb: ($lines | map(select(.phase)) | group_by(.service)
+          | map({(.[0].service): (map({(.phase): (.kb | tonumber)}) | add)}) | add // {}),
+        clients: ($lines | map(select(.client)) | map({(.client): del(.client)}) | add // {})
+      }' "$file" >"$tmp" && mv "$tmp" "$file"
+}
+
+# True once a restarted container is running and, if it has a healthcheck, has passed one since
+# this start (Docker keeps the health status of the previous life for a while).
+back() {
+  docker inspect "$1" | jq -e '.[0].State | .StartedAt as $s | .Running and
+    (.Health == null or ([.Health.Log[] | select(.Start > $s and .ExitCode == 0)] | length > 0))' >/dev/null
+}
+
+# One scenario's run; the globals below belong to it.
+run() {
+  local name=$1 row model env steps exits promise
+  row=$(rows | awk -F'|' -v n="$name" '$1 == n')
+  IFS='|' read -r _ model env steps exits promise <<<"$row"
+  local capture=fault-$name events=captures/fault-$name.events start=$SECONDS
+  # The run's compose: its model's profile plus the services only faults use, its variables.
+  local dc_cmd=(env $env CAPTURE_NAME="$capture" COMPOSE_PROFILES="$model,fault-$model" docker compose)
+  dc() { "${dc_cmd[@]}" "$@"; }
+  down() { bash scripts/capture.sh down >/dev/null 2>&1 || true; }
+  fail() { echo "$capture: FAILED: $*" >&2; wait_bg; down; return 1; }
+  local bg=()
+  wait_bg() { local p; for p in "${bg[@]}"; do wait "$p" 2>/dev/null || true; done; bg=(); }
+
+  for image in $(dc config --images | sort -u); do
+    docker image inspect "$image" >/dev/null 2>&1 || die "image $image is missing: run make images"
+  done
+  down
+  rm -f "captures/$capture.pcap" "captures/$capture.pcap.part"
+  mkdir -p captures
+  : >"$events"
+  trap 'echo "fault: interrupted, cleaning up" >&2; down; exit 130' INT TERM
+  echo "== $capture ($model): $promise"
+  dc up -d --wait "capture-$model" >/dev/null 2>&1 || { fail "capture-$model did not become healthy"; return 1; }
+
+  # The steps, each logged with its moment.
+  local step verb args sampled=0 servers
+  servers=$(dc config --format json | jq -r --arg c "service:capture-$model" '.services | to_entries[] | select(.value.network_mode == $c) | .key')
+  IFS=';' read -ra step_list <<<"$steps"
+  for step in "${step_list[@]}"; do
+    read -r verb args <<<"$step"
+    # RSS before the first fault, once the servers are up.
+    [[ $verb == up || $verb == sleep || $sampled == 1 ]] || { rss before && sampled=1; }
+    case $verb in
+      net | 'net&')
+        # The sidecar prints its own fault= lines with the moment the rule took effect.
+        local lines; lines=$(wc -l <"$events")
+        if [[ $verb == 'net&' ]]; then
+          { dc exec -T "capture-$model" /pola-capture fault $args >>"$events" 2>"$events.err" ||
+              echo "fault=failed what='$args' at=$(now)" >>"$events"; } &
+          bg+=($!)
+          # The next step waits until the sidecar said the rule is in place (or that it failed).
+          local before=$lines t
+          for t in $(seq 100); do
+            (($(wc -l <"$events") > before)) && break
+            sleep 0.05
+          done
+          grep -q "fault=failed" "$events" && { fail "fault '$args' could not be applied: $(tail -n 1 "$events.err")"; return 1; }
+        else
+          dc exec -T "capture-$model" /pola-capture fault $args >>"$events" 2>"$events.err" ||
+            { fail "fault '$args' could not be applied: $(tail -n 1 "$events.err")"; return 1; }
+        fi ;;
+      up)
+        dc up -d $args >/dev/null 2>"$events.err" || { fail "could not start $args: $(tail -n 1 "$events.err")"; return 1; }
+        echo "fault=up service=$(tr " " "\n" <<<"$args" | grep -v "^-" | paste -sd,) at=$(now)" >>"$events" ;;
+      sleep) sleep "$args" ;;
+      kill | pause | unpause | stop)
+        # The fault hits between from= (compose called) and at= (compose returned).
+        local from; from=$(now)
+        dc "$verb" $args >/dev/null 2>&1 || { fail "docker compose $verb $args failed"; return 1; }
+        echo "fault=$verb service=$args from=$from at=$(now)" >>"$events" ;;
+      start)
+        local t0 id
+        t0=$(now)
+        timeout "$COMEBACK_SECS" "${dc_cmd[@]}" start $args >/dev/null 2>&1 ||
+          { fail "$args did not come back within $COMEBACK_SECS s (docker compose start)"; return 1; }
+        id=$(dc ps -a -q "$args")
+        until back "$id"; do
+          awk -v a="$(now)" -v b="$t0" -v l="$COMEBACK_SECS" 'BEGIN { exit !(a - b > l) }' &&
+            { fail "$args did not come back within $COMEBACK_SECS s"; return 1; }
+          sleep 0.1
+        done
+        echo "fault=back service=$args at=$(now)" >>"$events" ;;
+      *) fail "unknown step '$step' in $TABLE"; return 1 ;;
+    esac
+    [[ $verb == up || $verb == sleep ]] || rss "after-${verb%&}" || true
+  done
+  rm -f "$events.err"
+
+  # Every client this run started (what done-<model> waits for, and the fault-only services) must
+  # end with its expected code.
+  local clients svc id code want ok=0 started
+  started=$(dc ps -a --services | xargs)
+  clients=$(dc config --format json | jq -r --arg d "done-$model" --arg m "$model" --arg started " $started " '
+    ((.services[$d].depends_on | keys) + [.services | to_entries[] | select((.value.profiles // []) | index("fault-\($m)")) | .key])
+    | .[] | . as $s | select($started | contains(" \($s) "))')
+  local deadline=$((SECONDS + CLIENT_SECS))
+  for svc in $clients; do
+    id=$(dc ps -a -q "$svc")
+    until [[ $(docker inspect -f '{{.State.Status}}' "$id") == exited ]]; do
+      ((SECONDS < deadline)) || {
+        docker logs --tail 6 "$id" 2>&1 | sed "s/^/    $svc: /" >&2
+        fail "$svc still running $CLIENT_SECS s after the last step"; return 1; }
+      sleep 0.2
+    done
+  done
+  wait_bg
+  rss end || true
+  local report=()
+  for svc in $clients; do
+    id=$(dc ps -a -q "$svc")
+    code=$(docker inspect -f '{{.State.ExitCode}}' "$id")
+    want=$(tr ' ' '\n' <<<"$exits" | sed -n "s/^$svc=//p")
+    want=${want:-0}
+    line=$(docker logs "$id" 2>/dev/null | grep -E '^sent=' | tail -n 1 || true)
+    echo "client=$svc exit=$code ${line:-no summary line}" >>"$events"
+    report+=("    $svc (exit $code): ${line:-no summary line}")
+    if [[ $code != "$want" ]]; then
+      report+=("      expected exit $want; its last lines:")
+      while IFS= read -r l; do report+=("        $l"); done < <(docker logs --tail 8 "$id" 2>&1)
+      ok=1
+    fi
+  done
+
+  # The capture: told the clients are done, the sidecar keeps the pcap only if it is complete.
+  local cid verdict
+  cid=$(dc ps -a -q "capture-$model")
+  dc exec -T "capture-$model" /pola-capture --mark-done >/dev/null 2>&1 || true
+  code=$(docker wait "$cid")
+  verdict=$(docker logs "$cid" 2>/dev/null | tail -n 1)
+  if [[ $code == 0 && -f captures/$capture.pcap && $verdict == *captured=* ]]; then
+    dc config --format json | jq -r --arg net "$model" '
+      .services | to_entries[] | select(.value.networks[$net].ipv4_address != null)
+      | .value.networks[$net] as $n
+      | "\($n.ipv4_address) \(if ($n.aliases // []) == [] then .key else ($n.aliases | join("/")) end)"' \
+      >"captures/$capture.hosts"
+    echo "$capture: captures/$capture.pcap  ${verdict#* pcap=* }"
+  else
+    echo "$capture: broken capture, no pcap (sidecar exited $code): $verdict" >&2
+    ok=1
+  fi
+  printf '%s\n' "${report[@]}"
+  record "$name"
+  down
+  trap - INT TERM
+  if ((ok == 0)); then
+    echo "$capture: as the model promises ($((SECONDS - start)) s)"
+  else
+    echo "$capture: FAILED: a client did not end as expected or the capture is broken" >&2
+  fi
+  return $ok
+}
+
+failed=()
+for name in "$@"; do run "$name" || failed+=("$name"); done
+((${#failed[@]} == 0)) || die "failed: ${failed[*]}"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The fault scenarios' tests (services/capture/tests/faults.rs, ignored by plain `cargo test`): every
+# scenario of scripts/faults.tsv run in compose and judged by its clients' lines and by tshark, one at
+# a time since each run takes the compose project down and up. Needs the images: `make images` first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+docker info >/dev/null 2>&1 || { echo "test-faults: the Docker daemon is not running (start it: sudo dockerd, or make setup)" >&2; exit 1; }
+cargo test --release -p pola-capture --test faults -- --ignored --test-threads=1 "$@"
