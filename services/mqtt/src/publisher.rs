@@ -185,7 +185,10 @@ pub async fn run(args: Args, mut stop: Stop) -> anyhow::Result<Outcome> {
     });
 
     let mut in_flight: HashSet<u16> = HashSet::new();
-    let mut backoff = Backoff::new(format!("reconnecting to {}", args.connect), args.session.retries);
+    let mut backoff = Backoff::new(
+        format!("reconnecting to {}", args.connect),
+        args.session.retries,
+    );
     let mut interrupted = false;
     while run.confirmed < args.count {
         let event = tokio::select! {
@@ -198,6 +201,7 @@ pub async fn run(args: Args, mut stop: Stop) -> anyhow::Result<Outcome> {
                     // QoS 0 has no acknowledgement: a reading handed to TCP is all we can know.
                     run.sent += 1;
                     run.confirmed += 1;
+                    backoff.succeeded();
                 } else if in_flight.insert(pkid) {
                     run.sent += 1;
                 } else {
@@ -206,12 +210,15 @@ pub async fn run(args: Args, mut stop: Stop) -> anyhow::Result<Outcome> {
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) if qos == QoS::AtLeastOnce => {
                 run.confirmed += u64::from(in_flight.remove(&ack.pkid));
+                backoff.succeeded();
             }
             Ok(Event::Incoming(Packet::PubComp(comp))) if qos == QoS::ExactlyOnce => {
                 run.confirmed += u64::from(in_flight.remove(&comp.pkid));
+                backoff.succeeded();
             }
             Ok(Event::Incoming(Packet::ConnAck(connack))) => {
-                backoff.succeeded();
+                // The streak of attempts ends with progress, not with a CONNACK: a session that
+                // fails at once after each reconnect must still run out of attempts.
                 log::info!(
                     "reconnected to {} (session present: {})",
                     args.connect,

@@ -144,12 +144,16 @@ pub async fn run(args: Args, mut stop: Stop) -> anyhow::Result<Outcome> {
             _ = stop.requested() => { interrupted = true; break; }
         };
         match event {
-            Ok(Event::Incoming(Packet::Publish(publish))) => tally.publish(&publish, &args.topics),
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                backoff.succeeded();
+                tally.publish(&publish, &args.topics)
+            }
             Ok(Event::Outgoing(Outgoing::PubAck(_) | Outgoing::PubComp(_))) => {
                 tally.acks_owed = tally.acks_owed.saturating_sub(1)
             }
             Ok(Event::Incoming(Packet::ConnAck(connack))) => {
-                backoff.succeeded();
+                // The streak of attempts ends with progress, not with a CONNACK: a session that
+                // fails at once after each reconnect must still run out of attempts.
                 log::info!(
                     "reconnected to {} (session present: {})",
                     args.connect,
