@@ -64,6 +64,7 @@ fn across_a_restart(qos: &str, timeout_secs: &str) -> (Finished, Finished) {
                 "--client-id",
                 &sub_id,
             ][..],
+            &["--timeout-secs", timeout_secs],
             &session,
         ]
         .concat(),
