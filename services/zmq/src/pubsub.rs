@@ -407,3 +407,35 @@ fn tally_outcome(
     });
     Outcome { summary, problem }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(t: &mut TopicTally, seq: u64) {
+        take(t, json!({ "seq": seq }).to_string().as_bytes());
+    }
+
+    #[test]
+    fn gaps_and_a_late_start_are_counted_apart() {
+        let mut t = TopicTally::default();
+        for seq in [3, 4, 7, 8] {
+            data(&mut t, seq);
+        }
+        take(&mut t, b"END 10");
+        assert_eq!(
+            (t.before_join, t.missed, t.received, t.out_of_order),
+            (3, 2 + 1, 4, 0)
+        );
+        assert_eq!(t.announced, Some(t.received + t.missed + t.before_join));
+        data(&mut t, 8);
+        assert_eq!(t.out_of_order, 1, "a sequence number going back");
+    }
+
+    #[test]
+    fn a_topic_with_nothing_received_missed_everything() {
+        let mut t = TopicTally::default();
+        take(&mut t, b"END 5");
+        assert_eq!((t.before_join, t.missed), (0, 5));
+    }
+}
