@@ -3,9 +3,11 @@
 //! Start with [`run`]: every binary's `main` hands its body to it, which sets up logging and turns
 //! a fatal error into one clear line and a non-zero exit. Then [`shutdown`] (SIGTERM and SIGINT),
 //! [`retry`] (a peer that is not up yet), [`summary`] (the line every client ends with) and
-//! [`probe`] (the healthcheck a `FROM scratch` image runs, since it has no shell).
+//! [`probe`] (the healthcheck a `FROM scratch` image runs, since it has no shell), and
+//! [`recovery`] (bounded, logged reconnects and duplicate counting for clients that survive faults).
 
 pub mod probe;
+pub mod recovery;
 pub mod retry;
 pub mod shutdown;
 pub mod summary;

@@ -38,6 +38,42 @@ pub fn default_client_id(role: &str) -> String {
     format!("{role}-{}", std::process::id())
 }
 
+/// How a client keeps its session across broker restarts; the same flags on both clients.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Session {
+    /// Keep the session on the broker (clean session off): subscriptions and unconfirmed QoS 1/2
+    /// messages survive a disconnect. Needs a fixed --client-id (default: the role's name).
+    #[arg(long, env = "PERSISTENT")]
+    pub persistent: bool,
+
+    /// Reconnect attempts per outage, with a growing pause and a log line each (0: a lost
+    /// connection ends the run).
+    #[arg(long, env = "RETRIES", default_value_t = 0)]
+    pub retries: u32,
+
+    /// Seconds between keep-alive PINGREQs; the broker drops a silent client after 1.5 times this
+    /// (and publishes its Last Will).
+    #[arg(long, env = "KEEP_ALIVE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=65535))]
+    pub keep_alive_secs: u64,
+}
+
+impl Session {
+    /// The client id: `--client-id`, else a fixed name for a persistent session (the broker finds
+    /// it again by that name), else one unique per process.
+    pub fn client_id(&self, given: Option<&str>, role: &str) -> String {
+        match given {
+            Some(id) => id.to_string(),
+            None if self.persistent => role.to_string(),
+            None => default_client_id(role),
+        }
+    }
+
+    pub fn apply(&self, options: &mut MqttOptions) {
+        options.set_clean_session(!self.persistent);
+        options.set_keep_alive(Duration::from_secs(self.keep_alive_secs));
+    }
+}
+
 /// Builds the client options for `connect` (`HOST:PORT`); the host is resolved by rumqttc at
 /// each attempt, so a compose service name that is not in DNS yet is retried like a refusal.
 pub fn client_options(client_id: &str, connect: &str) -> anyhow::Result<MqttOptions> {

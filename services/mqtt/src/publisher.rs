@@ -1,11 +1,18 @@
 //! The publisher: sends `--count` sensor readings as JSON to `sensors/<room>/<kind>`, cycling
 //! over rooms and kinds, and waits until the broker has confirmed every one (PUBACK at QoS 1,
 //! PUBCOMP at QoS 2) before it sends DISCONNECT and reports.
+//!
+//! With `--retries` it survives a broker restart: it reconnects (a log line per attempt) and, with
+//! `--persistent`, resumes its session, where rumqttc sends every unconfirmed PUBLISH again (with
+//! the DUP flag); a broker that lost the session gets them again from here. `--rate` paces the
+//! stream so a fault can hit mid-way; `--will-topic` leaves a Last Will for a vanished publisher.
 
+use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use rumqttc::{Event, Outgoing, Packet, QoS};
+use common::recovery::Backoff;
+use rumqttc::{Event, Outgoing, Packet, QoS, Request};
 use serde::Serialize;
 
 use crate::{Outcome, Stop};
@@ -61,6 +68,22 @@ pub struct Args {
     /// Seconds to keep retrying while the broker is not up, then exit 1.
     #[arg(long, env = "RETRY_SECS", default_value_t = 10)]
     pub retry_secs: u64,
+
+    #[command(flatten)]
+    pub session: crate::Session,
+
+    /// Readings per second (0: as fast as the broker confirms them).
+    #[arg(long, env = "RATE", default_value_t = 0.0)]
+    pub rate: f64,
+
+    /// Topic of the Last Will, which the broker publishes if this client vanishes without
+    /// DISCONNECT (its keep-alive expired or its connection broke).
+    #[arg(long, env = "WILL_TOPIC")]
+    pub will_topic: Option<String>,
+
+    /// Payload of the Last Will.
+    #[arg(long, env = "WILL_PAYLOAD", default_value = "offline")]
+    pub will_payload: String,
 }
 
 /// One reading, the JSON payload of a PUBLISH.
@@ -116,82 +139,171 @@ pub async fn run(args: Args, mut stop: Stop) -> anyhow::Result<Outcome> {
         !args.rooms.is_empty() && !args.kinds.is_empty(),
         "--rooms and --kinds need at least one name each"
     );
+    anyhow::ensure!(
+        args.rate.is_finite() && args.rate >= 0.0,
+        "--rate {}: not a number of readings per second",
+        args.rate
+    );
     let start = Instant::now();
     let client_id = args
-        .client_id
-        .clone()
-        .unwrap_or_else(|| crate::default_client_id("mqtt-publisher"));
-    let options = crate::client_options(&client_id, &args.connect)?;
+        .session
+        .client_id(args.client_id.as_deref(), "mqtt-publisher");
+    let mut options = crate::client_options(&client_id, &args.connect)?;
+    args.session.apply(&mut options);
+    if let Some(topic) = &args.will_topic {
+        options.set_last_will(rumqttc::LastWill::new(
+            topic,
+            args.will_payload.clone(),
+            QoS::AtLeastOnce,
+            false,
+        ));
+    }
     let limit = Duration::from_secs(args.retry_secs);
+    let mut run = Run::default();
     let (client, mut eventloop) = tokio::select! {
         connected = crate::connect(&options, &args.connect, limit) => connected?,
-        _ = stop.requested() => return Ok(outcome(&args, 0, 0, start, true)),
+        _ = stop.requested() => return Ok(outcome(&args, &run, start, true)),
     };
     log::info!("connected to {} as {client_id}", args.connect);
 
-    // The requests go through rumqttc's channel while this task polls the event loop, which
-    // is what actually writes them and reads the acknowledgements.
+    // A task hands the readings to rumqttc's request channel, paced by --rate, while this task
+    // polls the event loop, which writes them and reads the acknowledgements. Polling is never
+    // cancelled: a poll cut short mid-reconnect would leave a half-open connection behind.
     let sender = client.clone();
     let plan: Vec<_> = (0..args.count).map(|seq| reading(&args, seq)).collect();
-    let (qos, retain) = (args.qos, args.retain);
-    tokio::spawn(async move {
-        for (topic, payload) in plan {
+    let (qos, retain, rate) = (args.qos, args.retain, args.rate);
+    let feeder = tokio::spawn(async move {
+        let begin = tokio::time::Instant::now();
+        for (seq, (topic, payload)) in plan.into_iter().enumerate() {
+            if rate > 0.0 {
+                tokio::time::sleep_until(begin + Duration::from_secs_f64(seq as f64 / rate)).await;
+            }
             if sender.publish(topic, qos, retain, payload).await.is_err() {
                 break; // the event loop is gone; the main task reports what went missing
             }
         }
     });
 
-    let (mut written, mut confirmed) = (0u64, 0u64);
+    let mut in_flight: HashSet<u16> = HashSet::new();
+    let mut backoff = Backoff::new(
+        format!("reconnecting to {}", args.connect),
+        args.session.retries,
+    );
     let mut interrupted = false;
-    while confirmed < args.count {
+    while run.confirmed < args.count {
         let event = tokio::select! {
             event = eventloop.poll() => event,
             _ = stop.requested() => { interrupted = true; break; }
         };
         match event {
-            Ok(Event::Outgoing(Outgoing::Publish(_))) => {
-                written += 1;
-                // QoS 0 has no acknowledgement: a reading handed to TCP is all we can know.
+            Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
                 if qos == QoS::AtMostOnce {
-                    confirmed += 1;
+                    // QoS 0 has no acknowledgement: a reading handed to TCP is all we can know.
+                    run.sent += 1;
+                    run.confirmed += 1;
+                    backoff.succeeded();
+                } else if in_flight.insert(pkid) {
+                    run.sent += 1;
+                } else {
+                    run.resent += 1;
                 }
             }
-            Ok(Event::Incoming(Packet::PubAck(_))) if qos == QoS::AtLeastOnce => confirmed += 1,
-            Ok(Event::Incoming(Packet::PubComp(_))) if qos == QoS::ExactlyOnce => confirmed += 1,
+            Ok(Event::Incoming(Packet::PubAck(ack))) if qos == QoS::AtLeastOnce => {
+                run.confirmed += u64::from(in_flight.remove(&ack.pkid));
+                backoff.succeeded();
+            }
+            Ok(Event::Incoming(Packet::PubComp(comp))) if qos == QoS::ExactlyOnce => {
+                run.confirmed += u64::from(in_flight.remove(&comp.pkid));
+                backoff.succeeded();
+            }
+            Ok(Event::Incoming(Packet::ConnAck(connack))) => {
+                // The streak of attempts ends with progress, not with a CONNACK: a session that
+                // fails at once after each reconnect must still run out of attempts.
+                log::info!(
+                    "reconnected to {} (session present: {})",
+                    args.connect,
+                    connack.session_present
+                );
+                if !connack.session_present {
+                    // rumqttc has dropped what the old session held; which readings those were
+                    // is not known, so the run ends here with them counted as lost.
+                    log::error!(
+                        "the broker at {} lost this client's session: {} readings unconfirmed",
+                        args.connect,
+                        args.count - run.confirmed
+                    );
+                    break;
+                }
+            }
             Ok(_) => {}
             Err(err) => {
-                log::error!(
-                    "connection to {} lost: {}",
-                    args.connect,
-                    crate::describe(&err)
-                );
-                return Ok(outcome(&args, written, confirmed, start, false));
+                let why = crate::describe(&err);
+                let Some(pause) = backoff.failed(&why) else {
+                    log::error!("connection to {} lost: {why}", args.connect);
+                    break;
+                };
+                mark_dup(&mut eventloop.pending);
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = stop.requested() => { interrupted = true; break; }
+                }
             }
         }
     }
-    if !interrupted {
+    feeder.abort();
+    run.retries = backoff.retries();
+    if !interrupted && run.confirmed == args.count {
         crate::disconnect(&client, &mut eventloop).await?;
     }
-    Ok(outcome(&args, written, confirmed, start, interrupted))
+    Ok(outcome(&args, &run, start, interrupted))
 }
 
-fn outcome(args: &Args, sent: u64, confirmed: u64, start: Instant, interrupted: bool) -> Outcome {
+/// Sets the DUP flag on the PUBLISHes rumqttc will send again on the resumed session (those
+/// with a packet id were on the wire before), as MQTT asks of a redelivery.
+fn mark_dup(pending: &mut VecDeque<Request>) {
+    for request in pending.iter_mut() {
+        if let Request::Publish(publish) = request {
+            if publish.pkid != 0 {
+                publish.dup = true;
+            }
+        }
+    }
+}
+
+/// What the publisher counted.
+#[derive(Default)]
+struct Run {
+    /// Readings written (a resent PUBLISH is counted once).
+    sent: u64,
+    confirmed: u64,
+    /// PUBLISHes written again after a reconnect.
+    resent: u64,
+    retries: u64,
+}
+
+fn outcome(args: &Args, run: &Run, start: Instant, interrupted: bool) -> Outcome {
     let confirm = match args.qos {
         QoS::AtMostOnce => "written",
         QoS::AtLeastOnce => "puback",
         QoS::ExactlyOnce => "pubcomp",
     };
     let summary = common::Summary {
-        sent,
-        received: confirmed,
-        lost: args.count - confirmed,
+        sent: run.sent,
+        received: run.confirmed,
+        lost: args.count - run.confirmed,
         elapsed: start.elapsed(),
         extra: vec![],
     }
     .with("qos", crate::qos_number(args.qos))
     .with("confirm", confirm)
     .with("retain", args.retain);
+    let summary = if args.session.retries > 0 {
+        summary
+            .with("retries", run.retries)
+            .with("resent", run.resent)
+    } else {
+        summary
+    };
     Outcome {
         summary,
         interrupted,

@@ -2,6 +2,10 @@
 //! (a ready file for compose), then prints each reading until `--count` have arrived. It checks
 //! the broker's routing itself: a message whose topic matches none of its filters is counted
 //! as `unexpected`.
+//!
+//! With `--retries` it survives a broker restart: it reconnects (a log line per attempt), with
+//! `--persistent` resumes its session (subscribing again if the broker lost it), and counts a
+//! reading that arrives twice by its sequence number as a duplicate, not as received.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -9,6 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use rumqttc::{Event, Outgoing, Packet, QoS, SubscribeFilter, SubscribeReasonCode};
+
+use common::recovery::{Backoff, Seen};
 
 use crate::{Outcome, Stop};
 
@@ -49,6 +55,9 @@ pub struct Args {
     #[arg(long, env = "RETRY_SECS", default_value_t = 10)]
     pub retry_secs: u64,
 
+    #[command(flatten)]
+    pub session: crate::Session,
+
     /// Healthcheck: exit 0 if --ready-file exists (the subscription is in place), else 1.
     #[arg(long)]
     pub probe: bool,
@@ -71,10 +80,10 @@ pub fn matches_any(topic: &str, filters: &[String]) -> bool {
 pub async fn run(args: Args, mut stop: Stop) -> anyhow::Result<Outcome> {
     let start = Instant::now();
     let client_id = args
-        .client_id
-        .clone()
-        .unwrap_or_else(|| crate::default_client_id("mqtt-subscriber"));
-    let options = crate::client_options(&client_id, &args.connect)?;
+        .session
+        .client_id(args.client_id.as_deref(), "mqtt-subscriber");
+    let mut options = crate::client_options(&client_id, &args.connect)?;
+    args.session.apply(&mut options);
     let limit = Duration::from_secs(args.retry_secs);
     let mut tally = Tally::default();
     let (client, mut eventloop) = tokio::select! {
@@ -83,12 +92,13 @@ pub async fn run(args: Args, mut stop: Stop) -> anyhow::Result<Outcome> {
     };
     log::info!("connected to {} as {client_id}", args.connect);
 
-    let filters = args
+    let filters: Vec<SubscribeFilter> = args
         .topics
         .iter()
-        .map(|t| SubscribeFilter::new(t.clone(), args.qos));
+        .map(|t| SubscribeFilter::new(t.clone(), args.qos))
+        .collect();
     client
-        .subscribe_many(filters)
+        .subscribe_many(filters.clone())
         .await
         .context("queueing SUBSCRIBE")?;
     let suback = loop {
@@ -118,6 +128,10 @@ pub async fn run(args: Args, mut stop: Stop) -> anyhow::Result<Outcome> {
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout_secs);
     let mut interrupted = false;
+    let mut backoff = Backoff::new(
+        format!("reconnecting to {}", args.connect),
+        args.session.retries,
+    );
     // Run until every expected message is in and its acknowledgement is on the wire, so the
     // capture shows each QoS handshake complete before DISCONNECT.
     while tally.received < args.count || tally.acks_owed > 0 {
@@ -130,19 +144,46 @@ pub async fn run(args: Args, mut stop: Stop) -> anyhow::Result<Outcome> {
             _ = stop.requested() => { interrupted = true; break; }
         };
         match event {
-            Ok(Event::Incoming(Packet::Publish(publish))) => tally.publish(&publish, &args.topics),
-            Ok(Event::Outgoing(Outgoing::PubAck(_) | Outgoing::PubComp(_))) => tally.acks_owed -= 1,
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                backoff.succeeded();
+                tally.publish(&publish, &args.topics)
+            }
+            Ok(Event::Outgoing(Outgoing::PubAck(_) | Outgoing::PubComp(_))) => {
+                tally.acks_owed = tally.acks_owed.saturating_sub(1)
+            }
+            Ok(Event::Incoming(Packet::ConnAck(connack))) => {
+                // The streak of attempts ends with progress, not with a CONNACK: a session that
+                // fails at once after each reconnect must still run out of attempts.
+                log::info!(
+                    "reconnected to {} (session present: {})",
+                    args.connect,
+                    connack.session_present
+                );
+                if !connack.session_present {
+                    // The broker forgot us: without subscriptions nothing more would come.
+                    client
+                        .try_subscribe_many(filters.clone())
+                        .context("queueing SUBSCRIBE again")?;
+                }
+            }
             Ok(_) => {}
             Err(err) => {
-                log::error!(
-                    "connection to {} lost: {}",
-                    args.connect,
-                    crate::describe(&err)
-                );
-                return Ok(tally.outcome(&args, start, false));
+                let why = crate::describe(&err);
+                // Acknowledgements not written are owed to a connection that is gone.
+                tally.acks_owed = 0;
+                let Some(pause) = backoff.failed(&why) else {
+                    log::error!("connection to {} lost: {why}", args.connect);
+                    tally.retries = backoff.retries();
+                    return Ok(tally.outcome(&args, start, false));
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = stop.requested() => { interrupted = true; break; }
+                }
             }
         }
     }
+    tally.retries = backoff.retries();
     if !interrupted {
         crate::disconnect(&client, &mut eventloop).await?;
     }
@@ -153,6 +194,9 @@ pub async fn run(args: Args, mut stop: Stop) -> anyhow::Result<Outcome> {
 #[derive(Default)]
 struct Tally {
     received: u64,
+    /// Readings by sequence number: one seen again is a duplicate (QoS 1 redelivery).
+    seen: Seen,
+    retries: u64,
     unexpected: u64,
     retained: u64,
     /// PUBACKs (QoS 1) and PUBCOMPs (QoS 2) we still have to send.
@@ -161,11 +205,24 @@ struct Tally {
 
 impl Tally {
     fn publish(&mut self, publish: &rumqttc::Publish, filters: &[String]) {
-        self.received += 1;
-        self.retained += u64::from(publish.retain);
         if publish.qos != QoS::AtMostOnce {
             self.acks_owed += 1;
         }
+        // A payload without a sequence number (a Last Will, another publisher's) is never a
+        // duplicate.
+        let seq = serde_json::from_slice::<serde_json::Value>(&publish.payload)
+            .ok()
+            .and_then(|v| v.get("seq").and_then(serde_json::Value::as_u64));
+        if seq.is_some_and(|seq| !self.seen.first_time(seq)) {
+            log::debug!(
+                "duplicate {} seq {seq:?} (dup flag {})",
+                publish.topic,
+                publish.dup
+            );
+            return;
+        }
+        self.received += 1;
+        self.retained += u64::from(publish.retain);
         let payload = String::from_utf8_lossy(&publish.payload);
         if matches_any(&publish.topic, filters) {
             log::info!(
@@ -195,7 +252,13 @@ impl Tally {
         }
         .with("qos", crate::qos_number(args.qos))
         .with("unexpected", self.unexpected)
-        .with("retained", self.retained);
+        .with("retained", self.retained)
+        .with("duplicates", self.seen.duplicates());
+        let summary = if args.session.retries > 0 {
+            summary.with("retries", self.retries)
+        } else {
+            summary
+        };
         Outcome {
             summary,
             interrupted,

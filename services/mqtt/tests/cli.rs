@@ -54,7 +54,8 @@ fn summary_lines_have_the_common_fields_then_the_model_fields() {
             "elapsed_ms",
             "qos",
             "unexpected",
-            "retained"
+            "retained",
+            "duplicates"
         ],
         "{}",
         s.stdout

@@ -1,6 +1,12 @@
 //! The REST client's walk: health, create, list, read, update, read back, delete, read again
 //! (404), over one keep-alive connection, checking each status and body. A step that fails ends
 //! its round (the next steps depend on it); the next round starts afresh.
+//!
+//! With `retries`, a request that gets no answer (connection refused or reset, timeout) is sent
+//! again if it is idempotent (GET, PUT, DELETE), with a pause and a log line per attempt. A POST
+//! is never sent again blindly: its outcome is unknown (`unknown=`), so the client asks the server
+//! with GET /items what it holds of the round, removes that, and walks the round again. The same
+//! happens after any reconnect, since a restarted server may have lost its state.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -27,6 +33,20 @@ pub struct Config {
     pub retry: Duration,
     /// How long one request may take before it counts as lost.
     pub timeout: Duration,
+    /// Attempts per outage for a request that got no answer (0: it is lost at once).
+    pub retries: u32,
+}
+
+/// Times one round may be walked again after outages before it is given up.
+const MAX_REDO: u32 = 5;
+
+/// Why a round stopped early.
+#[derive(Debug, PartialEq)]
+enum Stop {
+    /// A check failed (counted in `failed`) or a request was lost (counted in `lost`).
+    Failed,
+    /// The server was unreachable for a while: what it holds must be found out first.
+    Outage,
 }
 
 /// The result of a run: the summary line, whether every check passed, and whether a signal cut
@@ -49,6 +69,11 @@ struct Walk {
     lost: u64,
     /// Checks that failed: wrong status, body or header.
     failed: u64,
+    /// POSTs whose outcome could not be known.
+    unknown: u64,
+    /// Rounds walked again after an outage.
+    redone: u64,
+    backoff: Option<common::recovery::Backoff>,
 }
 
 /// A name of exactly `size` bytes that differs per round and per version (create or update).
@@ -81,14 +106,21 @@ pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Re
     .await?;
     log::info!("connected to {base}");
 
+    let backoff = common::recovery::Backoff::new(format!("reconnecting to {base}"), cfg.retries);
     let mut walk = Walk {
         http,
         base,
+        backoff: Some(backoff),
         ..Walk::default()
     };
     let start = Instant::now();
+    let mut complete = 0;
     let interrupted = tokio::select! {
-        _ = async { for round in 0..cfg.rounds { walk.round(round, cfg.size).await; } } => false,
+        _ = async {
+            for round in 0..cfg.rounds {
+                complete += u64::from(walk.walk_round(round, cfg.size).await);
+            }
+        } => false,
         _ = shutdown => true,
     };
     if interrupted {
@@ -103,8 +135,16 @@ pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Re
     }
     .with("failed", walk.failed)
     .with("rounds", cfg.rounds);
-    let ok =
-        !interrupted && walk.failed == 0 && walk.lost == 0 && walk.received == cfg.rounds * STEPS;
+    let summary = if cfg.retries > 0 {
+        let retries = walk.backoff.as_ref().map_or(0, |b| b.retries());
+        summary
+            .with("retries", retries)
+            .with("unknown", walk.unknown)
+            .with("redone", walk.redone)
+    } else {
+        summary
+    };
+    let ok = !interrupted && walk.failed == 0 && walk.lost == 0 && complete == cfg.rounds;
     Ok(Report {
         summary,
         ok,
@@ -113,8 +153,60 @@ pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Re
 }
 
 impl Walk {
-    /// One round; `None` from a step means it failed and was already counted.
-    async fn round(&mut self, round: u64, size: usize) -> Option<()> {
+    /// Walks one round, again from the start after an outage (at most [`MAX_REDO`] times); true
+    /// if it completed with every check passed.
+    async fn walk_round(&mut self, round: u64, size: usize) -> bool {
+        for _ in 0..=MAX_REDO {
+            match self.round(round, size).await {
+                Ok(()) => return true,
+                Err(Stop::Failed) => return false,
+                Err(Stop::Outage) => {
+                    if self.find_out(round, size).await.is_err() {
+                        return false;
+                    }
+                    self.redone += 1;
+                    log::info!("round {round}: walked again from the start after an outage");
+                }
+            }
+        }
+        log::error!("round {round}: given up after {MAX_REDO} outages");
+        self.failed += 1;
+        false
+    }
+
+    /// After an outage: GET /items shows what the server holds of this round (a POST that went
+    /// through, or nothing if it restarted empty); that is deleted so the round can start over.
+    async fn find_out(&mut self, round: u64, size: usize) -> Result<(), Stop> {
+        let ok = [StatusCode::OK];
+        let (listed, _) = self
+            .send(
+                self.http.get(self.url("/items")),
+                &ok,
+                "GET /items (finding out)",
+            )
+            .await?;
+        let items: Vec<Item> = self.parse(listed, "GET /items body").await?;
+        let ours = [name(round, "v1", size), name(round, "v2", size)];
+        let found: Vec<u64> = items
+            .iter()
+            .filter(|i| ours.contains(&i.name))
+            .map(|i| i.id)
+            .collect();
+        log::info!(
+            "round {round}: the server holds {} of its items",
+            found.len()
+        );
+        for id in found {
+            // A DELETE retried after an outage may find it already gone: 404 is the same outcome.
+            let gone = [StatusCode::NO_CONTENT, StatusCode::NOT_FOUND];
+            let request = self.http.delete(self.url(&format!("/items/{id}")));
+            self.send(request, &gone, "DELETE (finding out)").await?;
+        }
+        Ok(())
+    }
+
+    /// One round; an error from a step means it failed and was already counted, or an outage.
+    async fn round(&mut self, round: u64, size: usize) -> Result<(), Stop> {
         let health = self
             .call(
                 self.http.get(self.url("/health")),
@@ -233,56 +325,112 @@ impl Walk {
         format!("{}{path}", self.base)
     }
 
-    /// Sends one request; counts it as received only with the expected status.
+    /// Sends one request of the walk; counts it as received only with the expected status. A
+    /// request that needed a reconnect ends the round as an outage, whatever its answer.
     async fn call(
         &mut self,
         request: RequestBuilder,
         expect: StatusCode,
         what: &str,
-    ) -> Option<Response> {
-        self.sent += 1;
-        match request.send().await {
-            Err(err) => {
-                self.lost += 1;
-                log::error!("{what}: no response: {err}");
-                None
-            }
-            Ok(response) if response.status() != expect => {
-                self.failed += 1;
-                let status = response.status();
-                let body = response.text().await.unwrap_or_default();
-                log::error!("{what}: expected {expect}, got {status}: {body}");
-                None
-            }
-            Ok(response) => {
-                self.received += 1;
-                Some(response)
-            }
+    ) -> Result<Response, Stop> {
+        match self.send(request, &[expect], what).await? {
+            (_, true) => Err(Stop::Outage),
+            (response, false) => Ok(response),
         }
+    }
+
+    /// Sends one request, again after a failure if it is idempotent and attempts are left;
+    /// returns the answer and whether it needed a reconnect.
+    async fn send(
+        &mut self,
+        request: RequestBuilder,
+        expect: &[StatusCode],
+        what: &str,
+    ) -> Result<(Response, bool), Stop> {
+        self.sent += 1;
+        let retrying = self.backoff.as_ref().is_some_and(|b| b.max() > 0);
+        let mut reconnected = false;
+        let response = loop {
+            let attempt = request
+                .try_clone()
+                .expect("requests without streamed bodies");
+            let err = match attempt.send().await {
+                Ok(response) => break response,
+                Err(err) => causes(&err),
+            };
+            if retrying && what.starts_with("POST") {
+                // It may have been applied before the connection broke: never sent blindly again.
+                self.unknown += 1;
+                log::warn!("{what}: outcome unknown ({err}); finding out with GET /items");
+                return Err(Stop::Outage);
+            }
+            let backoff = self.backoff.as_mut().expect("set in run");
+            match backoff.failed(&format!("{what}: {err}")) {
+                Some(pause) => {
+                    reconnected = true;
+                    tokio::time::sleep(pause).await;
+                }
+                None => {
+                    self.lost += 1;
+                    log::error!("{what}: no response: {err}");
+                    return Err(Stop::Failed);
+                }
+            }
+        };
+        if let Some(b) = self.backoff.as_mut() {
+            b.succeeded();
+        }
+        if !expect.contains(&response.status()) {
+            if reconnected {
+                // Answered by a server that may have restarted empty: not a failed check.
+                self.received += 1;
+                return Ok((response, true));
+            }
+            self.failed += 1;
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            log::error!("{what}: expected {expect:?}, got {status}: {body}");
+            return Err(Stop::Failed);
+        }
+        self.received += 1;
+        Ok((response, reconnected))
     }
 
     async fn parse<T: serde::de::DeserializeOwned>(
         &mut self,
         response: Response,
         what: &str,
-    ) -> Option<T> {
+    ) -> Result<T, Stop> {
         match response.json::<T>().await {
-            Ok(value) => Some(value),
+            Ok(value) => Ok(value),
             Err(err) => {
                 self.failed += 1;
                 log::error!("{what}: {err}");
-                None
+                Err(Stop::Failed)
             }
         }
     }
 
-    fn check(&mut self, passed: bool, what: &str) -> Option<()> {
+    fn check(&mut self, passed: bool, what: &str) -> Result<(), Stop> {
         if !passed {
             self.failed += 1;
             log::error!("check failed: {what}");
+            return Err(Stop::Failed);
         }
-        passed.then_some(())
+        Ok(())
     }
+}
+
+/// An error with its causes (`error sending request: connection refused`): reqwest's own text
+/// names only the URL.
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
 }
 
 async fn json(response: Response) -> Option<Value> {

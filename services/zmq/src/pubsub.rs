@@ -10,6 +10,12 @@
 //! A count is exact for any SUB (pyzmq too) without a private readiness protocol. One caveat from
 //! libzmq: a peer speaking the old ZMTP/1.0 gets a phantom "subscribe to everything" (1.0 SUBs
 //! filtered on their own side), which counts as one subscription until it disconnects.
+//!
+//! PUB/SUB promises nothing: a subscriber slower than the publisher loses what overflows the
+//! high-water marks (`--sndhwm`, `--rcvhwm`), and a late joiner (`--subscriptions 0`) misses what
+//! came before its subscription. Every payload carries its topic's sequence number, so a
+//! subscriber counts both exactly: `before_join` (sequence numbers below the first it saw) and
+//! `missed` (every gap after that, up to the end marker's count).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -33,49 +39,67 @@ pub struct PublisherConfig {
     pub count: u64,
     pub size: usize,
     pub subscriptions: usize,
+    /// ZMQ_SNDHWM per subscriber, in messages (0: no limit, nothing dropped).
+    pub sndhwm: i32,
+    /// Messages per second over all topics (0: as fast as possible).
+    pub rate: f64,
 }
+
+/// How long the end markers may wait for room in a slow subscriber's queue.
+const END_WAIT: Duration = Duration::from_millis(net::FLUSH_LINGER_MS as u64);
 
 /// Binds the XPUB socket, then [`publish`]es.
 pub fn run_publisher(cfg: &PublisherConfig, flag: &Flag) -> anyhow::Result<Outcome> {
     let ctx = zmq::Context::new();
-    let xpub = bind(&ctx, &cfg.listen)?;
-    publish(&xpub, cfg, flag)
+    let mut xpub = bind(&ctx, &cfg.listen, cfg.sndhwm)?;
+    publish(&mut xpub, cfg, flag)
 }
 
-/// An XPUB socket bound on `listen` that reports every (un)subscription and never drops.
-pub fn bind(ctx: &zmq::Context, listen: &str) -> anyhow::Result<zmq::Socket> {
+/// An XPUB socket bound on `listen` that reports every (un)subscription; with `sndhwm` 0 it never
+/// drops.
+pub fn bind(ctx: &zmq::Context, listen: &str, sndhwm: i32) -> anyhow::Result<zmq::Socket> {
     let mut xpub = ctx.socket(zmq::XPUB).context("creating an XPUB socket")?;
-    set_verboser(&mut xpub)?;
-    // No high-water mark: a lab run is bounded by --count, and a drop would be reported as a loss
-    // the network did not cause.
-    xpub.set_sndhwm(0)?;
+    set_int(
+        &mut xpub,
+        zmq_sys::ZMQ_XPUB_VERBOSER,
+        "ZMQ_XPUB_VERBOSER",
+        1,
+    )?;
+    // By default no high-water mark: a lab run is bounded by --count, and a drop would be reported
+    // as a loss the network did not cause. Set before binding: the listener copies the options
+    // its connections will get.
+    xpub.set_sndhwm(sndhwm)?;
     xpub.set_linger(1500)?;
     net::bind(&xpub, listen)?;
     Ok(xpub)
 }
 
-/// ZMQ_XPUB_VERBOSER, which the zmq crate has no setter for.
-fn set_verboser(xpub: &mut zmq::Socket) -> anyhow::Result<()> {
-    let on: std::os::raw::c_int = 1;
+/// An XPUB option the zmq crate has no setter for (ZMQ_XPUB_VERBOSER, ZMQ_XPUB_NODROP).
+fn set_int(xpub: &mut zmq::Socket, option: u32, name: &str, value: i32) -> anyhow::Result<()> {
+    let value: std::os::raw::c_int = value;
     // SAFETY: a live socket pointer and an int option value of the size passed.
     let rc = unsafe {
         zmq_sys::zmq_setsockopt(
             xpub.as_mut_ptr(),
-            zmq_sys::ZMQ_XPUB_VERBOSER as _,
-            &on as *const _ as *const std::ffi::c_void,
-            std::mem::size_of_val(&on),
+            option as _,
+            &value as *const _ as *const std::ffi::c_void,
+            std::mem::size_of_val(&value),
         )
     };
     anyhow::ensure!(
         rc == 0,
-        "setting ZMQ_XPUB_VERBOSER: {}",
+        "setting {name}: {}",
         zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() })
     );
     Ok(())
 }
 
 /// Waits for the subscriptions, then publishes `count` messages per topic and the end markers.
-pub fn publish(xpub: &zmq::Socket, cfg: &PublisherConfig, flag: &Flag) -> anyhow::Result<Outcome> {
+pub fn publish(
+    xpub: &mut zmq::Socket,
+    cfg: &PublisherConfig,
+    flag: &Flag,
+) -> anyhow::Result<Outcome> {
     let mut summary = Summary::default();
     log::info!("waiting for {} subscriptions", cfg.subscriptions);
     let mut live: i64 = 0;
@@ -104,29 +128,81 @@ pub fn publish(xpub: &zmq::Socket, cfg: &PublisherConfig, flag: &Flag) -> anyhow
     let data = "x".repeat(cfg.size);
     for seq in 0..cfg.count {
         for topic in &cfg.topics {
+            if cfg.rate > 0.0 {
+                let due = start + Duration::from_secs_f64(summary.sent as f64 / cfg.rate);
+                while let Some(left) = due.checked_duration_since(Instant::now()) {
+                    if flag.is_set() {
+                        return Ok(done(summary, cfg));
+                    }
+                    std::thread::sleep(left.min(Duration::from_millis(net::TICK_MS as u64)));
+                }
+            }
             let payload = json!({"seq": seq, "data": data}).to_string();
+            // Past the high-water mark XPUB drops the message for that subscriber, silently.
             if !net::send(xpub, &[topic.as_bytes(), payload.as_bytes()], flag)? {
                 return Ok(done(summary, cfg));
             }
             summary.sent += 1;
         }
     }
-    for topic in &cfg.topics {
-        let end = format!("{END}{}", cfg.count);
-        net::send(xpub, &[topic.as_bytes(), end.as_bytes()], flag)?;
-    }
+    send_end_markers(xpub, cfg, flag)?;
     summary.elapsed = start.elapsed();
     log::info!(
         "published {} messages and {} end markers",
         summary.sent,
         cfg.topics.len()
     );
-    net::flush_on_close(&[xpub], flag)?;
+    net::flush_on_close(&[&*xpub], flag)?;
     Ok(done(summary, cfg))
 }
 
+/// Sends one end marker per topic. A dropped marker would leave a slow subscriber waiting for
+/// nothing, so these wait for room (ZMQ_XPUB_NODROP), for at most [`END_WAIT`].
+fn send_end_markers(
+    xpub: &mut zmq::Socket,
+    cfg: &PublisherConfig,
+    flag: &Flag,
+) -> anyhow::Result<()> {
+    set_int(xpub, zmq_sys::ZMQ_XPUB_NODROP, "ZMQ_XPUB_NODROP", 1)?;
+    let deadline = Instant::now() + END_WAIT;
+    for topic in &cfg.topics {
+        let end = format!("{END}{}", cfg.count);
+        loop {
+            match xpub.send_multipart([topic.as_bytes(), end.as_bytes()], zmq::DONTWAIT) {
+                Ok(()) => break,
+                Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {}
+                Err(e) => return Err(e).context("sending an end marker"),
+            }
+            if flag.is_set() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                log::warn!("end marker of {topic:?} dropped: a subscriber's queue stayed full");
+                break;
+            }
+            // XPUB has no "room again" event to poll for with NODROP: look again shortly.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    Ok(())
+}
+
 fn done(summary: Summary, cfg: &PublisherConfig) -> Outcome {
+    // Every topic gets the same number of messages, in turns.
+    let n = cfg.topics.len().max(1) as u64;
+    let per_topic: Vec<String> = cfg
+        .topics
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            format!(
+                "{t}:{}",
+                summary.sent / n + u64::from((i as u64) < summary.sent % n)
+            )
+        })
+        .collect();
     let summary = summary
+        .with("per_topic", per_topic.join(","))
         .with("topics", cfg.topics.join(","))
         .with("subscriptions", cfg.subscriptions);
     Outcome {
@@ -142,13 +218,26 @@ pub struct SubscriberConfig {
     /// Give up after this long without a message.
     pub timeout: Duration,
     pub retry: Duration,
+    /// ZMQ_RCVHWM in messages (0: no limit).
+    pub rcvhwm: i32,
+    /// A pause after each message, to be a slow subscriber.
+    pub delay: Duration,
+    /// Loss counted exactly is a success (a fault run); otherwise any loss exits 1.
+    pub expect_loss: bool,
 }
 
 /// What a subscriber received for one topic.
 #[derive(Default, Debug)]
 pub struct TopicTally {
     pub received: u64,
+    /// Sequence numbers that went backwards, or payloads without one.
     pub out_of_order: u64,
+    /// Messages published before the subscription took effect: the first sequence number seen.
+    pub before_join: u64,
+    /// Gaps after the first message seen, up to the end marker's count.
+    pub missed: u64,
+    /// The sequence number expected next, once one arrived.
+    pub next: Option<u64>,
     /// The count from the end marker, once it arrived.
     pub announced: Option<u64>,
 }
@@ -158,7 +247,7 @@ pub fn run_subscriber(cfg: &SubscriberConfig, flag: &Flag) -> anyhow::Result<Out
     let ep = net::endpoint(net::resolve_peer(&cfg.connect, cfg.retry)?);
     let ctx = zmq::Context::new();
     let sub = ctx.socket(zmq::SUB).context("creating a SUB socket")?;
-    sub.set_rcvhwm(0)?;
+    sub.set_rcvhwm(cfg.rcvhwm)?;
     sub.set_linger(0)?;
     let monitor = Monitor::new(&ctx, &sub)?;
     sub.connect(&ep)
@@ -175,7 +264,7 @@ pub fn run_subscriber(cfg: &SubscriberConfig, flag: &Flag) -> anyhow::Result<Out
     let mut unexpected = 0;
     match monitor.wait_handshakes(1, flag, Some(cfg.retry))? {
         Wait::Ready => log::info!("subscribed to {:?} at {ep}", cfg.topics),
-        Wait::Stopped => return Ok(tally_outcome(&tally, 0, Duration::ZERO, Some(None))),
+        Wait::Stopped => return Ok(tally_outcome(&tally, 0, Duration::ZERO, Some(None), false)),
         Wait::TimedOut => bail!(
             "no ZeroMQ handshake with {ep} within {} s: is the publisher up?",
             cfg.retry.as_secs_f64()
@@ -221,9 +310,18 @@ pub fn run_subscriber(cfg: &SubscriberConfig, flag: &Flag) -> anyhow::Result<Out
             continue;
         };
         take(t, &frames[1]);
+        if !cfg.delay.is_zero() {
+            std::thread::sleep(cfg.delay);
+        }
     }
     let elapsed = start.map_or(Duration::ZERO, |s: Instant| s.elapsed());
-    Ok(tally_outcome(&tally, unexpected, elapsed, ended))
+    Ok(tally_outcome(
+        &tally,
+        unexpected,
+        elapsed,
+        ended,
+        cfg.expect_loss,
+    ))
 }
 
 /// Takes in one payload of a topic: data with its sequence number, or the end marker.
@@ -232,16 +330,28 @@ fn take(t: &mut TopicTally, payload: &[u8]) {
         .ok()
         .and_then(|p| p.strip_prefix(END))
     {
-        t.announced = Some(n.trim().parse().unwrap_or(0));
+        let n = n.trim().parse().unwrap_or(0);
+        t.announced = Some(n);
+        // What never came after the last message seen; nothing seen at all counts as missed.
+        t.missed += n.saturating_sub(t.next.unwrap_or(0));
         return;
     }
+    t.received += 1;
     let seq = serde_json::from_slice::<Value>(payload)
         .ok()
         .and_then(|v| v.get("seq").and_then(Value::as_u64));
-    if seq != Some(t.received) {
-        t.out_of_order += 1;
+    match (seq, t.next) {
+        (Some(seq), None) => t.before_join = seq,
+        (Some(seq), Some(next)) if seq >= next => t.missed += seq - next,
+        _ => {
+            t.out_of_order += 1;
+            return;
+        }
     }
-    t.received += 1;
+    if seq.is_some_and(|seq| seq != t.next.unwrap_or(seq)) {
+        log::debug!("gap before {seq:?}: {} missed so far", t.missed);
+    }
+    t.next = seq.map(|s| s + 1);
 }
 
 /// The summary, and the problem: `ended` is `Some(None)` after a signal, `Some(Some(why))` after a
@@ -251,6 +361,7 @@ fn tally_outcome(
     unexpected: u64,
     elapsed: Duration,
     ended: Option<Option<String>>,
+    expect_loss: bool,
 ) -> Outcome {
     let sent: u64 = tally.values().map(|t| t.announced.unwrap_or(0)).sum();
     let received: u64 = tally.values().map(|t| t.received).sum();
@@ -271,12 +382,60 @@ fn tally_outcome(
         extra: vec![],
     }
     .with("per_topic", per_topic.join(","))
+    .with("missed", tally.values().map(|t| t.missed).sum::<u64>())
+    .with(
+        "before_join",
+        tally.values().map(|t| t.before_join).sum::<u64>(),
+    )
     .with("unexpected", unexpected)
     .with("out_of_order", out_of_order);
     let problem = ended.unwrap_or_else(|| {
+        // Exact: every message of every topic is either received or counted as not.
+        let exact = unexpected == 0
+            && out_of_order == 0
+            && tally
+                .values()
+                .all(|t| t.announced == Some(t.received + t.missed + t.before_join));
         let complete = tally.values().all(|t| t.announced == Some(t.received));
-        (!complete || unexpected > 0 || out_of_order > 0)
-            .then(|| format!("incomplete or wrong stream: {summary}"))
+        if !exact {
+            Some(format!("wrong stream or inexact count: {summary}"))
+        } else if !complete && !expect_loss {
+            Some(format!("incomplete stream: {summary}"))
+        } else {
+            None
+        }
     });
     Outcome { summary, problem }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(t: &mut TopicTally, seq: u64) {
+        take(t, json!({ "seq": seq }).to_string().as_bytes());
+    }
+
+    #[test]
+    fn gaps_and_a_late_start_are_counted_apart() {
+        let mut t = TopicTally::default();
+        for seq in [3, 4, 7, 8] {
+            data(&mut t, seq);
+        }
+        take(&mut t, b"END 10");
+        assert_eq!(
+            (t.before_join, t.missed, t.received, t.out_of_order),
+            (3, 2 + 1, 4, 0)
+        );
+        assert_eq!(t.announced, Some(t.received + t.missed + t.before_join));
+        data(&mut t, 8);
+        assert_eq!(t.out_of_order, 1, "a sequence number going back");
+    }
+
+    #[test]
+    fn a_topic_with_nothing_received_missed_everything() {
+        let mut t = TopicTally::default();
+        take(&mut t, b"END 5");
+        assert_eq!((t.before_join, t.missed), (0, 5));
+    }
 }

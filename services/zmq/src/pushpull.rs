@@ -9,8 +9,13 @@
 //! binds PULL, collects until the batch is complete and judges the split: fair when the counts
 //! differ by at most one. (A peer that speaks the old ZMTP/1.0 and stays connected is no worker
 //! for the monitor but a pipe for PUSH: it takes its turns and the sink reports those tasks lost.)
+//!
+//! PUSH/PULL itself loses the tasks queued to a worker that dies. The reliable mode closes that
+//! gap: the sink acknowledges each result to the pusher on an extra socket (`--acks`), and the
+//! pusher, keeping a window of tasks in flight, hands out again every task whose result has not
+//! come back within `--task-timeout-ms`; the sink drops and counts a result that comes twice.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -73,7 +78,26 @@ pub struct PusherConfig {
     pub size: usize,
     pub workers: usize,
     pub retry: Duration,
+    /// Reliable mode: hand out again the tasks whose results do not come back.
+    pub reliable: Option<Reliable>,
 }
+
+/// The reliable mode's settings, the same on the pusher and the sink.
+#[derive(Clone)]
+pub struct Reliable {
+    /// The ack socket: bound by the sink, connected to by the pusher.
+    pub acks: String,
+    /// How long a task may take before it is handed out again.
+    pub task_timeout: Duration,
+}
+
+/// Tasks in flight at once in the reliable mode: a bound, so that a task's wait for its result is
+/// its work and not its place in a long queue (which would time out and be done twice).
+pub const WINDOW: u64 = 1000;
+
+/// Timeouts in a row without any result after which the reliable pusher gives up (no worker
+/// left): the bound on its attempts.
+pub const MAX_IDLE_TIMEOUTS: u32 = 5;
 
 /// Binds the task socket, then [`push`]es the batch.
 pub fn run_pusher(cfg: &PusherConfig, flag: &Flag) -> anyhow::Result<Outcome> {
@@ -106,6 +130,20 @@ pub fn push(
     let Some(sink) = connect(ctx, zmq::PUSH, &cfg.sink, "sink", cfg.retry, flag)? else {
         return stopped(summary);
     };
+    let acks = match &cfg.reliable {
+        Some(r) => match connect(
+            ctx,
+            zmq::PULL,
+            &r.acks,
+            "sink's ack socket",
+            cfg.retry,
+            flag,
+        )? {
+            Some(acks) => Some((acks, r.task_timeout)),
+            None => return stopped(summary),
+        },
+        None => None,
+    };
     log::info!("waiting for {} workers", cfg.workers);
     if monitor.wait_handshakes(cfg.workers, flag, None)? != Wait::Ready {
         return stopped(summary);
@@ -123,12 +161,22 @@ pub fn push(
     }
     let start = Instant::now();
     let payload = "x".repeat(cfg.size);
-    for i in 0..cfg.count {
-        let task = json!({"task": i, "payload": payload}).to_string();
-        if !net::send(tasks, &[task.as_bytes()], flag)? {
-            break;
+    let task = |i: u64| json!({"task": i, "payload": payload}).to_string();
+    let mut problem = None;
+    if let Some((acks, timeout)) = &acks {
+        let run = push_reliable(tasks, acks, cfg.count, *timeout, &task, flag)?;
+        summary.sent = run.sent;
+        summary.received = run.acked;
+        summary.lost = run.sent - run.acked;
+        summary = summary.with("reissued", run.reissued);
+        problem = run.problem;
+    } else {
+        for i in 0..cfg.count {
+            if !net::send(tasks, &[task(i).as_bytes()], flag)? {
+                break;
+            }
+            summary.sent += 1;
         }
-        summary.sent += 1;
     }
     for _ in 0..cfg.workers {
         if !net::send(tasks, &[json!({"end": true}).to_string().as_bytes()], flag)? {
@@ -142,7 +190,124 @@ pub fn push(
         cfg.workers
     );
     net::flush_on_close(&[tasks, &sink], flag)?;
-    stopped(summary)
+    let mut outcome = stopped(summary)?;
+    outcome.problem = problem;
+    Ok(outcome)
+}
+
+/// How a reliable batch went, from the pusher's side.
+struct ReliableRun {
+    sent: u64,
+    acked: u64,
+    reissued: u64,
+    problem: Option<String>,
+}
+
+/// Hands out the batch with at most [`WINDOW`] tasks in flight, and again every task not
+/// acknowledged within `timeout`, until every task is acknowledged.
+fn push_reliable(
+    tasks: &zmq::Socket,
+    acks: &zmq::Socket,
+    count: u64,
+    timeout: Duration,
+    task: &dyn Fn(u64) -> String,
+    flag: &Flag,
+) -> anyhow::Result<ReliableRun> {
+    let mut done = vec![false; count as usize];
+    // Tasks in flight by the time they were (last) handed out: deadlines only grow at the back.
+    let mut waiting: VecDeque<(Instant, u64)> = VecDeque::new();
+    let mut run = ReliableRun {
+        sent: 0,
+        acked: 0,
+        reissued: 0,
+        problem: None,
+    };
+    let (mut next, mut idle, mut last_ack) = (0u64, 0u32, Instant::now());
+    while run.acked < count {
+        while next < count && next - run.acked < WINDOW && try_send(tasks, &task(next))? {
+            waiting.push_back((Instant::now() + timeout, next));
+            next += 1;
+            run.sent += 1;
+        }
+        let now = Instant::now();
+        let mut again = Vec::new();
+        while let Some(&(deadline, i)) = waiting.front() {
+            if deadline > now {
+                break;
+            }
+            waiting.pop_front();
+            if !done[i as usize] {
+                again.push(i);
+            }
+        }
+        if !again.is_empty() {
+            if last_ack.elapsed() >= timeout {
+                idle += 1;
+                last_ack = Instant::now();
+            }
+            if idle > MAX_IDLE_TIMEOUTS {
+                run.problem = Some(format!(
+                    "no result for {} tasks after {MAX_IDLE_TIMEOUTS} rounds of {} ms: no worker left?",
+                    count - run.acked,
+                    timeout.as_millis()
+                ));
+                break;
+            }
+            log::info!(
+                "reissuing {} tasks with no result after {} ms",
+                again.len(),
+                timeout.as_millis()
+            );
+            for i in again {
+                // A task that cannot go out now (no worker connected) waits for the next round.
+                if try_send(tasks, &task(i))? {
+                    run.reissued += 1;
+                }
+                waiting.push_back((Instant::now() + timeout, i));
+            }
+        }
+        let wait = waiting
+            .front()
+            .map_or(Duration::from_millis(net::TICK_MS as u64), |(d, _)| {
+                d.saturating_duration_since(Instant::now())
+            });
+        let wait = if next < count && next - run.acked < WINDOW {
+            Duration::ZERO
+        } else {
+            wait
+        };
+        match net::recv(acks, flag, Some(wait))? {
+            Recv::Msg(frames) => {
+                let ack: Value = serde_json::from_slice(&frames[0]).unwrap_or(Value::Null);
+                match ack.get("ack").and_then(Value::as_u64) {
+                    Some(i) if i < count && !done[i as usize] => {
+                        done[i as usize] = true;
+                        run.acked += 1;
+                        (idle, last_ack) = (0, Instant::now());
+                    }
+                    Some(_) => {}
+                    None => log::warn!("ignoring a malformed ack"),
+                }
+            }
+            Recv::TimedOut => {}
+            Recv::Stopped => break,
+        }
+    }
+    log::info!(
+        "{} of {count} tasks acknowledged, {} handed out again",
+        run.acked,
+        run.reissued
+    );
+    Ok(run)
+}
+
+/// Sends one task without waiting; false if no worker can take it now.
+fn try_send(socket: &zmq::Socket, msg: &str) -> anyhow::Result<bool> {
+    match socket.send(msg.as_bytes(), zmq::DONTWAIT) {
+        Ok(()) => Ok(true),
+        Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => Ok(false),
+        Err(e) => Err(e).context("sending a task"),
+    }
 }
 
 /// A worker's settings.
@@ -181,6 +346,7 @@ pub fn run_worker(cfg: &WorkerConfig, flag: &Flag) -> anyhow::Result<Outcome> {
             continue;
         };
         summary.received += 1;
+        log::debug!("task {i}");
         // The work: count the payload; the sink needs only who did which task.
         let bytes = task
             .get("payload")
@@ -204,6 +370,8 @@ pub struct SinkConfig {
     pub workers: usize,
     /// Once the batch started, give up after this long without a result.
     pub timeout: Duration,
+    /// Reliable mode: acknowledge each result to the pusher, drop duplicates.
+    pub reliable: Option<Reliable>,
 }
 
 /// What the sink collected.
@@ -217,8 +385,9 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Takes in one message: the batch announcement, a result, or something malformed.
-    pub fn take(&mut self, frames: &[Vec<u8>]) {
+    /// Takes in one message: the batch announcement, a result, or something malformed; returns
+    /// the task number of a result.
+    pub fn take(&mut self, frames: &[Vec<u8>]) -> Option<u64> {
         let msg: Value = match frames {
             [one] => serde_json::from_slice(one).unwrap_or(Value::Null),
             _ => Value::Null,
@@ -241,14 +410,18 @@ impl Tally {
                     }
                 })
                 .collect();
-            self.per_worker.entry(w).or_default().push(t);
             if !self.done.insert(t) {
+                // A task handed out again whose first result came after all: counted, not received.
                 self.duplicates += 1;
+                log::debug!("duplicate result for task {t} from {w}");
             }
+            self.per_worker.entry(w).or_default().push(t);
+            return Some(t);
         } else {
             self.malformed += 1;
             log::warn!("ignoring a malformed result message");
         }
+        None
     }
 
     pub fn complete(&self) -> bool {
@@ -280,11 +453,32 @@ pub fn run_sink(cfg: &SinkConfig, flag: &Flag) -> anyhow::Result<Outcome> {
     unbounded(&results)?;
     results.set_linger(0)?;
     net::bind(&results, &cfg.listen)?;
-    collect(&results, cfg, flag)
+    let acks = match &cfg.reliable {
+        Some(r) => {
+            let acks = ctx
+                .socket(zmq::PUSH)
+                .context("creating the ack PUSH socket")?;
+            acks.set_linger(LINGER_MS)?;
+            unbounded(&acks)?;
+            net::bind(&acks, &r.acks)?;
+            Some(acks)
+        }
+        None => None,
+    };
+    let outcome = collect(&results, acks.as_ref(), cfg, flag)?;
+    if let Some(acks) = &acks {
+        net::flush_on_close(&[acks], flag)?;
+    }
+    Ok(outcome)
 }
 
 /// Collects results until the announced batch is complete, then judges it.
-pub fn collect(results: &zmq::Socket, cfg: &SinkConfig, flag: &Flag) -> anyhow::Result<Outcome> {
+pub fn collect(
+    results: &zmq::Socket,
+    acks: Option<&zmq::Socket>,
+    cfg: &SinkConfig,
+    flag: &Flag,
+) -> anyhow::Result<Outcome> {
     let mut tally = Tally::default();
     let mut start = None;
     let mut problem = None;
@@ -294,7 +488,13 @@ pub fn collect(results: &zmq::Socket, cfg: &SinkConfig, flag: &Flag) -> anyhow::
         match net::recv(results, flag, limit)? {
             Recv::Msg(frames) => {
                 start.get_or_insert_with(Instant::now);
-                tally.take(&frames);
+                if let (Some(task), Some(acks)) = (tally.take(&frames), acks) {
+                    // Acknowledged again if it came twice: the first ack may be the one lost.
+                    let ack = json!({ "ack": task }).to_string();
+                    if let Err(e) = acks.send(ack.as_bytes(), zmq::DONTWAIT) {
+                        log::debug!("ack for task {task} not sent: {e}");
+                    }
+                }
             }
             Recv::TimedOut => {
                 problem = Some(format!(
@@ -307,10 +507,20 @@ pub fn collect(results: &zmq::Socket, cfg: &SinkConfig, flag: &Flag) -> anyhow::
         }
     }
     for (worker, tasks) in &tally.per_worker {
-        let seq: Vec<String> = tasks.iter().map(u64::to_string).collect();
-        log::info!("worker {worker}: {} tasks: {}", tasks.len(), seq.join(","));
+        log::info!("worker {worker}: {} tasks", tasks.len());
+        if log::log_enabled!(log::Level::Debug) {
+            let seq: Vec<String> = tasks.iter().map(u64::to_string).collect();
+            log::debug!("tasks of worker {worker}: {}", seq.join(","));
+        }
     }
     let batch = tally.batch.unwrap_or(0);
+    let missing: Vec<u64> = (0..batch).filter(|t| !tally.done.contains(t)).collect();
+    if !missing.is_empty() {
+        let first: Vec<String> = missing.iter().take(10).map(u64::to_string).collect();
+        log::info!("lost {} tasks, first: {}", missing.len(), first.join(","));
+        let all: Vec<String> = missing.iter().map(u64::to_string).collect();
+        log::debug!("lost tasks: {}", all.join(","));
+    }
     let received = tally.done.len() as u64;
     let fair = tally.fair(cfg.workers);
     let per_worker: Vec<String> = tally
@@ -329,7 +539,13 @@ pub fn collect(results: &zmq::Socket, cfg: &SinkConfig, flag: &Flag) -> anyhow::
     .with("fair", fair)
     .with("duplicates", tally.duplicates)
     .with("malformed", tally.malformed);
-    if problem.is_none() && tally.complete() && (!fair || tally.duplicates > 0) {
+    // In the reliable mode a worker may die: the split is then uneven by design, and a duplicate
+    // is a result that was dropped, as at-least-once delivery allows.
+    if problem.is_none()
+        && tally.complete()
+        && cfg.reliable.is_none()
+        && (!fair || tally.duplicates > 0)
+    {
         problem = Some(format!("unfair or duplicated split: {}", summary));
     }
     Ok(Outcome { summary, problem })

@@ -2,11 +2,14 @@
 //!
 //! Request `{"id":7,"op":"upper","arg":"abc"}` or `{"id":8,"op":"add","args":[1,2]}`; the reply
 //! carries the same id and a `result`, or an `error` for a malformed request, and the server keeps
-//! answering. The client alternates strictly and gives up on a reply that does not come.
+//! answering. The client alternates strictly; a reply that does not come ends the plain client's
+//! run, while with `retries` it is a Lazy Pirate (zguide ch. 4): close the REQ socket, open a new
+//! one (a new TCP connection and ZMTP greeting) and send the same request again.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use common::recovery::Backoff;
 use common::shutdown::Flag;
 use common::Summary;
 use serde_json::{json, Value};
@@ -85,6 +88,8 @@ pub struct ClientConfig {
     pub size: usize,
     pub timeout: Duration,
     pub retry: Duration,
+    /// Resends per unanswered request (0: the plain client, which gives up at once).
+    pub retries: u32,
 }
 
 /// Request `i` and the result that must come back: even ids upper-case `size` letters, odd ids
@@ -104,12 +109,21 @@ pub fn request(i: u64, size: usize) -> (Value, Value) {
     }
 }
 
+/// A REQ socket connected to `ep`. Linger 0: a request whose reply never comes must not hold
+/// the process at exit, nor a socket being replaced.
+fn req_socket(ctx: &zmq::Context, ep: &str) -> anyhow::Result<zmq::Socket> {
+    let req = ctx.socket(zmq::REQ).context("creating a REQ socket")?;
+    req.set_linger(0)?;
+    req.connect(ep)
+        .with_context(|| format!("connecting to {ep}"))?;
+    Ok(req)
+}
+
 /// Sends `count` requests one at a time and checks that reply i answers request i.
 pub fn run_client(cfg: &ClientConfig, flag: &Flag) -> anyhow::Result<Outcome> {
     let ep = net::endpoint(net::resolve_peer(&cfg.connect, cfg.retry)?);
     let ctx = zmq::Context::new();
-    let req = ctx.socket(zmq::REQ).context("creating a REQ socket")?;
-    // A REQ socket whose reply never comes must not hold the process at exit.
+    let mut req = ctx.socket(zmq::REQ).context("creating a REQ socket")?;
     req.set_linger(0)?;
     let monitor = Monitor::new(&ctx, &req)?;
     req.connect(&ep)
@@ -128,30 +142,52 @@ pub fn run_client(cfg: &ClientConfig, flag: &Flag) -> anyhow::Result<Outcome> {
             cfg.retry.as_secs_f64()
         ),
     }
+    // The monitor stays open until the end: libzmq's I/O thread blocks on sending a monitor event
+    // (the first socket's disconnect) to a monitor that was closed.
+    // The receive timeout is the wait between attempts: no further pause.
+    let mut backoff = Backoff::new(format!("resending to {ep}"), cfg.retries)
+        .pauses(Duration::ZERO, Duration::ZERO);
     let start = Instant::now();
     let (mut mismatched, mut problem) = (0u64, None);
-    for i in 0..cfg.count {
+    'requests: for i in 0..cfg.count {
         let (request, expected) = request(i, cfg.size);
-        if !net::send(&req, &[request.to_string().as_bytes()], flag)? {
-            break;
-        }
+        let body = request.to_string();
         summary.sent += 1;
-        match net::recv(&req, flag, Some(cfg.timeout))? {
-            Recv::Msg(frames) => {
-                summary.received += 1;
-                if let Err(why) = check(&frames, i, &expected) {
-                    mismatched += 1;
-                    log::warn!("reply {i}: {why}");
+        loop {
+            if !net::send(&req, &[body.as_bytes()], flag)? {
+                break 'requests;
+            }
+            match net::recv(&req, flag, Some(cfg.timeout))? {
+                Recv::Msg(frames) => {
+                    summary.received += 1;
+                    backoff.succeeded();
+                    if let Err(why) = check(&frames, i, &expected) {
+                        mismatched += 1;
+                        log::warn!("reply {i}: {why}");
+                    }
+                    break;
                 }
+                Recv::TimedOut => {
+                    let why = format!(
+                        "no reply to request {i} within {} ms",
+                        cfg.timeout.as_millis()
+                    );
+                    if backoff.failed(&why).is_none() {
+                        problem = Some(format!(
+                            "no reply to request {i} from {ep} within {} ms{}: the server is gone or stuck",
+                            cfg.timeout.as_millis(),
+                            match cfg.retries {
+                                0 => String::new(),
+                                n => format!(" after {n} retries"),
+                            }
+                        ));
+                        break 'requests;
+                    }
+                    // A REQ socket waiting for a reply refuses to send again: replace it.
+                    req = req_socket(&ctx, &ep)?;
+                }
+                Recv::Stopped => break 'requests,
             }
-            Recv::TimedOut => {
-                problem = Some(format!(
-                    "no reply to request {i} from {ep} within {} ms: the server is gone or stuck",
-                    cfg.timeout.as_millis()
-                ));
-                break;
-            }
-            Recv::Stopped => break,
         }
     }
     summary.lost = summary.sent - summary.received;
@@ -159,8 +195,13 @@ pub fn run_client(cfg: &ClientConfig, flag: &Flag) -> anyhow::Result<Outcome> {
     if problem.is_none() && mismatched > 0 {
         problem = Some(format!("{mismatched} replies did not answer their request"));
     }
+    let summary = summary.with("mismatched", mismatched);
     Ok(Outcome {
-        summary: summary.with("mismatched", mismatched),
+        summary: if cfg.retries > 0 {
+            summary.with("retries", backoff.retries())
+        } else {
+            summary
+        },
         problem,
     })
 }

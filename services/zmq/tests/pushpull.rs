@@ -1,30 +1,53 @@
 //! PUSH/PULL on loopback: three workers share 300 tasks in fair turns (exactly 100 each, every
-//! third task), counted by the sink; a pyzmq PULL worker takes its turn like ours.
+//! third task), counted by the sink; a pyzmq PULL worker takes its turn like ours. A worker killed
+//! mid-batch: the plain pipeline counts the lost tasks, the reliable mode hands them out again.
 
 mod support;
 
-use support::{python, python_done, spawn, Proc};
+use support::{python, python_done, spawn, spawn_env, Proc};
 
-/// A sink and a pusher for `count` tasks and `workers` workers; returns them and their addresses.
+/// A sink (logging at debug level) and a pusher for `count` tasks and `workers` workers; returns
+/// them and their addresses.
 fn start(count: &str, workers: &str) -> (Proc, Proc, String, String) {
-    let sink = spawn(
-        "zmq-sink",
-        &["--listen", "127.0.0.1:0", "--workers", workers],
-    );
+    start_with(count, workers, "debug", None)
+}
+
+/// The same with the sink's log level, and with `Some(task timeout in ms)` the reliable mode
+/// (the sink's ack socket on a free port too).
+fn start_with(
+    count: &str,
+    workers: &str,
+    log: &str,
+    reliable: Option<&str>,
+) -> (Proc, Proc, String, String) {
+    let mut args = vec!["--listen", "127.0.0.1:0", "--workers", workers];
+    if reliable.is_some() {
+        args.extend(["--reliable", "--acks", "127.0.0.1:0"]);
+    }
+    let sink = spawn_env("zmq-sink", &args, &[("RUST_LOG", log)]);
     let sink_addr = sink.listening();
-    let pusher = spawn(
-        "zmq-pusher",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--sink",
-            &sink_addr,
-            "--count",
-            count,
-            "--workers",
-            workers,
-        ],
-    );
+    let mut args = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--sink",
+        &sink_addr,
+        "--count",
+        count,
+        "--workers",
+        workers,
+    ];
+    let acks_addr;
+    if let Some(timeout) = reliable {
+        acks_addr = sink.listening();
+        args.extend([
+            "--reliable",
+            "--acks",
+            &acks_addr,
+            "--task-timeout-ms",
+            timeout,
+        ]);
+    }
+    let pusher = spawn("zmq-pusher", &args);
     let tasks_addr = pusher.listening();
     (sink, pusher, sink_addr, tasks_addr)
 }
@@ -38,7 +61,7 @@ fn worker(tasks: &str, sink: &str, id: &str) -> Proc {
 
 /// The tasks the sink logged for `worker`.
 fn tasks_of(sink_stderr: &str, worker: &str) -> Vec<u64> {
-    let needle = format!("worker {worker}: ");
+    let needle = format!("tasks of worker {worker}: ");
     let line = sink_stderr
         .lines()
         .find(|l| l.contains(&needle))
@@ -115,5 +138,102 @@ fn a_pyzmq_pull_worker_takes_its_turn() {
     assert_eq!(python_done(py).trim(), "100");
     for w in ours {
         assert!(w.finish().status.success());
+    }
+}
+
+/// Starts three workers, w2 logging each task at debug level; kills w2 (stopped first, so the
+/// batch cannot be over before the fault) once it has done a few tasks.
+fn three_workers_one_killed(tasks: &str, sink: &str) -> Vec<Proc> {
+    let w2 = spawn_env(
+        "zmq-worker",
+        &["--connect", tasks, "--sink", sink, "--id", "w2"],
+        &[("RUST_LOG", "debug")],
+    );
+    let others = vec![worker(tasks, sink, "w1"), worker(tasks, sink, "w3")];
+    w2.wait_line("task 40");
+    w2.signal("STOP");
+    w2.signal("KILL");
+    others
+}
+
+#[test]
+fn a_worker_killed_mid_batch_costs_the_plain_pipeline_its_queued_tasks() {
+    let sink = spawn_env(
+        "zmq-sink",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "3",
+            "--timeout-secs",
+            "2",
+        ],
+        &[("RUST_LOG", "info")],
+    );
+    let sink_addr = sink.listening();
+    let pusher = spawn(
+        "zmq-pusher",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--sink",
+            &sink_addr,
+            "--count",
+            "30000",
+            "--workers",
+            "3",
+        ],
+    );
+    let tasks_addr = pusher.listening();
+    let _others = three_workers_one_killed(&tasks_addr, &sink_addr);
+    let done = sink.finish();
+    assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
+    let s = done.summary();
+    let (received, lost): (u64, u64) = (s["received"].parse().unwrap(), s["lost"].parse().unwrap());
+    assert!(lost > 0, "{s:?}");
+    assert_eq!(received + lost, 30000);
+    let line = done
+        .stderr
+        .lines()
+        .find(|l| l.contains("lost ") && l.contains(" tasks, first: "))
+        .expect("the sink names the lost tasks");
+    assert!(line.contains(&format!("lost {lost} tasks")), "{line}");
+    // The pusher never learns: it handed everything out.
+    let p = pusher.finish();
+    assert!(p.status.success(), "{}", p.stderr);
+}
+
+#[test]
+fn the_reliable_mode_hands_out_again_what_a_killed_worker_never_finished() {
+    let (sink, pusher, sink_addr, tasks_addr) = start_with("30000", "3", "info", Some("1000"));
+    let others = three_workers_one_killed(&tasks_addr, &sink_addr);
+    let done = sink.finish();
+    assert!(done.status.success(), "{}", done.stderr);
+    let s = done.summary();
+    assert_eq!(
+        (
+            s["sent"].as_str(),
+            s["received"].as_str(),
+            s["lost"].as_str(),
+            s["duplicates"].as_str()
+        ),
+        ("30000", "30000", "0", "0")
+    );
+    // Per-task detail is for debug level: no info line carries a list of tasks.
+    let longest = done.stderr.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 300, "an info line of {longest} bytes");
+    let p = pusher.finish();
+    assert!(p.status.success(), "{}", p.stderr);
+    let ps = p.summary();
+    assert_eq!(
+        (ps["received"].as_str(), ps["lost"].as_str()),
+        ("30000", "0")
+    );
+    let reissued: u64 = ps["reissued"].parse().unwrap();
+    assert!(reissued >= 1, "{ps:?}");
+    assert!(p.stderr.contains("reissuing "), "{}", p.stderr);
+    for w in others {
+        let w = w.finish();
+        assert!(w.status.success(), "{}", w.stderr);
     }
 }

@@ -134,6 +134,53 @@ fn a_client_whose_server_is_killed_reports_the_lost_request_and_exits_nonzero() 
     );
 }
 
+#[test]
+fn a_lazy_pirate_client_survives_a_server_restart_on_the_same_port() {
+    let server = spawn_env(
+        "zmq-rep-server",
+        &["--listen", "127.0.0.1:0"],
+        &[("RUST_LOG", "debug")],
+    );
+    let addr = server.listening();
+    let client = spawn(
+        "zmq-req-client",
+        &[
+            "--connect",
+            &addr,
+            "--count",
+            "3000",
+            "--timeout-ms",
+            "300",
+            "--retries",
+            "20",
+        ],
+    );
+    // Stopped first so the run cannot finish before the fault; then killed, as a crash would.
+    server.wait_line("request 10:");
+    server.signal("STOP");
+    server.signal("KILL");
+    drop(server);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let again = spawn("zmq-rep-server", &["--listen", &addr]);
+    assert_eq!(again.listening(), addr);
+    let done = client.finish();
+    assert!(done.status.success(), "{}", done.stderr);
+    let s = done.summary();
+    assert_eq!(
+        (
+            s["sent"].as_str(),
+            s["received"].as_str(),
+            s["lost"].as_str(),
+            s["mismatched"].as_str()
+        ),
+        ("3000", "3000", "0", "0")
+    );
+    let retries: u64 = s["retries"].parse().unwrap();
+    assert!(retries >= 1, "{s:?}");
+    let logged = done.stderr.matches(": resending to tcp://").count() as u64;
+    assert_eq!(logged, retries, "one log line per retry:\n{}", done.stderr);
+}
+
 const PY_REQ: &str = r#"
 import json, sys, zmq
 req = zmq.Context().socket(zmq.REQ)

@@ -1,6 +1,7 @@
 //! REST client: walks every verb of the pola REST API (`--count` rounds of health, create, list,
 //! read, update, read back, delete, read -> 404), checks each answer, and prints
-//! `sent=N received=N lost=N elapsed_ms=N failed=N rounds=N`. Exits 0 only if every check passed.
+//! `sent=N received=N lost=N elapsed_ms=N failed=N rounds=N` (with `--retries`, also `retries=N
+//! unknown=N redone=N`). Exits 0 only if every round completed with every check passed.
 
 use clap::Parser;
 use pola_rest::client::{self, Config};
@@ -24,6 +25,10 @@ struct Args {
     /// Seconds one request may take before it counts as lost.
     #[arg(long, env = "TIMEOUT_SECS", default_value_t = 10.0)]
     timeout_secs: f64,
+    /// Attempts per outage for a GET, PUT or DELETE that got no answer, with a pause and a log
+    /// line each (0: lost at once). A POST is never sent again: its outcome is found out instead.
+    #[arg(long, env = "RETRIES", default_value_t = 0)]
+    retries: u32,
 }
 
 fn main() -> std::process::ExitCode {
@@ -35,6 +40,7 @@ fn main() -> std::process::ExitCode {
             size: args.size as usize,
             retry: common::retry::secs("--retry-secs", args.retry_secs)?,
             timeout: common::retry::secs("--timeout-secs", args.timeout_secs)?,
+            retries: args.retries,
         };
         let report = client::run(&cfg, common::shutdown::signalled()?).await?;
         report.summary.print();

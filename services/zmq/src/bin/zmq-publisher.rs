@@ -27,9 +27,16 @@ struct Args {
     /// Bytes of data in each message.
     #[arg(long, env = "SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     size: u32,
-    /// Topic filters to wait for before publishing: the sum of every subscriber's --topics.
+    /// Topic filters to wait for before publishing: the sum of every subscriber's --topics (0: start
+    /// at once, so a subscriber joining later misses the start).
     #[arg(long, env = "SUBSCRIPTIONS", default_value_t = 1)]
     subscriptions: u32,
+    /// ZMQ_SNDHWM: messages queued per subscriber before XPUB drops them for it (0: no limit).
+    #[arg(long, env = "SNDHWM", default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..))]
+    sndhwm: i32,
+    /// Messages per second over all topics (0: as fast as possible).
+    #[arg(long, env = "RATE", default_value_t = 0.0)]
+    rate: f64,
     /// Run the healthcheck instead: exit 0 if something accepts connections on --listen.
     #[arg(long)]
     probe: bool,
@@ -48,7 +55,14 @@ fn main() -> ExitCode {
             count: args.count,
             size: args.size as usize,
             subscriptions: args.subscriptions as usize,
+            sndhwm: args.sndhwm,
+            rate: args.rate,
         };
+        anyhow::ensure!(
+            cfg.rate.is_finite() && cfg.rate >= 0.0,
+            "--rate {}: not a number of messages per second",
+            cfg.rate
+        );
         pubsub::run_publisher(&cfg, &flag)?.finish()
     })
 }

@@ -1,5 +1,6 @@
 //! Task ventilator (taskvent): binds PUSH, tells the sink the batch size, waits until the
-//! expected workers have connected, then hands out the tasks in fair turns.
+//! expected workers have connected, then hands out the tasks in fair turns (with `--reliable`,
+//! again those whose results the sink does not acknowledge in time).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -29,6 +30,15 @@ struct Args {
     /// How long to keep trying while the sink is not up, in seconds.
     #[arg(long, env = "RETRY_SECS", default_value_t = 10)]
     retry_secs: u64,
+    /// Reliable mode: hand out again every task whose result the sink has not acknowledged in time.
+    #[arg(long, env = "RELIABLE")]
+    reliable: bool,
+    /// Reliable mode: HOST:PORT of the sink's ack socket.
+    #[arg(long, env = "ACKS", default_value = "127.0.0.1:5559")]
+    acks: String,
+    /// Reliable mode: how long a task may take before it is handed out again, in milliseconds.
+    #[arg(long, env = "TASK_TIMEOUT_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    task_timeout_ms: u64,
     /// Run the healthcheck instead: exit 0 if something accepts connections on --listen.
     #[arg(long)]
     probe: bool,
@@ -48,6 +58,10 @@ fn main() -> ExitCode {
             size: args.size as usize,
             workers: args.workers as usize,
             retry: Duration::from_secs(args.retry_secs),
+            reliable: args.reliable.then(|| pushpull::Reliable {
+                acks: args.acks,
+                task_timeout: Duration::from_millis(args.task_timeout_ms),
+            }),
         };
         pushpull::run_pusher(&cfg, &flag)?.finish()
     })

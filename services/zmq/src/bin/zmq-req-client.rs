@@ -1,5 +1,6 @@
 //! REQ/REP client (hwclient): sends requests one at a time, checks that reply i answers request i,
-//! and reports a reply that never came as lost instead of hanging.
+//! and reports a reply that never came as lost instead of hanging; with `--retries` it is the
+//! guide's Lazy Pirate and resends on a fresh socket.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,6 +27,9 @@ struct Args {
     /// How long to keep trying while the server is not up, in seconds.
     #[arg(long, env = "RETRY_SECS", default_value_t = 10)]
     retry_secs: u64,
+    /// Lazy Pirate: resend an unanswered request this many times, each on a new socket (0: give up).
+    #[arg(long, env = "RETRIES", default_value_t = 0)]
+    retries: u32,
 }
 
 fn main() -> ExitCode {
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
             size: args.size as usize,
             timeout: Duration::from_millis(args.timeout_ms),
             retry: Duration::from_secs(args.retry_secs),
+            retries: args.retries,
         };
         reqrep::run_client(&cfg, &flag)?.finish()
     })

@@ -21,6 +21,15 @@ struct Args {
     /// Once results flow, give up after this many seconds without one.
     #[arg(long, env = "TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     timeout_secs: u64,
+    /// Reliable mode: acknowledge each result to the pusher on --acks; count and drop duplicates.
+    #[arg(long, env = "RELIABLE")]
+    reliable: bool,
+    /// Reliable mode: HOST:PORT to bind the ack PUSH socket on, which the pusher connects to.
+    #[arg(long, env = "ACKS", default_value = "0.0.0.0:5559")]
+    acks: String,
+    /// Reliable mode: the pusher's task timeout (accepted here so one setting serves all roles).
+    #[arg(long, env = "TASK_TIMEOUT_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    task_timeout_ms: u64,
     /// Run the healthcheck instead: exit 0 if something accepts connections on --listen.
     #[arg(long)]
     probe: bool,
@@ -37,6 +46,10 @@ fn main() -> ExitCode {
             listen: args.listen,
             workers: args.workers as usize,
             timeout: Duration::from_secs(args.timeout_secs),
+            reliable: args.reliable.then(|| pushpull::Reliable {
+                acks: args.acks,
+                task_timeout: Duration::from_millis(args.task_timeout_ms),
+            }),
         };
         pushpull::run_sink(&cfg, &flag)?.finish()
     })

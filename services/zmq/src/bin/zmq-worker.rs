@@ -23,6 +23,10 @@ struct Args {
     /// How long to keep trying while the pusher or sink is not up, in seconds.
     #[arg(long, env = "RETRY_SECS", default_value_t = 10)]
     retry_secs: u64,
+    /// Reliable mode: accepted so one setting serves all roles; a worker needs nothing more (the
+    /// pusher hands out again what a dead worker never finished, the sink drops duplicates).
+    #[arg(long, env = "RELIABLE")]
+    reliable: bool,
 }
 
 fn main() -> ExitCode {
