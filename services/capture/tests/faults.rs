@@ -550,8 +550,10 @@ fn rest_restart_the_client_retries_and_accounts_for_every_request() {
     );
     // Reported, not resent blindly: the field exists and is a count.
     run.field("rest-client", "unknown");
-    // On the wire: the restarted API accepts new connections and answers HTTP again.
-    let back = run.event("back");
+    // On the wire: the restarted API accepts new connections and answers HTTP again. Counted from
+    // the kill, not from "back": the client reconnects as soon as the port opens, which can be
+    // before the healthcheck reports the restarted server healthy.
+    let back = run.event("kill");
     let after = |filter: &str| {
         run.tshark(filter, &["frame.time_epoch"])
             .iter()
