@@ -93,7 +93,7 @@ fn listener(name: &str, addr: SocketAddr, args: &Args) -> anyhow::Result<rmqtt::
 /// working set is what is online.
 fn sled_config(dir: &Path, extra: &str) -> String {
     format!(
-        "{extra}\n[storage]\ntype = \"sled\"\nsled.path = {:?}\nsled.cache_capacity = \"8M\"\n",
+        "{extra}\n[storage]\ntype = \"sled\"\nsled.path = {:?}\nsled.cache_capacity = \"2M\"\n",
         dir.display().to_string()
     )
 }
