@@ -98,22 +98,18 @@ fn text_that_looks_like_a_packet_header_is_refused_at_once() {
 
 #[test]
 fn binary_garbage_is_refused_at_once() {
-    survives(
-        &[],
-        |addr| assert_eq!(send_and_read_until_closed(addr, &[0u8; 64]), b""),
-    );
+    survives(&[], |addr| {
+        assert_eq!(send_and_read_until_closed(addr, &[0u8; 64]), b"")
+    });
 }
 
 #[test]
 fn a_connection_closed_half_way_through_connect_is_dropped() {
-    survives(
-        &[],
-        |addr| {
-            let mut stream = TcpStream::connect(addr).unwrap();
-            stream.write_all(&good_connect()[..7]).unwrap();
-            drop(stream);
-        },
-    );
+    survives(&[], |addr| {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.write_all(&good_connect()[..7]).unwrap();
+        drop(stream);
+    });
 }
 
 #[test]
@@ -133,36 +129,35 @@ fn a_session_closed_without_disconnect_is_cleaned_up() {
 #[test]
 fn connect_with_a_bad_protocol_name_is_closed_without_connack() {
     let bad = connect_packet(b"MQXX", 4, b"bad-input", 30);
-    survives(
-        &[],
-        |addr| assert_eq!(send_and_read_until_closed(addr, &bad), b""),
-    );
+    survives(&[], |addr| {
+        assert_eq!(send_and_read_until_closed(addr, &bad), b"")
+    });
 }
 
 #[test]
 fn connect_with_mqtt_3_1_is_accepted() {
     // MQTT 3.1 ("MQIsdp", level 3), which some old clients still send.
     let connect = connect_packet(b"MQIsdp", 3, b"bad-input", 30);
-    survives(&[], |addr| assert_eq!(connack_for(addr, &connect), CONNACK_OK));
+    survives(&[], |addr| {
+        assert_eq!(connack_for(addr, &connect), CONNACK_OK)
+    });
 }
 
 #[test]
 fn a_malformed_remaining_length_is_refused() {
     // Four continuation bytes: the remaining length never ends, which MQTT forbids.
     let bad = [0x10, 0xff, 0xff, 0xff, 0xff, 0x01];
-    survives(
-        &[],
-        |addr| assert_eq!(send_and_read_until_closed(addr, &bad), b""),
-    );
+    survives(&[], |addr| {
+        assert_eq!(send_and_read_until_closed(addr, &bad), b"")
+    });
 }
 
 #[test]
 fn publish_before_connect_is_refused() {
     let bad = b"\x30\x0a\x00\x03a/bhello";
-    survives(
-        &[],
-        |addr| assert_eq!(send_and_read_until_closed(addr, bad), b""),
-    );
+    survives(&[], |addr| {
+        assert_eq!(send_and_read_until_closed(addr, bad), b"")
+    });
 }
 
 #[test]
@@ -170,10 +165,9 @@ fn a_subscribe_with_qos_3_ends_that_session_after_its_connack() {
     let mut bad = good_connect();
     // SUBSCRIBE pkid 1, filter "a/b", requested QoS 3 (only 0-2 exist).
     bad.extend_from_slice(b"\x82\x08\x00\x01\x00\x03a/b\x03");
-    survives(
-        &[],
-        |addr| assert_eq!(send_and_read_until_closed(addr, &bad), CONNACK_OK),
-    );
+    survives(&[], |addr| {
+        assert_eq!(send_and_read_until_closed(addr, &bad), CONNACK_OK)
+    });
 }
 
 #[test]

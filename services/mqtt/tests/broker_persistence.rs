@@ -21,7 +21,11 @@ fn broker_on(addr: &str, data: &std::path::Path) -> Proc {
 /// Stops a broker with SIGTERM and waits for it to exit.
 fn sigterm(broker: Proc) -> Finished {
     let pid = broker.pid().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     broker.finish()
 }
 
@@ -70,7 +74,9 @@ fn offline_messages_survive_a_restart(version: &str, qos: &str) {
     mosquitto(
         "mosquitto_pub",
         &addr,
-        &["-V", version, "-q", qos, "-r", "-t", &retained, "-m", "kept"],
+        &[
+            "-V", version, "-q", qos, "-r", "-t", &retained, "-m", "kept",
+        ],
     );
     let stopped = sigterm(broker);
     assert!(stopped.status.success(), "{}", stopped.stderr);
