@@ -145,7 +145,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let (name, path) = candidate
             .split_once('=')
             .with_context(|| format!("--mqtt-candidate {candidate}: expected NAME=PATH"))?;
-        ctx.mqtt_candidates.push((name.to_string(), PathBuf::from(path)));
+        ctx.mqtt_candidates
+            .push((name.to_string(), PathBuf::from(path)));
     }
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let outcome = sections::run_all(&ctx, &chosen);

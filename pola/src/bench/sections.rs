@@ -553,7 +553,11 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
         ("mosquitto".to_string(), "Mosquitto".to_string(), None),
     ];
     for (name, path) in &ctx.mqtt_candidates {
-        brokers.push((name.clone(), format!("{name} ({})", path.display()), Some(path)));
+        brokers.push((
+            name.clone(),
+            format!("{name} ({})", path.display()),
+            Some(path),
+        ));
     }
     let variants = [
         (QoS::AtMostOnce, "qos0"),
@@ -656,8 +660,12 @@ fn steady_load(
 ) -> anyhow::Result<Vec<Figure>> {
     let p = &ctx.plan;
     let run = || {
-        ctx.runtime
-            .block_on(models::mqtt_throughput(addr, QoS::AtLeastOnce, 1024, p.broker_messages))
+        ctx.runtime.block_on(models::mqtt_throughput(
+            addr,
+            QoS::AtLeastOnce,
+            1024,
+            p.broker_messages,
+        ))
     };
     run()?;
     let warm = broker.rss_kib()?;

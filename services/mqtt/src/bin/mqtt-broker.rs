@@ -7,10 +7,6 @@ use clap::Parser;
 use pola_mqtt::broker::{serve, Args};
 
 fn main() -> ExitCode {
-    // glibc gives each thread that allocates its own malloc arena; rmqtt allocates from many
-    // tokio workers and blocking threads, and two arenas halve the broker's resident memory.
-    // SAFETY: mallopt only changes malloc's tuning, called before any other thread exists.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
     let args = Args::parse();
     if args.probe {
         return common::run(|| common::probe::probe(&args.listen));
