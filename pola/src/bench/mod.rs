@@ -42,6 +42,10 @@ pub struct Args {
     /// The workspace root, for bench/build-zmq-perf.sh and target/zmq-perf.
     #[arg(long, env = "POLA_ROOT", default_value = ".")]
     pub root: PathBuf,
+    /// Another MQTT broker to measure beside ours and Mosquitto, as NAME=PATH (a binary taking
+    /// `--listen HOST:PORT`, e.g. an older mqtt-broker); repeatable.
+    #[arg(long, env = "MQTT_CANDIDATE", value_delimiter = ',')]
+    pub mqtt_candidate: Vec<String>,
 }
 
 /// Counts and durations of one run: the default fits in 5 minutes on 2 cores, `--quick` in seconds.
@@ -58,6 +62,8 @@ pub struct Plan {
     pub broker_messages: usize,
     /// Seconds per run of the time-based peers (sockperf, wrk).
     pub peer_secs: u64,
+    /// Seconds of steady MQTT load whose broker RSS is compared with the warm one.
+    pub steady_secs: u64,
     pub rest_conns: Vec<usize>,
     pub subscribers: Vec<usize>,
 }
@@ -72,6 +78,7 @@ impl Plan {
             messages: 200_000,
             broker_messages: 20_000,
             peer_secs: 3,
+            steady_secs: 60,
             rest_conns: vec![1, 4, 16],
             subscribers: vec![1, 4],
         };
@@ -82,6 +89,7 @@ impl Plan {
                 messages: 2_000,
                 broker_messages: 300,
                 peer_secs: 1,
+                steady_secs: 2,
                 ..base
             }
         } else {
@@ -132,7 +140,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .copied()
         .filter(|m| args.only.is_empty() || args.only.iter().any(|o| o == m))
         .collect();
-    let ctx = sections::Context::new(plan.clone(), bin_dir, args.root.clone())?;
+    let mut ctx = sections::Context::new(plan.clone(), bin_dir, args.root.clone())?;
+    for candidate in &args.mqtt_candidate {
+        let (name, path) = candidate
+            .split_once('=')
+            .with_context(|| format!("--mqtt-candidate {candidate}: expected NAME=PATH"))?;
+        ctx.mqtt_candidates
+            .push((name.to_string(), PathBuf::from(path)));
+    }
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let outcome = sections::run_all(&ctx, &chosen);
     let mut report = output::Report::new(&plan, &outcome);

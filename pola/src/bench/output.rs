@@ -375,16 +375,28 @@ pub const RULES: &[Rule] = &[
         goal: Some((">=", 1.0)),
     },
     Rule {
+        what: "MQTT QoS2 msgs/s vs Mosquitto",
+        ours: ("mqtt", "msgs_per_s", "pola", "qos2"),
+        reference: ("mqtt", "msgs_per_s", "mosquitto", "qos2"),
+        goal: Some((">=", 1.0)),
+    },
+    Rule {
         what: "MQTT QoS0 p50 vs Mosquitto",
         ours: ("mqtt", "p50", "pola", "qos0"),
         reference: ("mqtt", "p50", "mosquitto", "qos0"),
-        goal: None,
+        goal: Some(("<=", 1.2)),
     },
     Rule {
         what: "MQTT QoS1 p50 vs Mosquitto",
         ours: ("mqtt", "p50", "pola", "qos1"),
         reference: ("mqtt", "p50", "mosquitto", "qos1"),
-        goal: None,
+        goal: Some(("<=", 1.2)),
+    },
+    Rule {
+        what: "MQTT QoS2 p50 vs Mosquitto",
+        ours: ("mqtt", "p50", "pola", "qos2"),
+        reference: ("mqtt", "p50", "mosquitto", "qos2"),
+        goal: Some(("<=", 1.2)),
     },
     Rule {
         what: "MQTT QoS0 p50 vs floor",
@@ -397,6 +409,12 @@ pub const RULES: &[Rule] = &[
         ours: ("mqtt", "rss", "pola", ""),
         reference: ("mqtt", "rss", "mosquitto", ""),
         goal: Some(("<=", 2.0)),
+    },
+    Rule {
+        what: "MQTT broker RSS steady vs warm",
+        ours: ("mqtt", "rss", "pola", "steady"),
+        reference: ("mqtt", "rss", "pola", "warm"),
+        goal: Some(("<=", 1.2)),
     },
     Rule {
         what: "pola inspect pkts/s vs tshark -r",

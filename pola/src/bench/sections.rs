@@ -20,6 +20,8 @@ pub struct Context {
     pub bin_dir: PathBuf,
     pub root: PathBuf,
     pub scratch: PathBuf,
+    /// Further MQTT brokers measured beside ours and Mosquitto (`--mqtt-candidate`).
+    pub mqtt_candidates: Vec<(String, PathBuf)>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -37,6 +39,7 @@ impl Context {
             bin_dir,
             root,
             scratch,
+            mqtt_candidates: Vec::new(),
             runtime,
         })
     }
@@ -545,12 +548,30 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
 
 fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &mut Captures) {
     let p = &ctx.plan;
-    bar.set_length(2 * 2 * p.sizes.len() as u64);
-    for broker_name in ["pola", "mosquitto"] {
-        let started = if broker_name == "pola" {
-            ctx.server("mqtt-broker")
-        } else {
-            peers::mosquitto(&ctx.scratch)
+    let mut brokers = vec![
+        ("pola".to_string(), "mqtt-broker (rmqtt)".to_string(), None),
+        ("mosquitto".to_string(), "Mosquitto".to_string(), None),
+    ];
+    for (name, path) in &ctx.mqtt_candidates {
+        brokers.push((
+            name.clone(),
+            format!("{name} ({})", path.display()),
+            Some(path),
+        ));
+    }
+    let variants = [
+        (QoS::AtMostOnce, "qos0"),
+        (QoS::AtLeastOnce, "qos1"),
+        (QoS::ExactlyOnce, "qos2"),
+    ];
+    bar.set_length((brokers.len() * (variants.len() * p.sizes.len() + 1)) as u64);
+    for (broker_name, label, path) in &brokers {
+        let broker_name = broker_name.as_str();
+        let started = match (broker_name, path) {
+            ("pola", _) => ctx.server("mqtt-broker"),
+            ("mosquitto", _) => peers::mosquitto(&ctx.scratch),
+            (_, Some(path)) => candidate_broker(path, broker_name),
+            _ => unreachable!("every broker has a way to start"),
         };
         let (broker, addr) = match started {
             Ok(s) => s,
@@ -559,12 +580,7 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
                 continue;
             }
         };
-        let label = if broker_name == "pola" {
-            "mqtt-broker (rumqttd)"
-        } else {
-            "Mosquitto"
-        };
-        for (qos, variant) in [(QoS::AtMostOnce, "qos0"), (QoS::AtLeastOnce, "qos1")] {
+        for (qos, variant) in variants {
             for &size in &p.sizes {
                 if broker_name == "pola" && qos == QoS::AtMostOnce {
                     let filter =
@@ -615,8 +631,59 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
                 )]
             }),
         );
+        bar.set_message(format!("{broker_name} steady load"));
+        out.take(
+            &format!("mqtt {broker_name} steady load"),
+            steady_load(ctx, &broker, &addr, broker_name, label),
+        );
+        bar.inc(1);
         broker.terminate();
     }
+}
+
+/// Another broker binary on a free loopback port (`--listen HOST:PORT`).
+fn candidate_broker(path: &std::path::Path, name: &str) -> anyhow::Result<(Running, String)> {
+    let addr = format!("127.0.0.1:{}", free_port()?);
+    let mut server = Running::spawn(Command::new(path).args(["--listen", &addr]), name)?;
+    server.wait_listening(&addr)?;
+    Ok((server, addr))
+}
+
+/// QoS 1, 1 KiB throughput runs back to back for `steady_secs`: the broker's RSS after the first
+/// run (warm) and at the end (steady), so memory that grows with traffic shows as a ratio.
+fn steady_load(
+    ctx: &Context,
+    broker: &Running,
+    addr: &str,
+    name: &str,
+    label: &str,
+) -> anyhow::Result<Vec<Figure>> {
+    let p = &ctx.plan;
+    let run = || {
+        ctx.runtime.block_on(models::mqtt_throughput(
+            addr,
+            QoS::AtLeastOnce,
+            1024,
+            p.broker_messages,
+        ))
+    };
+    run()?;
+    let warm = broker.rss_kib()?;
+    let start = std::time::Instant::now();
+    let mut runs = 0;
+    while start.elapsed().as_secs() < p.steady_secs {
+        run()?;
+        runs += 1;
+    }
+    let end = broker.rss_kib()?;
+    let how = format!(
+        "{label} VmRSS after one warm-up run, then after {runs} more QoS 1 1 KiB runs ({} s)",
+        p.steady_secs
+    );
+    Ok(vec![
+        fig("mqtt", "rss", 1024, name, "warm", warm as f64, "KiB", &how),
+        fig("mqtt", "rss", 1024, name, "steady", end as f64, "KiB", &how),
+    ])
 }
 
 fn section_capture(

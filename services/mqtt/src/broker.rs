@@ -1,26 +1,30 @@
-//! The broker: rumqttd embedded and configured in code (no TOML file to ship in the image).
+//! The broker: rmqtt embedded and configured in code (no TOML file to ship in the image).
 //!
-//! rumqttd's `Broker::start` blocks and only logs when a listener cannot bind, so we check each
-//! port ourselves first (one clear error line), run rumqttd on its own thread, and treat that
-//! thread returning as the broker having died. SIGTERM simply ends the process: rumqttd keeps no
-//! state on disk that a clean stop would have to save.
+//! One port serves MQTT 3.1.1 and 5.0 (rmqtt reads the protocol level of each CONNECT). The
+//! retainer and session-storage plugins keep retained messages, sessions, subscriptions and
+//! queued QoS 1/2 messages in sled databases under `--data-dir`, so a restart loses none of them.
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::num::NonZeroU16;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use clap::Parser;
-use rumqttd::{Config, ConnectionSettings, RouterConfig, ServerSettings};
+use rmqtt::context::ServerContext;
+use rmqtt::net::Builder;
+use rmqtt::server::MqttServer;
 
-/// mqtt-broker: an MQTT broker (rumqttd) that routes PUBLISH packets to matching subscribers.
+/// mqtt-broker: an MQTT 3.1.1 and 5.0 broker (rmqtt) that routes PUBLISH packets to matching
+/// subscribers and keeps its state on disk.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "mqtt-broker", version)]
 pub struct Args {
-    /// Address to listen on for MQTT 3.1.1 clients.
+    /// Address to listen on for MQTT 3.1.1 and 5.0 clients.
     #[arg(long, env = "LISTEN", default_value = "0.0.0.0:1883")]
     pub listen: String,
 
-    /// Also listen for MQTT 5 clients on this address (off unless given).
+    /// A second address, also serving both protocol versions (off unless given).
     #[arg(long, env = "LISTEN_V5")]
     pub listen_v5: Option<String>,
 
@@ -32,10 +36,29 @@ pub struct Args {
     #[arg(long, env = "CONNECT_TIMEOUT_MS", default_value_t = 5000)]
     pub connect_timeout_ms: u16,
 
+    /// Directory for sessions, subscriptions, queued and retained messages (kept across
+    /// restarts). Without it they go to a temporary directory removed when the broker stops.
+    #[arg(long, env = "DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
     /// Healthcheck: exit 0 if something accepts connections on --listen, else 1.
     #[arg(long)]
     pub probe: bool,
 }
+
+/// Messages queued for one offline persistent session, as Mosquitto's `max_queued_messages`
+/// (whose default is 1000; more here so a restart scenario with a few thousand messages fits).
+const MAX_QUEUED: usize = 10_000;
+
+/// QoS 1/2 deliveries in flight per client (Mosquitto's default is 20).
+const MAX_INFLIGHT: u16 = 100;
+
+/// Sessions and messages without an expiry of their own live this long; rmqtt's defaults (2 h
+/// and 5 min) would drop what Mosquitto keeps.
+const KEEP: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// sled writes its log to disk every 500 ms (its default); a stop waits two of those.
+const FLUSH_WAIT: Duration = Duration::from_millis(1000);
 
 /// Resolves a listen address given as `HOST:PORT`.
 pub fn resolve(listen: &str) -> anyhow::Result<SocketAddr> {
@@ -46,107 +69,130 @@ pub fn resolve(listen: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("listen address {listen} resolves to nothing"))
 }
 
-/// The rumqttd configuration for our listeners.
-pub fn config(v4: SocketAddr, v5: Option<SocketAddr>, args: &Args) -> Config {
-    let server = |name: &str, listen: SocketAddr| {
-        let settings = ServerSettings {
-            name: name.to_string(),
-            listen,
-            tls: None,
-            next_connection_delay_ms: 0,
-            connections: ConnectionSettings {
-                connection_timeout_ms: args.connect_timeout_ms,
-                max_payload_size: args.max_payload,
-                max_inflight_count: 100,
-                auth: None,
-                external_auth: None,
-                // Without dynamic filters rumqttd disconnects a client that publishes to a topic
-                // nobody has subscribed to yet, which would break retained messages.
-                dynamic_filters: true,
-            },
+/// The listener settings: rmqtt's defaults, except where they differ from Mosquitto's.
+fn listener(name: &str, addr: SocketAddr, args: &Args) -> anyhow::Result<rmqtt::net::Listener> {
+    let max_packet = u32::try_from(args.max_payload).context("--max-payload is too large")?;
+    Builder::new()
+        .name(name)
+        .laddr(addr)
+        .nodelay(true)
+        .max_packet_size(max_packet)
+        .handshake_timeout(Duration::from_millis(args.connect_timeout_ms.into()))
+        .allow_zero_keepalive(true)
+        .max_inflight(NonZeroU16::new(MAX_INFLIGHT).expect("non-zero"))
+        .max_mqueue_len(MAX_QUEUED)
+        .max_topic_aliases(u16::MAX)
+        .session_expiry_interval(KEEP)
+        .message_expiry_interval(KEEP)
+        .bind()
+        .and_then(|l| l.tcp())
+        .map_err(|err| anyhow!("listening on {addr}: {err}"))
+}
+
+/// The TOML of a plugin that stores into `dir` with sled; a small cache, as the broker's
+/// working set is what is online.
+fn sled_config(dir: &Path, extra: &str) -> String {
+    format!(
+        "{extra}\n[storage]\ntype = \"sled\"\nsled.path = {:?}\nsled.cache_capacity = \"2M\"\n",
+        dir.display().to_string()
+    )
+}
+
+/// Where the state lives, and whether it is ours to remove at the end.
+struct DataDir {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl DataDir {
+    fn new(given: Option<&Path>) -> anyhow::Result<DataDir> {
+        let (path, temporary) = match given {
+            Some(dir) => (dir.to_path_buf(), false),
+            None => (
+                std::env::temp_dir().join(format!("mqtt-broker-{}", std::process::id())),
+                true,
+            ),
         };
-        Some(HashMap::from([(name.to_string(), settings)]))
-    };
-    Config {
-        id: 0,
-        router: RouterConfig {
-            max_connections: 1000,
-            max_outgoing_packet_count: 200,
-            max_segment_size: 16 * 1024 * 1024,
-            max_segment_count: 10,
-            ..RouterConfig::default()
-        },
-        v4: server("v4", v4),
-        v5: v5.and_then(|addr| server("v5", addr)),
-        ..Config::default()
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("creating data directory {}", path.display()))?;
+        // sled would fail later with a less clear message on a read-only directory.
+        let probe = path.join(".writable");
+        std::fs::write(&probe, b"")
+            .with_context(|| format!("data directory {} is not writable", path.display()))?;
+        let _ = std::fs::remove_file(probe);
+        Ok(DataDir { path, temporary })
     }
 }
 
-/// A broker running on its own thread.
-pub struct Running {
-    pub listen: SocketAddr,
-    stopped: tokio::sync::oneshot::Receiver<()>,
-}
-
-impl Running {
-    /// Completes if the broker stops by itself, which only happens when it cannot listen.
-    pub async fn stopped(self) {
-        let _ = self.stopped.await;
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
     }
 }
 
-/// Checks the ports and starts rumqttd; fails with one line naming the address in use.
-pub fn start(args: &Args) -> anyhow::Result<Running> {
+/// Starts rmqtt with its plugins; returns once the listeners are bound (errors name the address).
+async fn start(args: &Args, data: &Path) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let v4 = resolve(&args.listen)?;
     let v5 = args.listen_v5.as_deref().map(resolve).transpose()?;
     for addr in std::iter::once(v4).chain(v5) {
-        // rumqttd would only log a bind failure from its server thread, so bind first here;
-        // the port is free again as soon as this listener is dropped.
+        // Bind first for a one-line error; the port is free again when this listener drops.
         TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
     }
-    let mut broker = rumqttd::Broker::new(config(v4, v5, args));
-    let (tx, stopped) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("rumqttd".into())
-        .spawn(move || {
-            if let Err(err) = broker.start() {
-                log::error!("rumqttd: {err}");
-            }
-            let _ = tx.send(());
-        })
-        .context("starting the broker thread")?;
+    let scx = ServerContext::new()
+        // rmqtt refuses CONNECTs while the host's load average is high; on a shared 2-core
+        // machine that would refuse clients at random.
+        .busy_check_enable(false)
+        .plugins_config_map_add(
+            "rmqtt-retainer",
+            sled_config(&data.join("retained"), "retained_message_ttl = \"0s\""),
+        )
+        .plugins_config_map_add(
+            "rmqtt-session-storage",
+            sled_config(&data.join("sessions"), ""),
+        )
+        .build()
+        .await;
+    rmqtt_retainer::register(&scx, true, false)
+        .await
+        .map_err(|err| anyhow!("starting the retained-message store: {err}"))?;
+    rmqtt_session_storage::register(&scx, true, false)
+        .await
+        .map_err(|err| anyhow!("starting the session store: {err}"))?;
+    let mut server = MqttServer::new(scx).listener_by_id(listener("tcp", v4, args)?, 1);
+    if let Some(addr) = v5 {
+        server = server.listener_by_id(listener("tcp2", addr, args)?, 2);
+    }
+    let server = server.build();
     log::info!(
-        "MQTT broker: 3.1.1 on {v4}{}",
-        v5.map(|a| format!(", 5.0 on {a}")).unwrap_or_default()
+        "MQTT broker: 3.1.1 and 5.0 on {v4}{}, state in {}",
+        v5.map(|a| format!(" and {a}")).unwrap_or_default(),
+        data.display()
     );
-    Ok(Running {
-        listen: v4,
-        stopped,
-    })
-}
-
-/// Sends rumqttd's tracing events to stderr, filtered by `RUST_LOG` (default info). Without a
-/// subscriber, tracing forwards every span to env_logger at the span's level, and rumqttd's
-/// error-level spans would print an ERROR line for each healthy connection.
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_target(true)
-        .try_init();
+    Ok(tokio::spawn(async move {
+        if let Err(err) = server.run().await {
+            log::error!("broker: {err}");
+        }
+    }))
 }
 
 /// Runs the broker until SIGTERM or SIGINT (Ok) or until it dies (Err).
 pub async fn serve(args: Args) -> anyhow::Result<()> {
-    init_tracing();
     let mut stop = crate::Stop::on_signal()?;
-    let running = start(&args)?;
-    let listen = running.listen;
+    let data = DataDir::new(args.data_dir.as_deref())?;
+    let running = start(&args, &data.path).await?;
+    let listen = &args.listen;
     tokio::select! {
-        _ = stop.requested() => Ok(()),
-        _ = running.stopped() => Err(anyhow!("broker on {listen} stopped: it could not listen (see the log above)")),
+        _ = stop.requested() => {
+            // Stored state is written by background tasks and sled's periodic flush.
+            tokio::time::sleep(FLUSH_WAIT).await;
+            log::info!("MQTT broker: stopped");
+            drop(data);
+            // rmqtt and sled leave blocking tasks running that would keep the tokio runtime
+            // (and so the process, and sled's lock on the data) alive after this returns.
+            std::process::exit(0);
+        }
+        _ = running => Err(anyhow!("broker on {listen} stopped (see the log above)")),
     }
 }

@@ -1,8 +1,8 @@
-//! The MQTT model: a broker (rumqttd embedded) and the two clients that meet through it.
+//! The MQTT model: a broker (rmqtt embedded) and the two clients that meet through it.
 //!
 //! Start with [`publisher`] and [`subscriber`] (rumqttc): each is one `run` function driven by
 //! its clap `Args`, so tests call it directly and the binaries in `src/bin` stay a few lines.
-//! [`broker`] configures rumqttd in code. What the clients share (QoS flag, connecting with a
+//! [`broker`] configures rmqtt in code. What the clients share (QoS flag, connecting with a
 //! bounded retry, stopping on SIGTERM) lives here.
 
 pub mod broker;

@@ -1,7 +1,7 @@
 //! Bad input to the broker: garbage, connections closed half way, malformed MQTT packets.
 //! Each test keeps a well-behaved subscriber connected throughout, sends one bad input on its
-//! own connection, checks what that connection sees and what the broker logs, then checks the
-//! subscriber still gets every reading a new publisher sends.
+//! own connection, checks what that connection sees on the wire, then checks the subscriber
+//! still gets every reading a new publisher sends.
 
 mod support;
 
@@ -48,10 +48,20 @@ fn send_and_read_until_closed(addr: &str, bytes: &[u8]) -> Vec<u8> {
     }
 }
 
+/// The first four bytes the broker answers `connect` with (a CONNACK for MQTT 3.x).
+fn connack_for(addr: &str, connect: &[u8]) -> [u8; 4] {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.write_all(connect).unwrap();
+    let mut connack = [0u8; 4];
+    stream.read_exact(&mut connack).unwrap();
+    connack
+}
+
 /// The scenario around one bad input: `bad` runs against a broker that already serves a
-/// subscriber; `broker_says` is what the broker must log about it.
-fn survives(broker_args: &[&str], bad: impl FnOnce(&str), broker_says: &str) {
-    let (mut broker, addr) = broker(broker_args);
+/// subscriber, and checks what its own connection saw.
+fn survives(broker_args: &[&str], bad: impl FnOnce(&str)) {
+    let (_broker, addr) = broker(broker_args);
     let sub = subscriber(
         &addr,
         &[
@@ -64,7 +74,6 @@ fn survives(broker_args: &[&str], bad: impl FnOnce(&str), broker_says: &str) {
         ],
     );
     bad(&addr);
-    broker.wait_for(broker_says);
     let p = publish(&addr, &["--count", "4"]);
     assert_eq!(field(&p.assert_success().summary(), "received"), 4);
     let s = sub.finish().assert_success().summary();
@@ -76,100 +85,79 @@ fn survives(broker_args: &[&str], bad: impl FnOnce(&str), broker_says: &str) {
 }
 
 #[test]
-fn garbage_bytes_get_the_connection_closed_without_an_answer() {
-    // An HTTP request sent to the MQTT port: 'G' reads as a packet header announcing 69 more
-    // bytes, so the broker waits for a CONNECT until its connect timeout, then closes.
-    survives(
-        &["--connect-timeout-ms", "1000"],
-        |addr| {
-            assert_eq!(
-                send_and_read_until_closed(addr, b"GET / HTTP/1.1\r\nHost: broker\r\n\r\n"),
-                b""
-            )
-        },
-        "Error while handling MQTT connect packet error=Timeout",
-    );
+fn text_that_looks_like_a_packet_header_is_refused_at_once() {
+    // An HTTP request sent to the MQTT port: 'G' reads as a PUBACK header, and a connection
+    // must start with CONNECT, so the broker closes it without waiting for more.
+    survives(&["--connect-timeout-ms", "1000"], |addr| {
+        assert_eq!(
+            send_and_read_until_closed(addr, b"GET / HTTP/1.1\r\nHost: broker\r\n\r\n"),
+            b""
+        )
+    });
 }
 
 #[test]
 fn binary_garbage_is_refused_at_once() {
-    survives(
-        &[],
-        |addr| assert_eq!(send_and_read_until_closed(addr, &[0u8; 64]), b""),
-        "InvalidPacketType(0)",
-    );
+    survives(&[], |addr| {
+        assert_eq!(send_and_read_until_closed(addr, &[0u8; 64]), b"")
+    });
 }
 
 #[test]
 fn a_connection_closed_half_way_through_connect_is_dropped() {
-    survives(
-        &[],
-        |addr| {
-            let mut stream = TcpStream::connect(addr).unwrap();
-            stream.write_all(&good_connect()[..7]).unwrap();
-            drop(stream);
-        },
-        // rumqttd reports a close in the middle of a packet as a reset.
-        "Error while handling MQTT connect packet error=Network(Io(Custom { kind: ConnectionReset",
-    );
+    survives(&[], |addr| {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.write_all(&good_connect()[..7]).unwrap();
+        drop(stream);
+    });
 }
 
 #[test]
 fn a_session_closed_without_disconnect_is_cleaned_up() {
-    survives(
-        &[],
-        |addr| {
-            let mut stream = TcpStream::connect(addr).unwrap();
-            stream.write_all(&good_connect()).unwrap();
-            let mut connack = [0u8; 4];
-            stream.read_exact(&mut connack).unwrap();
-            assert_eq!(connack, CONNACK_OK);
-            stream.shutdown(Shutdown::Both).unwrap();
-        },
-        "client_id=\"bad-input\"}: rumqttd::router::routing: Disconnecting connection",
-    );
+    survives(&[], |addr| {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.write_all(&good_connect()).unwrap();
+        let mut connack = [0u8; 4];
+        stream.read_exact(&mut connack).unwrap();
+        assert_eq!(connack, CONNACK_OK);
+        stream.shutdown(Shutdown::Both).unwrap();
+        // The same client id connects again and finds no session left over.
+        assert_eq!(connack_for(addr, &good_connect()), CONNACK_OK);
+    });
 }
 
 #[test]
 fn connect_with_a_bad_protocol_name_is_closed_without_connack() {
     let bad = connect_packet(b"MQXX", 4, b"bad-input", 30);
-    survives(
-        &[],
-        |addr| assert_eq!(send_and_read_until_closed(addr, &bad), b""),
-        "InvalidProtocol",
-    );
+    survives(&[], |addr| {
+        assert_eq!(send_and_read_until_closed(addr, &bad), b"")
+    });
 }
 
 #[test]
-fn connect_with_an_unsupported_protocol_level_is_closed_without_connack() {
-    // MQTT 3.1 ("MQIsdp", level 3): rumqttd closes instead of sending CONNACK code 1.
-    let bad = connect_packet(b"MQIsdp", 3, b"bad-input", 30);
-    survives(
-        &[],
-        |addr| assert_eq!(send_and_read_until_closed(addr, &bad), b""),
-        "InvalidProtocol",
-    );
+fn connect_with_mqtt_3_1_is_accepted() {
+    // MQTT 3.1 ("MQIsdp", level 3), which some old clients still send.
+    let connect = connect_packet(b"MQIsdp", 3, b"bad-input", 30);
+    survives(&[], |addr| {
+        assert_eq!(connack_for(addr, &connect), CONNACK_OK)
+    });
 }
 
 #[test]
 fn a_malformed_remaining_length_is_refused() {
     // Four continuation bytes: the remaining length never ends, which MQTT forbids.
     let bad = [0x10, 0xff, 0xff, 0xff, 0xff, 0x01];
-    survives(
-        &[],
-        |addr| assert_eq!(send_and_read_until_closed(addr, &bad), b""),
-        "MalformedRemainingLength",
-    );
+    survives(&[], |addr| {
+        assert_eq!(send_and_read_until_closed(addr, &bad), b"")
+    });
 }
 
 #[test]
 fn publish_before_connect_is_refused() {
     let bad = b"\x30\x0a\x00\x03a/bhello";
-    survives(
-        &[],
-        |addr| assert_eq!(send_and_read_until_closed(addr, bad), b""),
-        "NotConnectPacket",
-    );
+    survives(&[], |addr| {
+        assert_eq!(send_and_read_until_closed(addr, bad), b"")
+    });
 }
 
 #[test]
@@ -177,9 +165,41 @@ fn a_subscribe_with_qos_3_ends_that_session_after_its_connack() {
     let mut bad = good_connect();
     // SUBSCRIBE pkid 1, filter "a/b", requested QoS 3 (only 0-2 exist).
     bad.extend_from_slice(b"\x82\x08\x00\x01\x00\x03a/b\x03");
-    survives(
-        &[],
-        |addr| assert_eq!(send_and_read_until_closed(addr, &bad), CONNACK_OK),
-        "InvalidQoS(3)",
-    );
+    survives(&[], |addr| {
+        assert_eq!(send_and_read_until_closed(addr, &bad), CONNACK_OK)
+    });
+}
+
+#[test]
+fn keep_alive_0_turns_keep_alive_off_instead_of_being_refused() {
+    survives(&[], |addr| {
+        let connect = connect_packet(b"MQTT", 4, b"no-keep-alive", 0);
+        assert_eq!(connack_for(addr, &connect), CONNACK_OK);
+    });
+}
+
+#[test]
+fn a_zero_length_client_id_is_accepted_only_with_a_clean_session() {
+    survives(&[], |addr| {
+        assert_eq!(
+            connack_for(addr, &connect_packet(b"MQTT", 4, b"", 30)),
+            CONNACK_OK
+        );
+        // MQTT 3.1.1 (MQTT-3.1.3-8): a persistent session needs an id, so return code 2.
+        let mut persistent = connect_packet(b"MQTT", 4, b"", 30);
+        persistent[9] = 0; // connect flags: clean session off
+        assert_eq!(connack_for(addr, &persistent), [0x20, 0x02, 0x00, 0x02]);
+    });
+}
+
+#[test]
+fn a_good_client_is_served_after_1000_idle_connections() {
+    survives(&[], |addr| {
+        // Idle connections that never send CONNECT, all open while the good clients run.
+        let idle: Vec<TcpStream> = (0..1000)
+            .map(|i| TcpStream::connect(addr).unwrap_or_else(|e| panic!("connection {i}: {e}")))
+            .collect();
+        assert_eq!(connack_for(addr, &good_connect()), CONNACK_OK);
+        drop(idle);
+    });
 }

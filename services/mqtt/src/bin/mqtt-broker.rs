@@ -1,4 +1,4 @@
-//! MQTT broker: rumqttd embedded, listening for MQTT 3.1.1 (and MQTT 5 with --listen-v5).
+//! MQTT broker: rmqtt embedded, MQTT 3.1.1 and 5.0 on one port, state kept in --data-dir.
 //! Publishers and subscribers never meet; the broker matches each PUBLISH against filters.
 
 use std::process::ExitCode;

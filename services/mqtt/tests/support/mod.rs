@@ -167,13 +167,13 @@ pub const BROKER: &str = env!("CARGO_BIN_EXE_mqtt-broker");
 pub const PUBLISHER: &str = env!("CARGO_BIN_EXE_mqtt-publisher");
 pub const SUBSCRIBER: &str = env!("CARGO_BIN_EXE_mqtt-subscriber");
 
-/// Our broker on a free loopback port, returned once rumqttd says it is listening.
+/// Our broker on a free loopback port, returned once it says it is listening.
 pub fn broker(extra: &[&str]) -> (Proc, String) {
     let addr = format!("127.0.0.1:{}", free_port());
     let mut args = vec!["--listen", addr.as_str()];
     args.extend_from_slice(extra);
     let mut proc = Proc::spawn(BROKER, &args);
-    proc.wait_for("Listening for remote connections");
+    proc.wait_for("MQTT broker: 3.1.1 and 5.0 on");
     (proc, addr)
 }
 
