@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The capture tests of issue 4: every model in compose, every pcap judged with tshark
+# The capture tests: every model in compose, every pcap judged with tshark
 # (services/capture/tests/captures.rs, ignored by plain `cargo test`), one model at a time since
 # each run takes the compose project down and up. Needs the images: `make images` first.
 set -euo pipefail

@@ -1,5 +1,5 @@
-//! What a bench run leaves behind: the comparisons against the floor and the peers (with the
-//! issue's goals), the terminal table, bench/results.json and the SVG chart bench/latest.svg.
+//! What a bench run leaves behind: the comparisons against the floor and the peers (with their
+//! goals), the terminal table, bench/results.json and the SVG chart bench/latest.svg.
 
 use std::fmt::Write as _;
 
@@ -43,7 +43,7 @@ pub struct Rule {
     pub what: &'static str,
     pub ours: (&'static str, &'static str, &'static str, &'static str),
     pub reference: (&'static str, &'static str, &'static str, &'static str),
-    /// (`<=` or `>=`, bound) from the issue; None for information only.
+    /// (`<=` or `>=`, bound) that the figure should meet; None for information only.
     pub goal: Option<(&'static str, f64)>,
 }
 
@@ -252,7 +252,7 @@ pub fn svg(figs: &[Figure], title: &str) -> String {
     )
 }
 
-/// The comparisons the issue asks for, with its goals.
+/// The comparisons a bench run reports, each with its goal where it has one.
 pub const RULES: &[Rule] = &[
     Rule {
         what: "floor p50 vs sockperf pp",

@@ -16,6 +16,23 @@ use std::process::ExitCode;
 
 pub use summary::Summary;
 
+/// Parses a binary's flags: `--help` and `--version` print and exit 0; a bad flag exits 2 with
+/// the one line that names it (clap's usage hint would make it three).
+pub fn parse_args<T: clap::Parser>() -> T {
+    T::try_parse().unwrap_or_else(|err| {
+        use clap::error::ErrorKind;
+        if matches!(
+            err.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        ) {
+            err.exit();
+        }
+        let text = err.to_string();
+        eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+        std::process::exit(2)
+    })
+}
+
 /// Initialises env_logger with `RUST_LOG=info` unless the environment says otherwise.
 pub fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))

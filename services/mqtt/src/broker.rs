@@ -76,6 +76,9 @@ fn listener(name: &str, addr: SocketAddr, args: &Args) -> anyhow::Result<rmqtt::
         .name(name)
         .laddr(addr)
         .nodelay(true)
+        // A restarted broker must bind while its old connections still sit in TIME_WAIT or
+        // FIN_WAIT_2 (a kill with clients connected), as Mosquitto does.
+        .reuseaddr(Some(true))
         .max_packet_size(max_packet)
         .handshake_timeout(Duration::from_millis(args.connect_timeout_ms.into()))
         .allow_zero_keepalive(true)

@@ -119,3 +119,22 @@ fn without_a_data_dir_nothing_is_left_behind() {
     assert!(stopped.status.success(), "{}", stopped.stderr);
     assert!(!dir.exists(), "{} is left behind", dir.display());
 }
+
+#[test]
+fn a_broker_killed_with_a_client_connected_restarts_on_the_same_port_at_once() {
+    let data = tempfile::tempdir().unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let broker = broker_on(&addr, data.path());
+    // A connected client keeps the killed broker's side of the connection in FIN_WAIT_2.
+    let client = std::net::TcpStream::connect(&addr).unwrap();
+    let pid = broker.pid().to_string();
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap()
+        .success());
+    broker.finish();
+    let again = broker_on(&addr, data.path());
+    drop(client);
+    sigterm(again);
+}

@@ -125,6 +125,12 @@ fn bad_flag_values_are_refused_with_the_flag_named() {
         "{}",
         out.stderr
     );
+    assert_eq!(
+        out.stderr.lines().count(),
+        1,
+        "not one line: {}",
+        out.stderr
+    );
     let out = run(SUBSCRIBER, &["--topics", "sensors/#/lab"]);
     assert!(!out.status.success());
     assert!(

@@ -163,7 +163,9 @@ fn bad_flag_values_are_refused_by_name() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--count"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--count"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
 }
 
 #[test]

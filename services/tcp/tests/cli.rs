@@ -92,7 +92,9 @@ fn port_in_use_exits_1_with_one_line() {
 fn bad_flag_values_are_refused_by_name() {
     let out = Command::new(CLIENT).args(["--size", "0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--size"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--size"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
     let out = Command::new(CLIENT)
         .args([
             "--connect",

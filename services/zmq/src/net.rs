@@ -238,20 +238,3 @@ pub fn default_id() -> String {
     let host = if host.is_empty() { "worker" } else { host };
     format!("{host}-{}", std::process::id())
 }
-
-/// Parses a binary's flags: `--help` and `--version` print and exit 0; a bad flag exits 2 with
-/// the one line that names it (clap's usage hint would make it three).
-pub fn parse_args<T: clap::Parser>() -> T {
-    T::try_parse().unwrap_or_else(|err| {
-        use clap::error::ErrorKind;
-        if matches!(
-            err.kind(),
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-        ) {
-            err.exit();
-        }
-        let text = err.to_string();
-        eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
-        std::process::exit(2)
-    })
-}

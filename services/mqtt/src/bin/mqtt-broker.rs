@@ -3,11 +3,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use pola_mqtt::broker::{serve, Args};
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = common::parse_args();
     if args.probe {
         return common::run(|| common::probe::probe(&args.listen));
     }

@@ -3,11 +3,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use pola_mqtt::{publisher, Stop};
 
 fn main() -> ExitCode {
-    let args = publisher::Args::parse();
+    let args: publisher::Args = common::parse_args();
     common::run_async(async move {
         let outcome = publisher::run(args, Stop::on_signal()?).await?;
         outcome.summary.print();

@@ -3,11 +3,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use pola_mqtt::{subscriber, Stop};
 
 fn main() -> ExitCode {
-    let args = subscriber::Args::parse();
+    let args: subscriber::Args = common::parse_args();
     if args.probe {
         return common::run(|| match &args.ready_file {
             Some(path) => common::probe::probe_ready(path),

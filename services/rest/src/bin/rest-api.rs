@@ -23,7 +23,7 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let args: Args = common::parse_args();
     if args.probe {
         return common::run(|| pola_rest::probe::probe(&args.listen));
     }

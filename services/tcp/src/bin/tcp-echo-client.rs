@@ -30,7 +30,7 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let args: Args = common::parse_args();
     common::run_async(async {
         let cfg = Config {
             connect: args.connect,

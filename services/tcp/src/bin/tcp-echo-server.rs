@@ -17,7 +17,7 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let args: Args = common::parse_args();
     if args.probe {
         return common::run(|| common::probe::probe(&args.listen));
     }

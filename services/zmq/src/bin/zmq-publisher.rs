@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use pola_zmq::{net, pubsub};
+use pola_zmq::pubsub;
 
 /// ZeroMQ publisher: [topic, payload] messages, cycling over --topics.
 #[derive(Parser)]
@@ -44,7 +44,7 @@ struct Args {
 
 fn main() -> ExitCode {
     common::run(|| {
-        let args: Args = net::parse_args();
+        let args: Args = common::parse_args();
         if args.probe {
             return common::probe::probe(&args.listen);
         }

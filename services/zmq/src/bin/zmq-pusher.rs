@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use pola_zmq::{net, pushpull};
+use pola_zmq::pushpull;
 
 /// ZeroMQ PUSH ventilator: sends --count tasks once --workers workers are connected.
 #[derive(Parser)]
@@ -46,7 +46,7 @@ struct Args {
 
 fn main() -> ExitCode {
     common::run(|| {
-        let args: Args = net::parse_args();
+        let args: Args = common::parse_args();
         if args.probe {
             return common::probe::probe(&args.listen);
         }

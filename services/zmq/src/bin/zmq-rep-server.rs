@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use pola_zmq::{net, reqrep};
+use pola_zmq::reqrep;
 
 /// ZeroMQ REP server: a small JSON RPC (`upper`, `add`); every request gets a reply.
 #[derive(Parser)]
@@ -20,7 +20,7 @@ struct Args {
 
 fn main() -> ExitCode {
     common::run(|| {
-        let args: Args = net::parse_args();
+        let args: Args = common::parse_args();
         if args.probe {
             return common::probe::probe(&args.listen);
         }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use pola_zmq::{net, reqrep};
+use pola_zmq::reqrep;
 
 /// ZeroMQ REQ client: strict request-reply alternation against the REP server.
 #[derive(Parser)]
@@ -34,7 +34,7 @@ struct Args {
 
 fn main() -> ExitCode {
     common::run(|| {
-        let args: Args = net::parse_args();
+        let args: Args = common::parse_args();
         let flag = common::shutdown::Flag::install()?;
         let cfg = reqrep::ClientConfig {
             connect: args.connect,

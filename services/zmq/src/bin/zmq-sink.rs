@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use pola_zmq::{net, pushpull};
+use pola_zmq::pushpull;
 
 /// ZeroMQ PULL sink: judges whether the workers shared the batch in fair turns.
 #[derive(Parser)]
@@ -37,7 +37,7 @@ struct Args {
 
 fn main() -> ExitCode {
     common::run(|| {
-        let args: Args = net::parse_args();
+        let args: Args = common::parse_args();
         if args.probe {
             return common::probe::probe(&args.listen);
         }

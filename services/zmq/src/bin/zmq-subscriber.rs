@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use pola_zmq::{net, pubsub};
+use pola_zmq::pubsub;
 
 /// ZeroMQ SUB subscriber: counts what each of its topics delivered.
 #[derive(Parser)]
@@ -37,7 +37,7 @@ struct Args {
 
 fn main() -> ExitCode {
     common::run(|| {
-        let args: Args = net::parse_args();
+        let args: Args = common::parse_args();
         let flag = common::shutdown::Flag::install()?;
         let cfg = pubsub::SubscriberConfig {
             connect: args.connect,

@@ -31,7 +31,7 @@ struct Args {
 
 fn main() -> ExitCode {
     common::run(|| {
-        let args: Args = net::parse_args();
+        let args: Args = common::parse_args();
         let flag = common::shutdown::Flag::install()?;
         let cfg = pushpull::WorkerConfig {
             connect: args.connect,
