@@ -20,11 +20,14 @@ done
 docker info >/dev/null 2>&1 || die "the Docker daemon is not running (start it: sudo dockerd, or make setup)"
 docker compose version >/dev/null 2>&1 || die "Compose v2 (docker compose) is missing: run make setup"
 
+# How long a run's clients may take before the run fails instead of hanging.
+RUN_SECS=${CAPTURE_RUN_SECS:-600}
+
 # The compose command for a set of profiles ("mqtt" or "mqtt,tcp,...").
 dc() { COMPOSE_PROFILES=$1 docker compose "${@:2}"; }
 
 # Fault runs (scripts/fault.sh) may have started the services of the fault-<model> profiles too.
-down() { dc "$ALL,fault-mqtt,fault-pubsub" down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true; }
+down() { timeout -k 10 120 env COMPOSE_PROFILES="$ALL,fault-mqtt,fault-pubsub" docker compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true; }
 
 # Shows why a run failed: every container that exited non-zero, with its last log lines.
 explain_failure() {
@@ -54,7 +57,7 @@ report() {
   for model in ${profiles//,/ }; do
     id=$(dc "$profiles" ps -a -q "capture-$model")
     [[ -n $id ]] || { echo "$model: no capture container" >&2; ok=1; continue; }
-    code=$(docker wait "$id")
+    code=$(timeout -k 10 60 docker wait "$id") || code="none (still running 60 s after its clients)"
     # The sidecar's stdout holds one line: model=... pcap=... captured=... received=... dropped=...
     line=$(docker logs "$id" 2>/dev/null | tail -n 1)
     if [[ $code == 0 && -f captures/$model.pcap && $line == *captured=* ]]; then
@@ -86,8 +89,8 @@ run() {
   # `up -d` returns once every service started, which for done-<model> means every client of the
   # model exited 0; a client that failed makes it fail here.
   local log; log=$(mktemp)
-  if ! dc "$profiles" up -d --no-build >"$log" 2>&1; then
-    echo "capture: docker compose up failed for $profiles: $(tail -n 1 "$log")" >&2
+  if ! timeout -k 10 "$RUN_SECS" env COMPOSE_PROFILES="$profiles" docker compose up -d --no-build >"$log" 2>&1; then
+    echo "capture: docker compose up failed or its clients ran past $RUN_SECS s for $profiles: $(tail -n 1 "$log")" >&2
     explain_failure "$profiles"
     rm -f "$log"; down; return 1
   fi

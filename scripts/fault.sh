@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 TABLE=${FAULT_TABLE:-scripts/faults.tsv}
 COMEBACK_SECS=${FAULT_COMEBACK_SECS:-20}   # how long a restarted service has to be healthy again
 CLIENT_SECS=${FAULT_CLIENT_SECS:-90}   # how long the clients have to finish after the last step
+STEP_SECS=${FAULT_STEP_SECS:-120}   # how long any one docker command may take before the run fails
 
 die() { echo "fault: $*" >&2; exit 1; }
 
@@ -82,8 +83,10 @@ run() {
   local capture=fault-$name events=captures/fault-$name.events start=$SECONDS
   # The run's compose: its model's profile plus the services only faults use, its variables.
   local dc_cmd=(env $env CAPTURE_NAME="$capture" COMPOSE_PROFILES="$model,fault-$model" docker compose)
-  dc() { "${dc_cmd[@]}" "$@"; }
-  down() { bash scripts/capture.sh down >/dev/null 2>&1 || true; }
+  # Every docker command is bounded: a daemon or compose that stops answering fails the run instead
+  # of hanging it.
+  dc() { timeout -k 10 "$STEP_SECS" "${dc_cmd[@]}" "$@"; }
+  down() { timeout -k 10 "$STEP_SECS" bash scripts/capture.sh down >/dev/null 2>&1 || true; }
   fail() { echo "$capture: FAILED: $*" >&2; wait_bg; down; return 1; }
   local bg=()
   wait_bg() { local p; for p in "${bg[@]}"; do wait "$p" 2>/dev/null || true; done; bg=(); }
@@ -97,7 +100,7 @@ run() {
   : >"$events"
   trap 'echo "fault: interrupted, cleaning up" >&2; down; exit 130' INT TERM
   echo "== $capture ($model): $promise"
-  dc up -d --wait "capture-$model" >/dev/null 2>&1 || { fail "capture-$model did not become healthy"; return 1; }
+  dc up -d --wait --wait-timeout 60 "capture-$model" >/dev/null 2>&1 || { fail "capture-$model did not become healthy"; return 1; }
 
   # The steps, each logged with its moment.
   local step verb args sampled=0 servers
@@ -105,6 +108,7 @@ run() {
   IFS=';' read -ra step_list <<<"$steps"
   for step in "${step_list[@]}"; do
     read -r verb args <<<"$step"
+    printf '  %5s s  %s\n' "$((SECONDS - start))" "$verb $args"
     # RSS before the first fault, once the servers are up.
     [[ $verb == up || $verb == sleep || $sampled == 1 ]] || { rss before && sampled=1; }
     case $verb in
@@ -112,7 +116,7 @@ run() {
         # The sidecar prints its own fault= lines with the moment the rule took effect.
         local lines; lines=$(wc -l <"$events")
         if [[ $verb == 'net&' ]]; then
-          { dc exec -T "capture-$model" /pola-capture fault $args >>"$events" 2>"$events.err" ||
+          { dc exec -T "capture-$model" /pola-capture fault $args >>"$events" 2>"$events.err" </dev/null ||
               echo "fault=failed what='$args' at=$(now)" >>"$events"; } &
           bg+=($!)
           # The next step waits until the sidecar said the rule is in place (or that it failed).
@@ -163,7 +167,7 @@ run() {
   local deadline=$((SECONDS + CLIENT_SECS))
   for svc in $clients; do
     id=$(dc ps -a -q "$svc")
-    until [[ $(docker inspect -f '{{.State.Status}}' "$id") == exited ]]; do
+    until [[ $(timeout 30 docker inspect -f '{{.State.Status}}' "$id") == exited ]]; do
       ((SECONDS < deadline)) || {
         docker logs --tail 6 "$id" 2>&1 | sed "s/^/    $svc: /" >&2
         fail "$svc still running $CLIENT_SECS s after the last step"; return 1; }
@@ -192,7 +196,7 @@ run() {
   local cid verdict
   cid=$(dc ps -a -q "capture-$model")
   dc exec -T "capture-$model" /pola-capture --mark-done >/dev/null 2>&1 || true
-  code=$(docker wait "$cid")
+  code=$(timeout -k 10 60 docker wait "$cid") || code="none (still running 60 s after it was told the clients are done)"
   verdict=$(docker logs "$cid" 2>/dev/null | tail -n 1)
   if [[ $code == 0 && -f captures/$capture.pcap && $verdict == *captured=* ]]; then
     dc config --format json | jq -r --arg net "$model" '

@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 docker info >/dev/null 2>&1 || { echo "test-captures: the Docker daemon is not running (start it: sudo dockerd, or make setup)" >&2; exit 1; }
-cargo test --release -p pola-capture --test captures -- --ignored --test-threads=1 "$@"
+# A deadline for the whole suite: CI fails with the last test named instead of hanging.
+timeout -k 30 1500 cargo test --release -p pola-capture --test captures -- --ignored --test-threads=1 "$@"

@@ -1,4 +1,4 @@
-//! Issue 4's proof: every model runs in compose (`scripts/capture.sh <model>`, images from
+//! Every model runs in compose (`scripts/capture.sh <model>`, images from
 //! `make images`) and its pcap is judged with Debian's tshark 4.0. Ignored by plain `cargo test`
 //! because they need Docker and the images; scripts/test-captures.sh runs them with
 //! `-- --ignored --test-threads=1`. Every failure names the model and what was missing.
@@ -19,8 +19,9 @@ fn root() -> PathBuf {
 /// Runs one model through scripts/capture.sh and checks the sidecar's verdict: captured equals
 /// received by filter, 0 dropped. Returns the pcap, already checked for what every pcap needs.
 fn capture(model: &str, env: &[(&str, &str)]) -> PathBuf {
-    let out = Command::new("bash")
-        .args(["scripts/capture.sh", model])
+    // A deadline, so that a run that hangs fails the test instead of the whole suite.
+    let out = Command::new("timeout")
+        .args(["-k", "10", "900", "bash", "scripts/capture.sh", model])
         .current_dir(root())
         .envs(env.iter().copied())
         .output()

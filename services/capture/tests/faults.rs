@@ -146,14 +146,24 @@ impl Run {
     }
 }
 
+/// Runs scripts/fault.sh under a deadline: a run that hangs (a daemon or container that stops
+/// answering) is killed with everything it started and fails the test with what it printed so far.
 fn fault_sh(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new("bash")
-        .arg("scripts/fault.sh")
+    const DEADLINE_SECS: &str = "600";
+    let out = Command::new("timeout")
+        .args(["-k", "10", DEADLINE_SECS, "bash", "scripts/fault.sh"])
         .args(args)
         .current_dir(root())
         .envs(env.iter().copied())
         .output()
-        .expect("running scripts/fault.sh")
+        .expect("running scripts/fault.sh");
+    assert!(
+        !matches!(out.status.code(), Some(124) | Some(137)),
+        "scripts/fault.sh {args:?} still running after {DEADLINE_SECS} s, killed; it printed\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// Runs one scenario; it must succeed (every client ended as the table expects, pcap complete).

@@ -34,7 +34,7 @@ const CONNACK_OK: [u8; 4] = [0x20, 0x02, 0x00, 0x00];
 /// What a raw client saw: the bytes the broker sent back before closing the connection.
 fn send_and_read_until_closed(addr: &str, bytes: &[u8]) -> Vec<u8> {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.set_read_timeout(Some(HANG)).unwrap();
     stream.write_all(bytes).unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 256];
@@ -51,7 +51,7 @@ fn send_and_read_until_closed(addr: &str, bytes: &[u8]) -> Vec<u8> {
 /// The first four bytes the broker answers `connect` with (a CONNACK for MQTT 3.x).
 fn connack_for(addr: &str, connect: &[u8]) -> [u8; 4] {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.set_read_timeout(Some(HANG)).unwrap();
     stream.write_all(connect).unwrap();
     let mut connack = [0u8; 4];
     stream.read_exact(&mut connack).unwrap();

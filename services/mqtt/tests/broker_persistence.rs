@@ -10,7 +10,7 @@ use support::*;
 
 /// Our broker on `addr` with its state in `data`, returned once it listens.
 fn broker_on(addr: &str, data: &std::path::Path) -> Proc {
-    let mut proc = Proc::spawn(
+    let proc = Proc::spawn(
         BROKER,
         &["--listen", addr, "--data-dir", data.to_str().unwrap()],
     );

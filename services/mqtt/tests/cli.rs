@@ -176,7 +176,7 @@ fn sigterm_stops_a_publisher_still_retrying_with_exit_0() {
     let mut cmd = Command::new(PUBLISHER);
     cmd.args(["--connect", &addr, "--retry-secs", "60"])
         .env("RUST_LOG", "debug");
-    let mut publisher = Proc::spawn_watching(&mut cmd, false);
+    let publisher = Proc::spawn_with(&mut cmd);
     publisher.wait_for("retrying");
     sigterm(&publisher);
     let s = publisher.finish().assert_success().summary();

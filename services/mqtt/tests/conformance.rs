@@ -43,7 +43,7 @@ fn sub_in_background(addr: &str, args: &[&str]) -> Proc {
     let mut cmd = Command::new("stdbuf");
     cmd.args(["-oL", "mosquitto_sub", "-h", host, "-p", port, "-d"])
         .args(args);
-    let mut proc = Proc::spawn_watching(&mut cmd, true);
+    let proc = Proc::spawn_watching_stdout(&mut cmd);
     proc.wait_for("received SUBACK");
     proc
 }
@@ -98,7 +98,7 @@ fn a_will_is_published_when_its_client_vanishes() {
             &addr,
             &["-V", v, "-t", "wills/#", "-v", "-C", "1", "-W", "10"],
         );
-        let mut doomed = sub_in_background(
+        let doomed = sub_in_background(
             &addr,
             &[
                 "-V",
@@ -114,9 +114,8 @@ fn a_will_is_published_when_its_client_vanishes() {
             ],
         );
         // SIGKILL: no DISCONNECT is sent, so the broker must publish the will.
-        let pid = doomed.pid().to_string();
-        Command::new("kill").args(["-KILL", &pid]).status().unwrap();
-        doomed.wait_for("");
+        doomed.signal("KILL");
+        let _ = doomed.finish();
         let out = watcher.finish();
         assert!(out.status.success(), "MQTT {v}: {}", out.stdout);
         assert_eq!(messages(&out.stdout), [format!("{will} gone")], "MQTT {v}");
@@ -284,7 +283,7 @@ async fn reason_codes() -> Vec<String> {
     client.unsubscribe("never/#").await.unwrap();
     let mut codes = Vec::new();
     while codes.len() < 3 {
-        match next_incoming(&mut events, PATIENCE).await {
+        match next_incoming(&mut events, HANG).await {
             Some(Packet::SubAck(s)) => {
                 codes.extend(s.return_codes.iter().map(|c| format!("{c:?}")))
             }
@@ -319,7 +318,7 @@ async fn mqtt5_session_takeover_is_told_with_reason_code_0x8e() {
     let (_second, mut second_events, _) = v5_client(&addr, "taken", |_| {}).await;
     tokio::spawn(async move { while second_events.poll().await.is_ok() {} });
     // rumqttc reports a DISCONNECT from the server as an error carrying its reason code.
-    let ended = tokio::time::timeout(PATIENCE, async {
+    let ended = tokio::time::timeout(HANG, async {
         loop {
             if let Err(err) = first_events.poll().await {
                 return err;
@@ -349,7 +348,7 @@ async fn mqtt5_receive_maximum_limits_unacknowledged_deliveries() {
     assert!(matches!(announced, Some(n) if n > 0), "{announced:?}");
     sub.subscribe("recv-max/#", QoS::AtLeastOnce).await.unwrap();
     assert!(matches!(
-        next_incoming(&mut sub_events, PATIENCE).await,
+        next_incoming(&mut sub_events, HANG).await,
         Some(Packet::SubAck(_))
     ));
     let (publisher, mut pub_events, _) = v5_client(&addr, "fast-writer", |_| {}).await;
@@ -373,7 +372,7 @@ async fn mqtt5_receive_maximum_limits_unacknowledged_deliveries() {
     }
     let mut rest = 0;
     while rest < 3 {
-        match next_incoming(&mut sub_events, PATIENCE).await {
+        match next_incoming(&mut sub_events, HANG).await {
             Some(Packet::Publish(p)) => {
                 sub.ack(&p).await.unwrap();
                 rest += 1;
@@ -398,7 +397,7 @@ async fn subscribed(
     client.unsubscribe(gone).await.unwrap();
     let mut acks = 0;
     while acks < filters.len() + 2 {
-        match next_incoming(events, PATIENCE).await {
+        match next_incoming(events, HANG).await {
             Some(Packet::SubAck(_)) | Some(Packet::UnsubAck(_)) => acks += 1,
             other => panic!("expected SUBACK/UNSUBACK, got {other:?}"),
         }

@@ -32,7 +32,7 @@ fn mosquitto_sub(addr: &str, filter: &str, count: &str, extra: &[&str]) -> Proc 
         "30",
     ])
     .args(extra);
-    let mut proc = Proc::spawn_watching(&mut cmd, true);
+    let proc = Proc::spawn_watching_stdout(&mut cmd);
     proc.wait_for("received SUBACK");
     proc
 }
@@ -155,7 +155,7 @@ fn mosquitto_broker(dir: &tempfile::TempDir) -> (Proc, String) {
     } else {
         "mosquitto"
     };
-    let mut proc = Proc::spawn(program, &["-c", conf.to_str().unwrap()]);
+    let proc = Proc::spawn(program, &["-c", conf.to_str().unwrap()]);
     proc.wait_for(" running");
     (proc, format!("127.0.0.1:{port}"))
 }

@@ -30,7 +30,7 @@ fn mosquitto(dir: &tempfile::TempDir, port: u16) -> Proc {
     } else {
         "mosquitto"
     };
-    let mut proc = Proc::spawn(program, &["-c", conf.to_str().unwrap()]);
+    let proc = Proc::spawn(program, &["-c", conf.to_str().unwrap()]);
     proc.wait_for(" running");
     proc
 }
@@ -70,7 +70,7 @@ fn across_a_restart(qos: &str, timeout_secs: &str) -> (Finished, Finished) {
         .concat(),
     );
     let pub_id = format!("pub-{}", std::process::id());
-    let mut publisher = Proc::spawn(
+    let publisher = Proc::spawn(
         PUBLISHER,
         &[
             &["--connect", &addr, "--count", "3000", "--rate", "1000"][..],
@@ -130,7 +130,7 @@ fn will_reaches_a_watcher(addr: &str) {
         addr,
         &["--topics", "status/#", "--count", "1", "--qos", "1"],
     );
-    let mut publisher = Proc::spawn(
+    let publisher = Proc::spawn(
         PUBLISHER,
         &[
             "--connect",

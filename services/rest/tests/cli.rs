@@ -6,9 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 
-use testkit::{
-    assert_one_error_line, free_addr, sigterm, start, start_client_until, summary_of, wait, Server,
-};
+use testkit::{assert_one_error_line, free_addr, start, Proc, Server};
 
 const API: &str = env!("CARGO_BIN_EXE_rest-api");
 const CLIENT: &str = env!("CARGO_BIN_EXE_rest-client");
@@ -82,7 +80,7 @@ async fn abrupt_closes_mid_request_leave_others_served() {
 
 #[test]
 fn probe_wants_a_200_from_health() {
-    let mut server = api();
+    let server = api();
     let probe = |addr: &str| {
         Command::new(API)
             .args(["--probe", "--listen", addr])
@@ -102,14 +100,14 @@ fn probe_wants_a_200_from_health() {
         &[&impostor_addr, "/health"],
     );
 
-    sigterm(&server.child);
-    assert!(wait(&mut server.child).success());
-    assert_eq!(probe(&server.addr).status.code(), Some(1));
+    let addr = server.addr.clone();
+    assert!(server.terminate().status.success());
+    assert_eq!(probe(&addr).status.code(), Some(1));
 }
 
 #[test]
 fn sigterm_exits_0_with_a_keep_alive_connection_open() {
-    let mut server = api();
+    let server = api();
     // An idle keep-alive connection that has been served once: graceful shutdown must not wait
     // for it forever (shutdown_timeout bounds it).
     let mut idle = TcpStream::connect(&server.addr).unwrap();
@@ -118,9 +116,8 @@ fn sigterm_exits_0_with_a_keep_alive_connection_open() {
     let mut status = String::new();
     BufReader::new(&idle).read_line(&mut status).unwrap();
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
-    sigterm(&server.child);
-    let exit = wait(&mut server.child);
-    assert_eq!(exit.code(), Some(0), "{}", server.stderr.lock().unwrap());
+    let done = server.terminate();
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
 }
 
 #[test]
@@ -172,14 +169,15 @@ fn bad_flag_values_are_refused_by_name() {
 fn sigterm_stops_a_running_client_with_a_partial_summary() {
     let server = api();
     // Signal only once it is walking, i.e. with its handlers installed.
-    let mut client = start_client_until(
+    let client = Proc::spawn(
         CLIENT,
         &["--connect", &server.addr, "--count", "1000000000"],
-        "connected to",
     );
-    sigterm(&client);
-    assert_eq!(wait(&mut client).code(), Some(0));
-    let fields = summary_of(&mut client);
+    client.wait_for("connected to");
+    client.signal("TERM");
+    let done = client.finish();
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    let fields = done.summary();
     assert!(fields["sent"].parse::<u64>().unwrap() < 8_000_000_000);
     assert_eq!(fields["failed"], "0");
 }

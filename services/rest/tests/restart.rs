@@ -2,21 +2,12 @@
 //! requests are retried with a log line per attempt, a POST is never sent twice blindly, the round
 //! the outage cut is walked again once GET /items showed what the new server holds, nothing is lost.
 
-use std::process::Command;
 use std::time::Duration;
 
-use testkit::{start, start_client_until, summary_of, wait};
+use testkit::{start, Proc};
 
 const API: &str = env!("CARGO_BIN_EXE_rest-api");
 const CLIENT: &str = env!("CARGO_BIN_EXE_rest-client");
-
-fn kill(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success(), "kill {sig} {pid}");
-}
 
 /// Runs a client against an API that is stopped (so the walk cannot end first), killed, and
 /// started again on its port; returns the client's exit status, summary and stderr.
@@ -26,22 +17,22 @@ fn walk_across_a_restart(
     std::process::ExitStatus,
     std::collections::BTreeMap<String, String>,
 ) {
-    let mut api = start(API, &["--listen", "127.0.0.1:0"]);
+    let api = start(API, &["--listen", "127.0.0.1:0"]);
     let addr = api.addr.clone();
-    let mut client = start_client_until(
+    let client = Proc::spawn(
         CLIENT,
         &["--connect", &addr, "--count", "600", "--retries", retries],
-        "connected to",
     );
+    client.wait_for("connected to");
     std::thread::sleep(Duration::from_millis(300));
-    kill(api.child.id(), "-STOP");
-    kill(api.child.id(), "-KILL");
-    let _ = api.child.wait();
+    api.proc.signal("STOP");
+    api.proc.signal("KILL");
+    let _ = api.proc.finish();
     std::thread::sleep(Duration::from_millis(300));
     let again = start(API, &["--listen", &addr]);
     assert_eq!(again.addr, addr);
-    let status = wait(&mut client);
-    (status, summary_of(&mut client))
+    let done = client.finish();
+    (done.status, done.summary())
 }
 
 #[test]

@@ -3,9 +3,7 @@
 
 use std::process::Command;
 
-use testkit::{
-    assert_one_error_line, free_addr, sigterm, start, start_client_until, summary_of, wait,
-};
+use testkit::{assert_one_error_line, free_addr, start, Proc};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_tcp-echo-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-echo-client");
@@ -113,28 +111,27 @@ fn bad_flag_values_are_refused_by_name() {
 
 #[test]
 fn probe_says_whether_the_server_listens() {
-    let mut server = start(SERVER, &["--listen", "127.0.0.1:0"]);
+    let server = start(SERVER, &["--listen", "127.0.0.1:0"]);
+    let addr = server.addr.clone();
     let probe = |addr: &str| {
         Command::new(SERVER)
             .args(["--probe", "--listen", addr])
             .output()
             .unwrap()
     };
-    assert!(probe(&server.addr).status.success());
-    sigterm(&server.child);
-    assert!(wait(&mut server.child).success());
-    let out = probe(&server.addr);
+    assert!(probe(&addr).status.success());
+    assert!(server.terminate().status.success());
+    let out = probe(&addr);
     assert_eq!(out.status.code(), Some(1));
-    assert_one_error_line(&String::from_utf8_lossy(&out.stderr), &[&server.addr]);
+    assert_one_error_line(&String::from_utf8_lossy(&out.stderr), &[&addr]);
 }
 
 #[test]
 fn sigterm_stops_the_server_with_clients_connected() {
-    let mut server = start(SERVER, &["--listen", "127.0.0.1:0"]);
+    let server = start(SERVER, &["--listen", "127.0.0.1:0"]);
     let mut idle = std::net::TcpStream::connect(&server.addr).unwrap();
-    sigterm(&server.child);
-    let status = wait(&mut server.child);
-    assert_eq!(status.code(), Some(0), "{}", server.stderr.lock().unwrap());
+    let done = server.terminate();
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
     // The connection task was ended, not abandoned: the client sees the socket closed.
     let mut buf = [0u8; 1];
     assert_eq!(std::io::Read::read(&mut idle, &mut buf).unwrap_or(0), 0);
@@ -144,14 +141,15 @@ fn sigterm_stops_the_server_with_clients_connected() {
 fn sigterm_stops_a_running_client_with_a_partial_summary() {
     let server = start(SERVER, &["--listen", "127.0.0.1:0"]);
     // Signal only once it is connected, i.e. mid-run with its handlers installed.
-    let mut client = start_client_until(
+    let client = Proc::spawn(
         CLIENT,
         &["--connect", &server.addr, "--count", "1000000000"],
-        "connected",
     );
-    sigterm(&client);
-    assert_eq!(wait(&mut client).code(), Some(0));
-    let fields = summary_of(&mut client);
+    client.wait_for("connected");
+    client.signal("TERM");
+    let done = client.finish();
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    let fields = done.summary();
     assert!(fields["sent"].parse::<u64>().unwrap() < 1_000_000_000);
     assert_eq!(fields["mismatched"], "0");
 }

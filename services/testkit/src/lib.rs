@@ -1,90 +1,246 @@
-//! Test helpers shared by the services' tests: start a server binary on an ephemeral port and learn
-//! the port from its "listening on" log line, send it signals, and wait for it without hanging
-//! forever (the limit only turns a hang into a failure; it does not measure speed).
+//! The one test harness of pola's services: start a binary (ours or a real peer such as
+//! mosquitto_sub) as a child whose log is read line by line, so a test waits for an event
+//! ("listening on", "subscribed to") instead of sleeping; signal it; finish it with its output and
+//! summary line. Every wait has a limit that only turns a hang into a failure (it measures no
+//! speed), and every child is killed when its guard drops, so a failing test leaves nothing
+//! running.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Long enough that only a hang reaches it.
-pub const HANG: Duration = Duration::from_secs(20);
+pub const HANG: Duration = Duration::from_secs(60);
 
-/// A running server binary; killed on drop if a test failed before stopping it.
-pub struct Server {
-    pub child: Child,
-    pub addr: String,
-    pub stderr: Arc<Mutex<String>>,
+/// A loopback port nothing listens on right now (bound to port 0, read back, released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
-/// Starts `bin` with `args` (which should listen on 127.0.0.1:0) and waits for its log line
-/// `listening on ADDR`. Stderr keeps being drained so the server never blocks on logging.
-pub fn start(bin: &str, args: &[&str]) -> Server {
-    let mut child = Command::new(bin)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning server");
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let (tx, rx) = mpsc::channel();
-    let reader = BufReader::new(child.stderr.take().unwrap());
-    let log = Arc::clone(&stderr);
-    std::thread::spawn(move || {
-        for line in reader.lines().map_while(Result::ok) {
-            if let Some((_, addr)) = line.split_once("listening on ") {
-                let _ = tx.send(addr.trim().to_string());
-            }
-            log.lock().unwrap().push_str(&(line + "\n"));
+/// `127.0.0.1:<a free port>`.
+pub fn free_addr() -> String {
+    format!("127.0.0.1:{}", free_port())
+}
+
+/// A running child. One stream (stderr, where our binaries log; or stdout, for tools such as
+/// mosquitto_sub that print what they receive) is read line by line; the other is read whole.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    lines: Receiver<String>,
+    watched: Arc<Mutex<String>>,
+    other: Option<JoinHandle<String>>,
+    watching_stdout: bool,
+}
+
+/// What a finished child left behind.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Proc {
+    /// Starts `program` with `args`, its log (stderr) watched.
+    pub fn spawn(program: &str, args: &[&str]) -> Proc {
+        Self::spawn_with(Command::new(program).args(args))
+    }
+
+    /// Starts a prepared command, its stderr watched; RUST_LOG is `info` unless the command sets it.
+    pub fn spawn_with(cmd: &mut Command) -> Proc {
+        Self::start(cmd, false)
+    }
+
+    /// Starts a prepared command, its stdout watched (a peer that prints what it receives).
+    pub fn spawn_watching_stdout(cmd: &mut Command) -> Proc {
+        Self::start(cmd, true)
+    }
+
+    fn start(cmd: &mut Command, watching_stdout: bool) -> Proc {
+        let name = format!("{cmd:?}");
+        if !cmd.get_envs().any(|(key, _)| key == "RUST_LOG") {
+            cmd.env("RUST_LOG", "info");
         }
-    });
-    let addr = rx
-        .recv_timeout(HANG)
-        .unwrap_or_else(|_| panic!("{bin} never listened: {}", stderr.lock().unwrap()));
-    Server {
-        child,
-        addr,
-        stderr,
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        let (watched_pipe, mut other_pipe): (Box<dyn Read + Send>, Box<dyn Read + Send>) =
+            if watching_stdout {
+                let out = child.stdout.take().unwrap();
+                (Box::new(out), Box::new(child.stderr.take().unwrap()))
+            } else {
+                let err = child.stderr.take().unwrap();
+                (Box::new(err), Box::new(child.stdout.take().unwrap()))
+            };
+        let (tx, lines) = channel();
+        let watched = Arc::new(Mutex::new(String::new()));
+        let all = Arc::clone(&watched);
+        std::thread::spawn(move || {
+            for line in BufReader::new(watched_pipe).lines().map_while(Result::ok) {
+                all.lock().unwrap().push_str(&format!("{line}\n"));
+                let _ = tx.send(line);
+            }
+        });
+        let other = Some(std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = other_pipe.read_to_string(&mut s);
+            s
+        }));
+        Proc {
+            name,
+            child,
+            lines,
+            watched,
+            other,
+            watching_stdout,
+        }
+    }
+
+    /// Waits for a watched line containing `needle` and returns it; panics with everything seen
+    /// if the child ends or stays silent first.
+    pub fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + HANG;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!(
+                    "{}: no line with {needle:?} ({e}); so far:\n{}",
+                    self.name,
+                    self.watched.lock().unwrap()
+                ),
+            }
+        }
+    }
+
+    /// The `HOST:PORT` of the child's `listening on [tcp://]HOST:PORT` line.
+    pub fn listening(&self) -> String {
+        let line = self.wait_for("listening on ");
+        let addr = line.rsplit("listening on ").next().unwrap().trim();
+        addr.trim_start_matches("tcp://").to_string()
+    }
+
+    /// Everything the watched stream printed so far.
+    pub fn log(&self) -> String {
+        self.watched.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal by name (TERM, INT, KILL, STOP, CONT) through kill(1).
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success(), "kill -{sig} {} failed", self.name);
+    }
+
+    /// Waits for the exit (killing the child past [`HANG`]) and collects its output.
+    pub fn finish(mut self) -> Finished {
+        let deadline = Instant::now() + HANG;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("{} did not exit; so far:\n{}", self.name, self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let other = self.other.take().unwrap().join().unwrap();
+        // The reader thread ends at EOF, right after the exit; drain it so the log is whole.
+        while self.lines.recv_timeout(HANG).is_ok() {}
+        let watched = self.log();
+        let (stdout, stderr) = if self.watching_stdout {
+            (watched, other)
+        } else {
+            (other, watched)
+        };
+        Finished {
+            status,
+            stdout,
+            stderr,
+        }
     }
 }
 
-impl Drop for Server {
+impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// Sends SIGTERM to a child process.
-pub fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -TERM failed");
-}
+impl Finished {
+    /// The summary line's fields; panics with the output if there is none.
+    pub fn summary(&self) -> BTreeMap<String, String> {
+        common::summary::find(&self.stdout).unwrap_or_else(|| {
+            panic!(
+                "no summary line in stdout {:?}; stderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
 
-/// Waits for a child to exit; panics if it is still running after [`HANG`].
-pub fn wait(child: &mut Child) -> ExitStatus {
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
+    pub fn assert_success(&self) -> &Self {
         assert!(
-            start.elapsed() < HANG,
-            "process {} did not exit",
-            child.id()
+            self.status.success(),
+            "exit {:?}\nstdout: {}\nstderr:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
         );
-        std::thread::sleep(Duration::from_millis(20));
+        self
     }
 }
 
-/// A loopback address nothing listens on (bound, then released).
-pub fn free_addr() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
+/// A server binary that logged the address it listens on.
+pub struct Server {
+    pub proc: Proc,
+    pub addr: String,
+}
+
+/// Starts a server binary with `args` (which should listen on port 0 or a free port) and waits
+/// for its `listening on ADDR` line.
+pub fn start(bin: &str, args: &[&str]) -> Server {
+    let proc = Proc::spawn(bin, args);
+    let addr = proc.listening();
+    Server { proc, addr }
+}
+
+impl Server {
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(self) -> Finished {
+        self.proc.signal("TERM");
+        self.proc.finish()
+    }
+}
+
+/// The numeric value of a summary field.
+pub fn field(summary: &BTreeMap<String, String>, key: &str) -> u64 {
+    summary
+        .get(key)
+        .unwrap_or_else(|| panic!("no {key}= in {summary:?}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{key}= in {summary:?}: {e}"))
 }
 
 /// The stderr of a failed run must be exactly one `error:` line, no panic and no backtrace.
@@ -95,39 +251,4 @@ pub fn assert_one_error_line(stderr: &str, must_contain: &[&str]) {
     for word in must_contain {
         assert!(lines[0].contains(word), "{word:?} missing from: {stderr}");
     }
-}
-
-/// Starts a client and returns once a line of its stderr contains `needle` (so its signal handlers
-/// are installed); the rest of its stderr is drained, its stdout stays piped for the summary.
-pub fn start_client_until(bin: &str, args: &[&str], needle: &str) -> Child {
-    let mut client = Command::new(bin)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning client");
-    let mut log = BufReader::new(client.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains(needle) {
-        line.clear();
-        assert!(
-            log.read_line(&mut line).unwrap() > 0,
-            "{bin} exited before logging {needle:?}"
-        );
-    }
-    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
-    client
-}
-
-/// The summary line a finished child printed on its piped stdout, as fields.
-pub fn summary_of(child: &mut Child) -> std::collections::BTreeMap<String, String> {
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout piped")
-        .read_to_string(&mut stdout)
-        .unwrap();
-    common::summary::find(&stdout).unwrap_or_else(|| panic!("no summary line in {stdout:?}"))
 }

@@ -48,7 +48,7 @@ fn sigterm_and_sigint_stop_every_role_with_exit_0() {
         "zmq-worker",
         &["--connect", &tasks_addr, "--sink", &sink_addr, "--id", "w"],
     );
-    worker.wait_line("worker w ready");
+    worker.wait_for("worker w ready");
     let publisher = spawn(
         "zmq-publisher",
         &["--listen", "127.0.0.1:0", "--subscriptions", "5"],
@@ -58,8 +58,8 @@ fn sigterm_and_sigint_stop_every_role_with_exit_0() {
         "zmq-subscriber",
         &["--connect", &pub_addr, "--topics", "news"],
     );
-    subscriber.wait_line("subscribed to");
-    publisher.wait_line("subscribe \"news\"");
+    subscriber.wait_for("subscribed to");
+    publisher.wait_for("subscribe \"news\"");
     assert_stops_cleanly(worker, "TERM", "zmq-worker");
     assert_stops_cleanly(subscriber, "INT", "zmq-subscriber");
     assert_stops_cleanly(pusher, "TERM", "zmq-pusher");

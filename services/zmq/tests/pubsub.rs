@@ -145,7 +145,7 @@ fn a_subscriber_paused_past_the_high_water_marks_counts_exactly_what_it_missed()
             "--expect-loss",
         ],
     );
-    publisher.wait_line("1/1 subscriptions");
+    publisher.wait_for("1/1 subscriptions");
     // Some messages first, so the loss is a gap and not a late start.
     std::thread::sleep(std::time::Duration::from_millis(300));
     sub.signal("STOP");
@@ -169,7 +169,7 @@ fn a_subscriber_paused_past_the_high_water_marks_counts_exactly_what_it_missed()
 #[test]
 fn a_late_joiner_counts_exactly_what_was_published_before_its_subscription() {
     let (publisher, addr) = publisher("2000", &["--rate", "1000", "--subscriptions", "0"]);
-    publisher.wait_line("waiting for 0 subscriptions");
+    publisher.wait_for("waiting for 0 subscriptions");
     std::thread::sleep(std::time::Duration::from_millis(500));
     let args = ["--connect", &addr, "--topics", "weather"];
     let tolerant = spawn("zmq-subscriber", &[&args[..], &["--expect-loss"]].concat());

@@ -150,7 +150,7 @@ fn three_workers_one_killed(tasks: &str, sink: &str) -> Vec<Proc> {
         &[("RUST_LOG", "debug")],
     );
     let others = vec![worker(tasks, sink, "w1"), worker(tasks, sink, "w3")];
-    w2.wait_line("task 40");
+    w2.wait_for("task 40");
     w2.signal("STOP");
     w2.signal("KILL");
     others

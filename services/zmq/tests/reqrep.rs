@@ -12,8 +12,7 @@ use support::{python, python_done, spawn, spawn_env};
 fn req_socket(ctx: &zmq::Context, addr: &str) -> zmq::Socket {
     let req = ctx.socket(zmq::REQ).unwrap();
     req.set_linger(0).unwrap();
-    req.set_rcvtimeo(support::HANG_GUARD.as_millis() as i32)
-        .unwrap();
+    req.set_rcvtimeo(support::HANG.as_millis() as i32).unwrap();
     req.connect(&format!("tcp://{addr}")).unwrap();
     req
 }
@@ -119,7 +118,7 @@ fn a_client_whose_server_is_killed_reports_the_lost_request_and_exits_nonzero() 
             "500",
         ],
     );
-    server.wait_line("request 10:");
+    server.wait_for("request 10:");
     server.signal("KILL");
     let done = client.finish();
     assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
@@ -156,7 +155,7 @@ fn a_lazy_pirate_client_survives_a_server_restart_on_the_same_port() {
         ],
     );
     // Stopped first so the run cannot finish before the fault; then killed, as a crash would.
-    server.wait_line("request 10:");
+    server.wait_for("request 10:");
     server.signal("STOP");
     server.signal("KILL");
     drop(server);
