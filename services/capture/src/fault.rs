@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
-use common::shutdown::Flag;
+use common::Stop;
 
 /// The faults `pola-capture fault ...` applies, on the capture interface only (never loopback,
 /// where the healthchecks talk), to TCP only.
@@ -53,7 +53,7 @@ pub struct Tools {
 const TABLES: [&str; 3] = ["pola_drop", "pola_blackhole", "pola_reset"];
 
 /// Applies `fault`; a timed one (blackhole, reset) returns once it is over, or early on a signal.
-pub fn apply(fault: &Fault, tools: &Tools, stop: &Flag) -> anyhow::Result<()> {
+pub fn apply(fault: &Fault, tools: &Tools, stop: &Stop) -> anyhow::Result<()> {
     let dev = &tools.interface;
     match fault {
         Fault::Drop { percent } => {
@@ -146,7 +146,7 @@ pub fn table(name: &str, dev: &str, input: &str, output: &str) -> String {
 /// Adds `script`'s table `name`, waits `secs` (cut short by SIGTERM/SIGINT), then deletes the table.
 fn timed(
     tools: &Tools,
-    stop: &Flag,
+    stop: &Stop,
     kind: &str,
     secs: f64,
     name: &str,

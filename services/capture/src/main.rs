@@ -82,7 +82,7 @@ fn main() -> ExitCode {
                 tc: args.tc,
                 interface: args.interface,
             };
-            return fault::apply(fault, &tools, &common::shutdown::Flag::install()?);
+            return fault::apply(fault, &tools, &common::Stop::install()?);
         }
         if args.mark_done {
             return std::fs::write(&done_file, b"done\n")
@@ -98,7 +98,7 @@ fn main() -> ExitCode {
             ready_file: args.ready_file,
             tcpdump: args.tcpdump,
         };
-        let stop = common::shutdown::Flag::install()?;
+        let stop = common::Stop::install()?;
         match sidecar::run(&config, &stop)? {
             Outcome::Complete { pcap, stats } => println!(
                 "model={} pcap={} captured={} received={} dropped={}",

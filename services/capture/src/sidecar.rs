@@ -12,7 +12,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use common::shutdown::Flag;
+use common::Stop;
 
 use crate::stats::Stats;
 
@@ -59,7 +59,7 @@ impl Config {
 }
 
 /// Runs one capture from start to finish; see the module doc.
-pub fn run(config: &Config, stop: &Flag) -> anyhow::Result<Outcome> {
+pub fn run(config: &Config, stop: &Stop) -> anyhow::Result<Outcome> {
     // A container restarted by a second `docker compose up` still holds last run's files.
     for stale in [&config.ready_file, &config.done_file] {
         remove_if_present(stale)?;
@@ -147,7 +147,7 @@ fn spawn_tcpdump(config: &Config, part: &Path) -> anyhow::Result<(Child, Receive
 /// Waits for the done file (true) or a signal (false); marks ready when tcpdump is listening.
 fn wait_for_done(
     config: &Config,
-    stop: &Flag,
+    stop: &Stop,
     lines: &Receiver<String>,
     stderr: &mut Vec<String>,
 ) -> anyhow::Result<bool> {

@@ -14,7 +14,8 @@ pub mod summary;
 
 use std::process::ExitCode;
 
-pub use summary::Summary;
+pub use shutdown::Stop;
+pub use summary::{Outcome, Summary};
 
 /// Parses a binary's flags: `--help` and `--version` print and exit 0; a bad flag exits 2 with
 /// the one line that names it (clap's usage hint would make it three).

@@ -63,6 +63,26 @@ pub fn find(output: &str) -> Option<BTreeMap<String, String>> {
     output.lines().rev().find_map(parse)
 }
 
+/// How every client run ends: its summary line, and why the run was not complete and correct if
+/// it was not. A run stopped on request (SIGTERM from compose, Ctrl-C) has no problem: its
+/// summary says how far it got.
+#[derive(Debug)]
+pub struct Outcome {
+    pub summary: Summary,
+    pub problem: Option<String>,
+}
+
+impl Outcome {
+    /// Prints the summary on stdout; a run with a problem ends with it as its error (exit 1).
+    pub fn finish(self) -> anyhow::Result<()> {
+        self.summary.print();
+        match self.problem {
+            Some(problem) => Err(anyhow::anyhow!(problem)),
+            None => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -182,7 +182,7 @@ async fn start(args: &Args, data: &Path) -> anyhow::Result<tokio::task::JoinHand
 
 /// Runs the broker until SIGTERM or SIGINT (Ok) or until it dies (Err).
 pub async fn serve(args: Args) -> anyhow::Result<()> {
-    let mut stop = crate::Stop::on_signal()?;
+    let stop = crate::Stop::install()?;
     let data = DataDir::new(args.data_dir.as_deref())?;
     let running = start(&args, &data.path).await?;
     let listen = &args.listen;

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS};
-use tokio::sync::watch;
 
 /// The largest packet our clients send or accept; the broker's default limit is the same.
 pub const MAX_PACKET: usize = 1024 * 1024;
@@ -130,46 +129,7 @@ pub async fn disconnect(client: &AsyncClient, eventloop: &mut EventLoop) -> anyh
     }
 }
 
-/// Turns true once SIGTERM or SIGINT arrives; cloned into every wait so that a signal
-/// arriving between two waits is not lost.
-#[derive(Clone)]
-pub struct Stop(watch::Receiver<bool>);
-
-impl Stop {
-    /// Watches SIGTERM and SIGINT; call inside the tokio runtime. The handlers are installed
-    /// before this returns, so a signal sent as soon as the process shows any sign of life is
-    /// never fatal.
-    pub fn on_signal() -> anyhow::Result<Stop> {
-        let signalled = common::shutdown::signalled()?;
-        let (tx, rx) = watch::channel(false);
-        tokio::spawn(async move {
-            signalled.await;
-            let _ = tx.send(true);
-        });
-        Ok(Stop(rx))
-    }
-
-    /// A stop that never comes, for library callers and tests.
-    pub fn never() -> Stop {
-        let (_tx, rx) = watch::channel(false);
-        Stop(rx)
-    }
-
-    /// Completes when the stop has been requested; never completes for [`Stop::never`].
-    pub async fn requested(&mut self) {
-        if self.0.wait_for(|stop| *stop).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-/// How a client run ended: the summary to print, and whether a signal cut it short (then the
-/// binary exits 0 even though the run is incomplete, as a service stopped by compose should).
-#[derive(Debug)]
-pub struct Outcome {
-    pub summary: common::Summary,
-    pub interrupted: bool,
-}
+pub use common::{Outcome, Stop};
 
 #[cfg(test)]
 mod tests {

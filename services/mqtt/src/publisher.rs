@@ -134,7 +134,7 @@ pub fn reading(args: &Args, seq: u64) -> (String, Vec<u8>) {
 
 /// Publishes every reading and waits for the QoS handshake of each; `Err` only when the broker
 /// could not be reached at all.
-pub async fn run(args: Args, mut stop: Stop) -> anyhow::Result<Outcome> {
+pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
     anyhow::ensure!(
         !args.rooms.is_empty() && !args.kinds.is_empty(),
         "--rooms and --kinds need at least one name each"
@@ -304,10 +304,10 @@ fn outcome(args: &Args, run: &Run, start: Instant, interrupted: bool) -> Outcome
     } else {
         summary
     };
-    Outcome {
-        summary,
-        interrupted,
-    }
+    // A stop on request ends the run well; its summary says how far it got.
+    let problem = (!interrupted && summary.lost > 0)
+        .then(|| format!("{} readings were not confirmed", summary.lost));
+    Outcome { summary, problem }
 }
 
 #[cfg(test)]

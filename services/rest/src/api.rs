@@ -4,13 +4,13 @@
 //! `{"error": "...", "status": N}`, so a client always gets something it can parse.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Mutex;
 
 use actix_web::error::{JsonPayloadError, PayloadError};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use anyhow::Context;
+use common::Stop;
 use serde::{Deserialize, Serialize};
 
 /// A stored item, as the API returns it.
@@ -239,13 +239,13 @@ pub async fn bind(listen: &str) -> anyhow::Result<std::net::TcpListener> {
         .with_context(|| format!("handing the socket of {listen} to actix"))
 }
 
-/// Serves the API on `listener` until `shutdown` completes; in-flight requests then get up to a
+/// Serves the API on `listener` until `stop` is requested; in-flight requests then get up to a
 /// second to finish, so the process exits well within compose's grace period.
 pub async fn serve(
     listener: std::net::TcpListener,
     max_body: usize,
     workers: usize,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    stop: Stop,
 ) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
@@ -255,7 +255,7 @@ pub async fn serve(
         actix_web::HttpServer::new(move || actix_web::App::new().configure(routes.clone()))
             .workers(workers)
             .shutdown_timeout(1)
-            .shutdown_signal(shutdown)
+            .shutdown_signal(async move { stop.requested().await })
             .listen(listener)
             .with_context(|| format!("listening on {addr}"))?
             .run();

@@ -8,11 +8,10 @@
 //! with GET /items what it holds of the round, removes that, and walks the round again. The same
 //! happens after any reconnect, since a restarted server may have lost its state.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use common::Summary;
+use common::{Outcome, Stop, Summary};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
@@ -42,19 +41,11 @@ const MAX_REDO: u32 = 5;
 
 /// Why a round stopped early.
 #[derive(Debug, PartialEq)]
-enum Stop {
+enum RoundEnd {
     /// A check failed (counted in `failed`) or a request was lost (counted in `lost`).
     Failed,
     /// The server was unreachable for a while: what it holds must be found out first.
     Outage,
-}
-
-/// The result of a run: the summary line, whether every check passed, and whether a signal cut
-/// it short.
-pub struct Report {
-    pub summary: Summary,
-    pub ok: bool,
-    pub interrupted: bool,
 }
 
 /// Counts requests and their outcomes across the walk.
@@ -87,8 +78,8 @@ pub fn name(round: u64, version: &str, size: usize) -> String {
 }
 
 /// Waits for `/health` (retrying for `cfg.retry`), then walks `cfg.rounds` rounds; stops early if
-/// `shutdown` completes, and the summary then says how far it got.
-pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<Report> {
+/// `stop` is requested, and the summary then says how far it got.
+pub async fn run(cfg: &Config, stop: &Stop) -> anyhow::Result<Outcome> {
     let http = reqwest::Client::builder()
         .no_proxy() // test traffic stays on the model's own network, whatever the environment says
         .timeout(cfg.timeout)
@@ -121,7 +112,7 @@ pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Re
                 complete += u64::from(walk.walk_round(round, cfg.size).await);
             }
         } => false,
-        _ = shutdown => true,
+        _ = stop.requested() => true,
     };
     if interrupted {
         log::warn!("interrupted after {} requests", walk.sent);
@@ -144,12 +135,10 @@ pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Re
     } else {
         summary
     };
-    let ok = !interrupted && walk.failed == 0 && walk.lost == 0 && complete == cfg.rounds;
-    Ok(Report {
-        summary,
-        ok,
-        interrupted,
-    })
+    // A stop on request ends the run well; its summary says how far it got.
+    let passed = walk.failed == 0 && walk.lost == 0 && complete == cfg.rounds;
+    let problem = (!interrupted && !passed).then(|| format!("REST walk failed: {summary}"));
+    Ok(Outcome { summary, problem })
 }
 
 impl Walk {
@@ -159,8 +148,8 @@ impl Walk {
         for _ in 0..=MAX_REDO {
             match self.round(round, size).await {
                 Ok(()) => return true,
-                Err(Stop::Failed) => return false,
-                Err(Stop::Outage) => {
+                Err(RoundEnd::Failed) => return false,
+                Err(RoundEnd::Outage) => {
                     if self.find_out(round, size).await.is_err() {
                         return false;
                     }
@@ -176,7 +165,7 @@ impl Walk {
 
     /// After an outage: GET /items shows what the server holds of this round (a POST that went
     /// through, or nothing if it restarted empty); that is deleted so the round can start over.
-    async fn find_out(&mut self, round: u64, size: usize) -> Result<(), Stop> {
+    async fn find_out(&mut self, round: u64, size: usize) -> Result<(), RoundEnd> {
         let ok = [StatusCode::OK];
         let (listed, _) = self
             .send(
@@ -206,7 +195,7 @@ impl Walk {
     }
 
     /// One round; an error from a step means it failed and was already counted, or an outage.
-    async fn round(&mut self, round: u64, size: usize) -> Result<(), Stop> {
+    async fn round(&mut self, round: u64, size: usize) -> Result<(), RoundEnd> {
         let health = self
             .call(
                 self.http.get(self.url("/health")),
@@ -332,9 +321,9 @@ impl Walk {
         request: RequestBuilder,
         expect: StatusCode,
         what: &str,
-    ) -> Result<Response, Stop> {
+    ) -> Result<Response, RoundEnd> {
         match self.send(request, &[expect], what).await? {
-            (_, true) => Err(Stop::Outage),
+            (_, true) => Err(RoundEnd::Outage),
             (response, false) => Ok(response),
         }
     }
@@ -346,7 +335,7 @@ impl Walk {
         request: RequestBuilder,
         expect: &[StatusCode],
         what: &str,
-    ) -> Result<(Response, bool), Stop> {
+    ) -> Result<(Response, bool), RoundEnd> {
         self.sent += 1;
         let retrying = self.backoff.as_ref().is_some_and(|b| b.max() > 0);
         let mut reconnected = false;
@@ -362,7 +351,7 @@ impl Walk {
                 // It may have been applied before the connection broke: never sent blindly again.
                 self.unknown += 1;
                 log::warn!("{what}: outcome unknown ({err}); finding out with GET /items");
-                return Err(Stop::Outage);
+                return Err(RoundEnd::Outage);
             }
             let backoff = self.backoff.as_mut().expect("set in run");
             match backoff.failed(&format!("{what}: {err}")) {
@@ -373,7 +362,7 @@ impl Walk {
                 None => {
                     self.lost += 1;
                     log::error!("{what}: no response: {err}");
-                    return Err(Stop::Failed);
+                    return Err(RoundEnd::Failed);
                 }
             }
         };
@@ -390,7 +379,7 @@ impl Walk {
             let status = response.status();
             let body = response.text().await.unwrap_or_default();
             log::error!("{what}: expected {expect:?}, got {status}: {body}");
-            return Err(Stop::Failed);
+            return Err(RoundEnd::Failed);
         }
         self.received += 1;
         Ok((response, reconnected))
@@ -400,22 +389,22 @@ impl Walk {
         &mut self,
         response: Response,
         what: &str,
-    ) -> Result<T, Stop> {
+    ) -> Result<T, RoundEnd> {
         match response.json::<T>().await {
             Ok(value) => Ok(value),
             Err(err) => {
                 self.failed += 1;
                 log::error!("{what}: {err}");
-                Err(Stop::Failed)
+                Err(RoundEnd::Failed)
             }
         }
     }
 
-    fn check(&mut self, passed: bool, what: &str) -> Result<(), Stop> {
+    fn check(&mut self, passed: bool, what: &str) -> Result<(), RoundEnd> {
         if !passed {
             self.failed += 1;
             log::error!("check failed: {what}");
-            return Err(Stop::Failed);
+            return Err(RoundEnd::Failed);
         }
         Ok(())
     }

@@ -2,13 +2,12 @@
 //! that each reply is the same bytes. Each message is written while its echo is being read, so a
 //! message much larger than the socket buffers cannot deadlock the two ends.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use common::Summary;
+use common::{Outcome, Stop, Summary};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
@@ -33,14 +32,6 @@ struct Counters {
     mismatched: AtomicU64,
 }
 
-/// The result of a run: the summary line, whether the run was complete and correct, and whether
-/// a signal cut it short (a requested stop, which the binary does not count as a failure).
-pub struct Report {
-    pub summary: Summary,
-    pub ok: bool,
-    pub interrupted: bool,
-}
-
 /// Message `i`: its number first, then letters, ending in a newline, so each line is distinct
 /// (a reordered or mixed-up echo is caught) and readable in a capture.
 pub fn message(i: u64, size: usize) -> Vec<u8> {
@@ -53,9 +44,9 @@ pub fn message(i: u64, size: usize) -> Vec<u8> {
     msg
 }
 
-/// Connects (retrying for `cfg.retry`), runs the exchange, and stops early if `shutdown`
+/// Connects (retrying for `cfg.retry`), runs the exchange, and stops early if `stop` is requested;
 /// completes; the summary then says how far it got.
-pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<Report> {
+pub async fn run(cfg: &Config, stop: &Stop) -> anyhow::Result<Outcome> {
     let mut streams = Vec::with_capacity(cfg.concurrency);
     for _ in 0..cfg.concurrency {
         let what = format!("connecting to echo server {}", cfg.connect);
@@ -89,7 +80,7 @@ pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Re
     }
     let interrupted = tokio::select! {
         _ = async { while tasks.join_next().await.is_some() {} } => false,
-        _ = shutdown => { tasks.abort_all(); true }
+        _ = stop.requested() => { tasks.abort_all(); true }
     };
     let (sent, received, mismatched) = (
         counters.sent.load(Relaxed),
@@ -109,12 +100,11 @@ pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Re
     .with("mismatched", mismatched)
     .with("size", cfg.size)
     .with("connections", cfg.concurrency);
-    let ok = !interrupted && sent == cfg.count && received == cfg.count && mismatched == 0;
-    Ok(Report {
-        summary,
-        ok,
-        interrupted,
-    })
+    // A stop on request ends the run well; its summary says how far it got.
+    let complete = sent == cfg.count && received == cfg.count && mismatched == 0;
+    let problem =
+        (!interrupted && !complete).then(|| format!("echo run incomplete or wrong: {summary}"));
+    Ok(Outcome { summary, problem })
 }
 
 /// Sends each message of `ids` on one connection and checks its echo; stops at the first

@@ -1,13 +1,11 @@
 //! The echo server: one tokio task per connection, each copying what it reads back to its peer.
-//! A shutdown future (SIGTERM in the binary) stops the accept loop and tells every connection task
-//! to close its socket, so the process exits promptly even with idle clients connected.
-
-use std::future::Future;
+//! A stop (SIGTERM in the binary) ends the accept loop and every connection task, each closing its
+//! socket, so the process exits promptly even with idle clients connected.
 
 use anyhow::Context;
+use common::Stop;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// Binds the listen address, with an error that names it (port in use, unresolvable host).
@@ -17,17 +15,12 @@ pub async fn bind(listen: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("binding echo server to {listen}"))
 }
 
-/// Serves echo on `listener` until `shutdown` completes, then closes every connection.
-pub async fn serve(
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
+/// Serves echo on `listener` until `stop` is requested, then closes every connection.
+pub async fn serve(listener: TcpListener, stop: Stop) -> anyhow::Result<()> {
     let mut tasks = JoinSet::new();
-    tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            _ = &mut shutdown => break,
+            _ = stop.requested() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     log::debug!("connection from {peer}");
@@ -35,7 +28,7 @@ pub async fn serve(
                     if let Err(err) = stream.set_nodelay(true) {
                         log::warn!("{peer}: setting TCP_NODELAY: {err}");
                     }
-                    tasks.spawn(echo(stream, peer, stop_rx.clone()));
+                    tasks.spawn(echo(stream, peer, stop.clone()));
                 }
                 // Running out of file descriptors must not end the server: the others keep going.
                 Err(err) => log::warn!("accept failed: {err}"),
@@ -45,21 +38,20 @@ pub async fn serve(
         }
     }
     let open = tasks.len();
-    stop_tx.send_replace(true);
     while tasks.join_next().await.is_some() {}
     log::info!("stopped; closed {open} open connection(s)");
     Ok(())
 }
 
 /// Echoes one connection until the peer closes it, an error, or the stop signal.
-async fn echo(mut stream: TcpStream, peer: std::net::SocketAddr, mut stop: watch::Receiver<bool>) {
+async fn echo(mut stream: TcpStream, peer: std::net::SocketAddr, stop: Stop) {
     let (mut reader, mut writer) = stream.split();
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     let outcome: std::io::Result<()> = async {
         loop {
             let n = tokio::select! {
-                _ = stop.changed() => return Ok(()),
+                _ = stop.requested() => return Ok(()),
                 read = reader.read(&mut buf) => read?,
             };
             if n == 0 {
@@ -67,7 +59,7 @@ async fn echo(mut stream: TcpStream, peer: std::net::SocketAddr, mut stop: watch
             }
             // A peer that sends but never reads blocks this write; the stop signal still ends it.
             tokio::select! {
-                _ = stop.changed() => return Ok(()),
+                _ = stop.requested() => return Ok(()),
                 written = writer.write_all(&buf[..n]) => written?,
             }
             total += n as u64;

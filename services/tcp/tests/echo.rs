@@ -4,27 +4,21 @@
 
 use std::time::Duration;
 
+use common::Stop;
 use pola_tcp::client::{self, Config};
 use pola_tcp::server;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 
 /// A bound-to-nothing limit: only a hang reaches it.
 const HANG: Duration = Duration::from_secs(20);
 
-/// Starts the echo server on an ephemeral port; dropping the sender stops it.
-async fn start() -> (
-    String,
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
+/// Starts the echo server on an ephemeral port; setting the stop ends it.
+async fn start() -> (String, Stop, tokio::task::JoinHandle<anyhow::Result<()>>) {
     let listener = server::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve(listener, async {
-        let _ = stopped.await;
-    }));
+    let stop = Stop::never();
+    let task = tokio::spawn(server::serve(listener, stop.clone()));
     (addr, stop, task)
 }
 
@@ -60,11 +54,11 @@ async fn echo_is_byte_exact_for_every_byte_value() {
     let data: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
     assert_eq!(round_trip(&mut stream, &data).await, data);
 
-    let report = client::run(&config(&addr, 50, 100, 1), std::future::pending())
+    let report = client::run(&config(&addr, 50, 100, 1), &Stop::never())
         .await
         .unwrap();
     let line = report.summary.to_string();
-    assert!(report.ok, "{line}");
+    assert!(report.problem.is_none(), "{line}");
     let fields = common::summary::parse(&line).unwrap();
     assert_eq!(
         (
@@ -91,10 +85,10 @@ async fn twenty_five_clients_are_served_at_the_same_time() {
         assert_eq!(round_trip(stream, &data).await, data);
     }
     // And the real client with 25 parallel connections, messages dealt in turns.
-    let report = client::run(&config(&addr, 500, 256, 25), std::future::pending())
+    let report = client::run(&config(&addr, 500, 256, 25), &Stop::never())
         .await
         .unwrap();
-    assert!(report.ok, "{}", report.summary);
+    assert!(report.problem.is_none(), "{}", report.summary);
     assert_eq!(
         common::summary::parse(&report.summary.to_string()).unwrap()["connections"],
         "25"
@@ -105,10 +99,10 @@ async fn twenty_five_clients_are_served_at_the_same_time() {
 async fn messages_larger_than_one_segment_come_back_whole() {
     let (addr, _stop, _task) = start().await;
     // 256 KiB is far above a loopback segment (64 KiB MSS) and above the default socket buffers.
-    let report = client::run(&config(&addr, 6, 256 * 1024, 2), std::future::pending())
+    let report = client::run(&config(&addr, 6, 256 * 1024, 2), &Stop::never())
         .await
         .unwrap();
-    assert!(report.ok, "{}", report.summary);
+    assert!(report.problem.is_none(), "{}", report.summary);
     let fields = common::summary::parse(&report.summary.to_string()).unwrap();
     assert_eq!((&*fields["received"], &*fields["mismatched"]), ("6", "0"));
 }
@@ -137,10 +131,10 @@ async fn garbage_and_abrupt_resets_leave_others_served() {
 
     // The connection opened before all that still works, and so does a fresh client.
     assert_eq!(round_trip(&mut good, b"after\n").await, b"after\n");
-    let report = client::run(&config(&addr, 20, 1000, 4), std::future::pending())
+    let report = client::run(&config(&addr, 20, 1000, 4), &Stop::never())
         .await
         .unwrap();
-    assert!(report.ok, "{}", report.summary);
+    assert!(report.problem.is_none(), "{}", report.summary);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,7 +142,7 @@ async fn stopping_the_server_closes_open_connections() {
     let (addr, stop, task) = start().await;
     let mut idle = TcpStream::connect(&addr).await.unwrap();
     assert_eq!(round_trip(&mut idle, b"ping\n").await, b"ping\n");
-    drop(stop);
+    stop.set();
     tokio::time::timeout(HANG, task)
         .await
         .expect("server hung")

@@ -10,23 +10,6 @@ pub mod pubsub;
 pub mod pushpull;
 pub mod reqrep;
 
-use common::Summary;
-
-/// What a client run ends with: the summary line, and why the run was not complete and correct
-/// (the binary prints the summary, then exits 1 with that reason).
-#[derive(Debug)]
-pub struct Outcome {
-    pub summary: Summary,
-    pub problem: Option<String>,
-}
-
-impl Outcome {
-    /// Prints the summary on stdout; an error carrying the problem if there was one.
-    pub fn finish(self) -> anyhow::Result<()> {
-        self.summary.print();
-        match self.problem {
-            Some(problem) => Err(anyhow::anyhow!(problem)),
-            None => Ok(()),
-        }
-    }
-}
+/// What a run ends with: the summary line, and why the run was not complete and correct (the
+/// binary prints the summary, then exits 1 with that reason).
+pub use common::Outcome;

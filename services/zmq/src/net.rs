@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use common::shutdown::Flag;
+use common::Stop;
 
-/// How long a blocking call waits before looking at the shutdown flag again.
+/// How long a blocking call waits before checking whether a stop was requested.
 pub const TICK_MS: i64 = 100;
 
 /// Resolves `HOST:PORT` to one socket address.
@@ -114,13 +114,13 @@ impl Monitor {
     pub fn wait_handshakes(
         &self,
         n: usize,
-        flag: &Flag,
+        stop: &Stop,
         limit: Option<Duration>,
     ) -> anyhow::Result<Wait> {
         let deadline = limit.map(|l| Instant::now() + l);
         let mut seen = 0;
         while seen < n {
-            if flag.is_set() {
+            if stop.is_set() {
                 return Ok(Wait::Stopped);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -140,7 +140,7 @@ impl Monitor {
 }
 
 /// Polls one socket; a signal interrupting the wait (EINTR) counts as "not ready", so the caller
-/// looks at its shutdown flag next.
+/// checks its stop next.
 fn poll(socket: &zmq::Socket, events: zmq::PollEvents, timeout_ms: i64) -> anyhow::Result<bool> {
     match socket.poll(events, timeout_ms) {
         Ok(n) => Ok(n > 0),
@@ -157,12 +157,12 @@ pub enum Recv {
     TimedOut,
 }
 
-/// Receives one (multipart) message, waking every [`TICK_MS`] to look at `flag`; gives up after
+/// Receives one (multipart) message, waking every [`TICK_MS`] to look at `stop`; gives up after
 /// `limit` if one is set.
-pub fn recv(socket: &zmq::Socket, flag: &Flag, limit: Option<Duration>) -> anyhow::Result<Recv> {
+pub fn recv(socket: &zmq::Socket, stop: &Stop, limit: Option<Duration>) -> anyhow::Result<Recv> {
     let deadline = limit.map(|l| Instant::now() + l);
     loop {
-        if flag.is_set() {
+        if stop.is_set() {
             return Ok(Recv::Stopped);
         }
         // A message already queued is taken at once, without a zmq_poll call per message.
@@ -187,9 +187,9 @@ pub fn recv(socket: &zmq::Socket, flag: &Flag, limit: Option<Duration>) -> anyho
 
 /// Sends a message, waiting while the peers' queues are full but not past a shutdown; false if
 /// stopped first.
-pub fn send(socket: &zmq::Socket, frames: &[&[u8]], flag: &Flag) -> anyhow::Result<bool> {
+pub fn send(socket: &zmq::Socket, frames: &[&[u8]], stop: &Stop) -> anyhow::Result<bool> {
     loop {
-        if flag.is_set() {
+        if stop.is_set() {
             return Ok(false);
         }
         // Try first, poll only when the queues are full (see `recv`).
@@ -209,9 +209,9 @@ pub const FLUSH_LINGER_MS: i32 = 30_000;
 
 /// Called once a run is complete: the sockets' close then waits until everything queued was
 /// delivered (up to [`FLUSH_LINGER_MS`]). Closing blocks in libzmq and cannot watch the signal
-/// flag, so a watchdog exits the process at once if SIGTERM or SIGINT arrives meanwhile.
-pub fn flush_on_close(sockets: &[&zmq::Socket], flag: &Flag) -> anyhow::Result<()> {
-    if flag.is_set() {
+/// stop, so a watchdog exits the process at once if SIGTERM or SIGINT arrives meanwhile.
+pub fn flush_on_close(sockets: &[&zmq::Socket], stop: &Stop) -> anyhow::Result<()> {
+    if stop.is_set() {
         // Stopped early: keep the short linger, so the summary still prints within 2 s.
         return Ok(());
     }
@@ -220,9 +220,9 @@ pub fn flush_on_close(sockets: &[&zmq::Socket], flag: &Flag) -> anyhow::Result<(
             .set_linger(FLUSH_LINGER_MS)
             .context("setting ZMQ_LINGER")?;
     }
-    let flag = flag.clone();
+    let stop = stop.clone();
     std::thread::spawn(move || loop {
-        if flag.is_set() {
+        if stop.is_set() {
             log::warn!("stopped while delivering queued messages");
             std::process::exit(0);
         }

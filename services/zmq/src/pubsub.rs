@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use common::shutdown::Flag;
+use common::Stop;
 use common::Summary;
 use serde_json::{json, Value};
 
@@ -49,10 +49,10 @@ pub struct PublisherConfig {
 const END_WAIT: Duration = Duration::from_millis(net::FLUSH_LINGER_MS as u64);
 
 /// Binds the XPUB socket, then [`publish`]es.
-pub fn run_publisher(cfg: &PublisherConfig, flag: &Flag) -> anyhow::Result<Outcome> {
+pub fn run_publisher(cfg: &PublisherConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     let ctx = zmq::Context::new();
     let mut xpub = bind(&ctx, &cfg.listen, cfg.sndhwm)?;
-    publish(&mut xpub, cfg, flag)
+    publish(&mut xpub, cfg, stop)
 }
 
 /// An XPUB socket bound on `listen` that reports every (un)subscription; with `sndhwm` 0 it never
@@ -98,13 +98,13 @@ fn set_int(xpub: &mut zmq::Socket, option: u32, name: &str, value: i32) -> anyho
 pub fn publish(
     xpub: &mut zmq::Socket,
     cfg: &PublisherConfig,
-    flag: &Flag,
+    stop: &Stop,
 ) -> anyhow::Result<Outcome> {
     let mut summary = Summary::default();
     log::info!("waiting for {} subscriptions", cfg.subscriptions);
     let mut live: i64 = 0;
     while live < cfg.subscriptions as i64 {
-        let Recv::Msg(frames) = net::recv(xpub, flag, None)? else {
+        let Recv::Msg(frames) = net::recv(xpub, stop, None)? else {
             return Ok(done(summary, cfg));
         };
         // Byte 1 subscribes, 0 unsubscribes, then the topic prefix; anything else a peer sends
@@ -131,7 +131,7 @@ pub fn publish(
             if cfg.rate > 0.0 {
                 let due = start + Duration::from_secs_f64(summary.sent as f64 / cfg.rate);
                 while let Some(left) = due.checked_duration_since(Instant::now()) {
-                    if flag.is_set() {
+                    if stop.is_set() {
                         return Ok(done(summary, cfg));
                     }
                     std::thread::sleep(left.min(Duration::from_millis(net::TICK_MS as u64)));
@@ -139,20 +139,20 @@ pub fn publish(
             }
             let payload = json!({"seq": seq, "data": data}).to_string();
             // Past the high-water mark XPUB drops the message for that subscriber, silently.
-            if !net::send(xpub, &[topic.as_bytes(), payload.as_bytes()], flag)? {
+            if !net::send(xpub, &[topic.as_bytes(), payload.as_bytes()], stop)? {
                 return Ok(done(summary, cfg));
             }
             summary.sent += 1;
         }
     }
-    send_end_markers(xpub, cfg, flag)?;
+    send_end_markers(xpub, cfg, stop)?;
     summary.elapsed = start.elapsed();
     log::info!(
         "published {} messages and {} end markers",
         summary.sent,
         cfg.topics.len()
     );
-    net::flush_on_close(&[&*xpub], flag)?;
+    net::flush_on_close(&[&*xpub], stop)?;
     Ok(done(summary, cfg))
 }
 
@@ -161,7 +161,7 @@ pub fn publish(
 fn send_end_markers(
     xpub: &mut zmq::Socket,
     cfg: &PublisherConfig,
-    flag: &Flag,
+    stop: &Stop,
 ) -> anyhow::Result<()> {
     set_int(xpub, zmq_sys::ZMQ_XPUB_NODROP, "ZMQ_XPUB_NODROP", 1)?;
     let deadline = Instant::now() + END_WAIT;
@@ -173,7 +173,7 @@ fn send_end_markers(
                 Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {}
                 Err(e) => return Err(e).context("sending an end marker"),
             }
-            if flag.is_set() {
+            if stop.is_set() {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -243,7 +243,7 @@ pub struct TopicTally {
 }
 
 /// Subscribes to its topics and receives until every topic's end marker arrived.
-pub fn run_subscriber(cfg: &SubscriberConfig, flag: &Flag) -> anyhow::Result<Outcome> {
+pub fn run_subscriber(cfg: &SubscriberConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     let ep = net::endpoint(net::resolve_peer(&cfg.connect, cfg.retry)?);
     let ctx = zmq::Context::new();
     let sub = ctx.socket(zmq::SUB).context("creating a SUB socket")?;
@@ -262,7 +262,7 @@ pub fn run_subscriber(cfg: &SubscriberConfig, flag: &Flag) -> anyhow::Result<Out
         .map(|t| (t.clone(), TopicTally::default()))
         .collect();
     let mut unexpected = 0;
-    match monitor.wait_handshakes(1, flag, Some(cfg.retry))? {
+    match monitor.wait_handshakes(1, stop, Some(cfg.retry))? {
         Wait::Ready => log::info!("subscribed to {:?} at {ep}", cfg.topics),
         Wait::Stopped => return Ok(tally_outcome(&tally, 0, Duration::ZERO, Some(None), false)),
         Wait::TimedOut => bail!(
@@ -273,7 +273,7 @@ pub fn run_subscriber(cfg: &SubscriberConfig, flag: &Flag) -> anyhow::Result<Out
     // `Some(None)`: stopped by a signal, which is a clean end however much arrived.
     let (mut start, mut ended) = (None, None);
     while tally.values().any(|t| t.announced.is_none()) {
-        let frames = match net::recv(&sub, flag, Some(cfg.timeout))? {
+        let frames = match net::recv(&sub, stop, Some(cfg.timeout))? {
             Recv::Msg(frames) => frames,
             Recv::Stopped => {
                 ended = Some(None);

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use common::shutdown::Flag;
+use common::Stop;
 use common::Summary;
 use serde_json::{json, Value};
 
@@ -37,7 +37,7 @@ fn connect(
     hostport: &str,
     what: &str,
     retry: Duration,
-    flag: &Flag,
+    stop: &Stop,
 ) -> anyhow::Result<Option<zmq::Socket>> {
     let ep = net::endpoint(net::resolve_peer(hostport, retry)?);
     let socket = ctx
@@ -49,7 +49,7 @@ fn connect(
     socket
         .connect(&ep)
         .with_context(|| format!("connecting to {ep}"))?;
-    match monitor.wait_handshakes(1, flag, Some(retry))? {
+    match monitor.wait_handshakes(1, stop, Some(retry))? {
         Wait::Ready => Ok(Some(socket)),
         Wait::Stopped => Ok(None),
         Wait::TimedOut => bail!(
@@ -100,7 +100,7 @@ pub const WINDOW: u64 = 1000;
 pub const MAX_IDLE_TIMEOUTS: u32 = 5;
 
 /// Binds the task socket, then [`push`]es the batch.
-pub fn run_pusher(cfg: &PusherConfig, flag: &Flag) -> anyhow::Result<Outcome> {
+pub fn run_pusher(cfg: &PusherConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     let ctx = zmq::Context::new();
     let tasks = ctx
         .socket(zmq::PUSH)
@@ -109,7 +109,7 @@ pub fn run_pusher(cfg: &PusherConfig, flag: &Flag) -> anyhow::Result<Outcome> {
     unbounded(&tasks)?;
     let monitor = Monitor::new(&ctx, &tasks)?;
     net::bind(&tasks, &cfg.listen)?;
-    push(&ctx, &tasks, &monitor, cfg, flag)
+    push(&ctx, &tasks, &monitor, cfg, stop)
 }
 
 /// Announces the batch to the sink, waits for the workers, sends the tasks and the end markers.
@@ -118,7 +118,7 @@ pub fn push(
     tasks: &zmq::Socket,
     monitor: &Monitor,
     cfg: &PusherConfig,
-    flag: &Flag,
+    stop: &Stop,
 ) -> anyhow::Result<Outcome> {
     let mut summary = Summary::default();
     let stopped = |summary: Summary| {
@@ -127,7 +127,7 @@ pub fn push(
             problem: None,
         })
     };
-    let Some(sink) = connect(ctx, zmq::PUSH, &cfg.sink, "sink", cfg.retry, flag)? else {
+    let Some(sink) = connect(ctx, zmq::PUSH, &cfg.sink, "sink", cfg.retry, stop)? else {
         return stopped(summary);
     };
     let acks = match &cfg.reliable {
@@ -137,7 +137,7 @@ pub fn push(
             &r.acks,
             "sink's ack socket",
             cfg.retry,
-            flag,
+            stop,
         )? {
             Some(acks) => Some((acks, r.task_timeout)),
             None => return stopped(summary),
@@ -145,7 +145,7 @@ pub fn push(
         None => None,
     };
     log::info!("waiting for {} workers", cfg.workers);
-    if monitor.wait_handshakes(cfg.workers, flag, None)? != Wait::Ready {
+    if monitor.wait_handshakes(cfg.workers, stop, None)? != Wait::Ready {
         return stopped(summary);
     }
     // The handshake event is emitted after the new peer's pipe was handed to the socket; reading
@@ -155,7 +155,7 @@ pub fn push(
     if !net::send(
         &sink,
         &[json!({"batch": cfg.count}).to_string().as_bytes()],
-        flag,
+        stop,
     )? {
         return stopped(summary);
     }
@@ -164,7 +164,7 @@ pub fn push(
     let task = |i: u64| json!({"task": i, "payload": payload}).to_string();
     let mut problem = None;
     if let Some((acks, timeout)) = &acks {
-        let run = push_reliable(tasks, acks, cfg.count, *timeout, &task, flag)?;
+        let run = push_reliable(tasks, acks, cfg.count, *timeout, &task, stop)?;
         summary.sent = run.sent;
         summary.received = run.acked;
         summary.lost = run.sent - run.acked;
@@ -172,14 +172,14 @@ pub fn push(
         problem = run.problem;
     } else {
         for i in 0..cfg.count {
-            if !net::send(tasks, &[task(i).as_bytes()], flag)? {
+            if !net::send(tasks, &[task(i).as_bytes()], stop)? {
                 break;
             }
             summary.sent += 1;
         }
     }
     for _ in 0..cfg.workers {
-        if !net::send(tasks, &[json!({"end": true}).to_string().as_bytes()], flag)? {
+        if !net::send(tasks, &[json!({"end": true}).to_string().as_bytes()], stop)? {
             break;
         }
     }
@@ -189,7 +189,7 @@ pub fn push(
         summary.sent,
         cfg.workers
     );
-    net::flush_on_close(&[tasks, &sink], flag)?;
+    net::flush_on_close(&[tasks, &sink], stop)?;
     let mut outcome = stopped(summary)?;
     outcome.problem = problem;
     Ok(outcome)
@@ -211,7 +211,7 @@ fn push_reliable(
     count: u64,
     timeout: Duration,
     task: &dyn Fn(u64) -> String,
-    flag: &Flag,
+    stop: &Stop,
 ) -> anyhow::Result<ReliableRun> {
     let mut done = vec![false; count as usize];
     // Tasks in flight by the time they were (last) handed out: deadlines only grow at the back.
@@ -276,7 +276,7 @@ fn push_reliable(
         } else {
             wait
         };
-        match net::recv(acks, flag, Some(wait))? {
+        match net::recv(acks, stop, Some(wait))? {
             Recv::Msg(frames) => {
                 let ack: Value = serde_json::from_slice(&frames[0]).unwrap_or(Value::Null);
                 match ack.get("ack").and_then(Value::as_u64) {
@@ -319,22 +319,22 @@ pub struct WorkerConfig {
 }
 
 /// Pulls tasks until its end marker, reporting each one done to the sink.
-pub fn run_worker(cfg: &WorkerConfig, flag: &Flag) -> anyhow::Result<Outcome> {
+pub fn run_worker(cfg: &WorkerConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     let ctx = zmq::Context::new();
     let mut summary = Summary::default();
     let done = |summary: Summary, malformed: u64| Outcome {
         summary: summary.with("malformed", malformed),
         problem: None,
     };
-    let Some(sink) = connect(&ctx, zmq::PUSH, &cfg.sink, "sink", cfg.retry, flag)? else {
+    let Some(sink) = connect(&ctx, zmq::PUSH, &cfg.sink, "sink", cfg.retry, stop)? else {
         return Ok(done(summary, 0));
     };
-    let Some(tasks) = connect(&ctx, zmq::PULL, &cfg.connect, "pusher", cfg.retry, flag)? else {
+    let Some(tasks) = connect(&ctx, zmq::PULL, &cfg.connect, "pusher", cfg.retry, stop)? else {
         return Ok(done(summary, 0));
     };
     log::info!("worker {} ready", cfg.id);
     let (start, mut malformed) = (Instant::now(), 0);
-    while let Recv::Msg(frames) = net::recv(&tasks, flag, None)? {
+    while let Recv::Msg(frames) = net::recv(&tasks, stop, None)? {
         let task: Value = serde_json::from_slice(&frames[0]).unwrap_or(Value::Null);
         if task.get("end").is_some() {
             log::info!("end marker: done");
@@ -353,13 +353,13 @@ pub fn run_worker(cfg: &WorkerConfig, flag: &Flag) -> anyhow::Result<Outcome> {
             .and_then(Value::as_str)
             .map_or(0, str::len);
         let result = json!({"worker": cfg.id, "task": i, "bytes": bytes}).to_string();
-        if !net::send(&sink, &[result.as_bytes()], flag)? {
+        if !net::send(&sink, &[result.as_bytes()], stop)? {
             break;
         }
         summary.sent += 1;
     }
     summary.elapsed = start.elapsed();
-    net::flush_on_close(&[&sink], flag)?;
+    net::flush_on_close(&[&sink], stop)?;
     Ok(done(summary, malformed))
 }
 
@@ -444,7 +444,7 @@ impl Tally {
 }
 
 /// Binds the result socket, then [`collect`]s one batch.
-pub fn run_sink(cfg: &SinkConfig, flag: &Flag) -> anyhow::Result<Outcome> {
+pub fn run_sink(cfg: &SinkConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     let ctx = zmq::Context::new();
     let results = ctx
         .socket(zmq::PULL)
@@ -465,9 +465,9 @@ pub fn run_sink(cfg: &SinkConfig, flag: &Flag) -> anyhow::Result<Outcome> {
         }
         None => None,
     };
-    let outcome = collect(&results, acks.as_ref(), cfg, flag)?;
+    let outcome = collect(&results, acks.as_ref(), cfg, stop)?;
     if let Some(acks) = &acks {
-        net::flush_on_close(&[acks], flag)?;
+        net::flush_on_close(&[acks], stop)?;
     }
     Ok(outcome)
 }
@@ -477,7 +477,7 @@ pub fn collect(
     results: &zmq::Socket,
     acks: Option<&zmq::Socket>,
     cfg: &SinkConfig,
-    flag: &Flag,
+    stop: &Stop,
 ) -> anyhow::Result<Outcome> {
     let mut tally = Tally::default();
     let mut start = None;
@@ -485,7 +485,7 @@ pub fn collect(
     while !tally.complete() {
         // No timeout before the first message: the sink is a server and waits for its batch.
         let limit = start.map(|_| cfg.timeout);
-        match net::recv(results, flag, limit)? {
+        match net::recv(results, stop, limit)? {
             Recv::Msg(frames) => {
                 start.get_or_insert_with(Instant::now);
                 if let (Some(task), Some(acks)) = (tally.take(&frames), acks) {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use common::recovery::Backoff;
-use common::shutdown::Flag;
+use common::Stop;
 use common::Summary;
 use serde_json::{json, Value};
 
@@ -63,10 +63,10 @@ pub fn bind(ctx: &zmq::Context, listen: &str) -> anyhow::Result<(zmq::Socket, St
     Ok((rep, endpoint))
 }
 
-/// Answers requests until `flag` is set; returns how many were answered.
-pub fn serve(rep: &zmq::Socket, flag: &Flag) -> anyhow::Result<u64> {
+/// Answers requests until `stop` is set; returns how many were answered.
+pub fn serve(rep: &zmq::Socket, stop: &Stop) -> anyhow::Result<u64> {
     let mut answered = 0;
-    while let Recv::Msg(frames) = net::recv(rep, flag, None)? {
+    while let Recv::Msg(frames) = net::recv(rep, stop, None)? {
         let reply = match frames.as_slice() {
             [one] => answer(one),
             _ => json!({"id": null, "error": format!("expected 1 frame, got {}", frames.len())}),
@@ -120,7 +120,7 @@ fn req_socket(ctx: &zmq::Context, ep: &str) -> anyhow::Result<zmq::Socket> {
 }
 
 /// Sends `count` requests one at a time and checks that reply i answers request i.
-pub fn run_client(cfg: &ClientConfig, flag: &Flag) -> anyhow::Result<Outcome> {
+pub fn run_client(cfg: &ClientConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     let ep = net::endpoint(net::resolve_peer(&cfg.connect, cfg.retry)?);
     let ctx = zmq::Context::new();
     let mut req = ctx.socket(zmq::REQ).context("creating a REQ socket")?;
@@ -129,7 +129,7 @@ pub fn run_client(cfg: &ClientConfig, flag: &Flag) -> anyhow::Result<Outcome> {
     req.connect(&ep)
         .with_context(|| format!("connecting to {ep}"))?;
     let mut summary = Summary::default();
-    match monitor.wait_handshakes(1, flag, Some(cfg.retry))? {
+    match monitor.wait_handshakes(1, stop, Some(cfg.retry))? {
         Wait::Ready => {}
         Wait::Stopped => {
             return Ok(Outcome {
@@ -154,10 +154,10 @@ pub fn run_client(cfg: &ClientConfig, flag: &Flag) -> anyhow::Result<Outcome> {
         let body = request.to_string();
         summary.sent += 1;
         loop {
-            if !net::send(&req, &[body.as_bytes()], flag)? {
+            if !net::send(&req, &[body.as_bytes()], stop)? {
                 break 'requests;
             }
-            match net::recv(&req, flag, Some(cfg.timeout))? {
+            match net::recv(&req, stop, Some(cfg.timeout))? {
                 Recv::Msg(frames) => {
                     summary.received += 1;
                     backoff.succeeded();

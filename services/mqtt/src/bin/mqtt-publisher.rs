@@ -7,16 +7,5 @@ use pola_mqtt::{publisher, Stop};
 
 fn main() -> ExitCode {
     let args: publisher::Args = common::parse_args();
-    common::run_async(async move {
-        let outcome = publisher::run(args, Stop::on_signal()?).await?;
-        outcome.summary.print();
-        if !outcome.interrupted {
-            anyhow::ensure!(
-                outcome.summary.lost == 0,
-                "{} readings were not confirmed",
-                outcome.summary.lost
-            );
-        }
-        Ok(())
-    })
+    common::run_async(async move { publisher::run(args, Stop::install()?).await?.finish() })
 }

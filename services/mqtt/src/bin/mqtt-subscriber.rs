@@ -15,12 +15,5 @@ fn main() -> ExitCode {
             )),
         });
     }
-    common::run_async(async move {
-        let outcome = subscriber::run(args, Stop::on_signal()?).await?;
-        outcome.summary.print();
-        if !outcome.interrupted {
-            subscriber::verdict(&outcome)?;
-        }
-        Ok(())
-    })
+    common::run_async(async move { subscriber::run(args, Stop::install()?).await?.finish() })
 }

@@ -28,13 +28,13 @@ fn main() -> std::process::ExitCode {
         return common::run(|| pola_rest::probe::probe(&args.listen));
     }
     common::run_async(async {
-        let shutdown = common::shutdown::signalled()?;
+        let stop = common::Stop::install()?;
         let listener = pola_rest::api::bind(&args.listen).await?;
         pola_rest::api::serve(
             listener,
             args.max_body as usize,
             args.workers as usize,
-            shutdown,
+            stop,
         )
         .await
     })

@@ -40,14 +40,7 @@ fn main() -> std::process::ExitCode {
             retry: common::retry::secs("--retry-secs", args.retry_secs)?,
             timeout: common::retry::secs("--timeout-secs", args.timeout_secs)?,
         };
-        let report = client::run(&cfg, common::shutdown::signalled()?).await?;
-        report.summary.print();
         // SIGTERM is a requested stop (compose down): the partial summary is printed, exit 0.
-        anyhow::ensure!(
-            report.ok || report.interrupted,
-            "echo run incomplete or wrong: {}",
-            report.summary
-        );
-        Ok(())
+        client::run(&cfg, &common::Stop::install()?).await?.finish()
     })
 }

@@ -22,9 +22,9 @@ fn main() -> std::process::ExitCode {
         return common::run(|| common::probe::probe(&args.listen));
     }
     common::run_async(async {
-        let shutdown = common::shutdown::signalled()?;
+        let stop = common::Stop::install()?;
         let listener = pola_tcp::server::bind(&args.listen).await?;
         log::info!("echo server listening on {}", listener.local_addr()?);
-        pola_tcp::server::serve(listener, shutdown).await
+        pola_tcp::server::serve(listener, stop).await
     })
 }

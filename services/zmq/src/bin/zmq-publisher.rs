@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         if args.probe {
             return common::probe::probe(&args.listen);
         }
-        let flag = common::shutdown::Flag::install()?;
+        let stop = common::Stop::install()?;
         let cfg = pubsub::PublisherConfig {
             listen: args.listen,
             topics: args.topics,
@@ -63,6 +63,6 @@ fn main() -> ExitCode {
             "--rate {}: not a number of messages per second",
             cfg.rate
         );
-        pubsub::run_publisher(&cfg, &flag)?.finish()
+        pubsub::run_publisher(&cfg, &stop)?.finish()
     })
 }

@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         if args.probe {
             return common::probe::probe(&args.listen);
         }
-        let flag = common::shutdown::Flag::install()?;
+        let stop = common::Stop::install()?;
         let cfg = pushpull::PusherConfig {
             listen: args.listen,
             sink: args.sink,
@@ -63,6 +63,6 @@ fn main() -> ExitCode {
                 task_timeout: Duration::from_millis(args.task_timeout_ms),
             }),
         };
-        pushpull::run_pusher(&cfg, &flag)?.finish()
+        pushpull::run_pusher(&cfg, &stop)?.finish()
     })
 }

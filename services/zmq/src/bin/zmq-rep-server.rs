@@ -24,10 +24,10 @@ fn main() -> ExitCode {
         if args.probe {
             return common::probe::probe(&args.listen);
         }
-        let flag = common::shutdown::Flag::install()?;
+        let stop = common::Stop::install()?;
         let ctx = zmq::Context::new();
         let (rep, _) = reqrep::bind(&ctx, &args.listen)?;
-        reqrep::serve(&rep, &flag)?;
+        reqrep::serve(&rep, &stop)?;
         Ok(())
     })
 }

@@ -35,7 +35,7 @@ struct Args {
 fn main() -> ExitCode {
     common::run(|| {
         let args: Args = common::parse_args();
-        let flag = common::shutdown::Flag::install()?;
+        let stop = common::Stop::install()?;
         let cfg = reqrep::ClientConfig {
             connect: args.connect,
             count: args.count,
@@ -44,6 +44,6 @@ fn main() -> ExitCode {
             retry: Duration::from_secs(args.retry_secs),
             retries: args.retries,
         };
-        reqrep::run_client(&cfg, &flag)?.finish()
+        reqrep::run_client(&cfg, &stop)?.finish()
     })
 }

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
         if args.probe {
             return common::probe::probe(&args.listen);
         }
-        let flag = common::shutdown::Flag::install()?;
+        let stop = common::Stop::install()?;
         let cfg = pushpull::SinkConfig {
             listen: args.listen,
             workers: args.workers as usize,
@@ -51,6 +51,6 @@ fn main() -> ExitCode {
                 task_timeout: Duration::from_millis(args.task_timeout_ms),
             }),
         };
-        pushpull::run_sink(&cfg, &flag)?.finish()
+        pushpull::run_sink(&cfg, &stop)?.finish()
     })
 }

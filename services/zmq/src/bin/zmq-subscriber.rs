@@ -38,7 +38,7 @@ struct Args {
 fn main() -> ExitCode {
     common::run(|| {
         let args: Args = common::parse_args();
-        let flag = common::shutdown::Flag::install()?;
+        let stop = common::Stop::install()?;
         let cfg = pubsub::SubscriberConfig {
             connect: args.connect,
             topics: args.topics,
@@ -48,6 +48,6 @@ fn main() -> ExitCode {
             delay: Duration::from_millis(args.delay_ms),
             expect_loss: args.expect_loss,
         };
-        pubsub::run_subscriber(&cfg, &flag)?.finish()
+        pubsub::run_subscriber(&cfg, &stop)?.finish()
     })
 }

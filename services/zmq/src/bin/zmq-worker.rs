@@ -32,13 +32,13 @@ struct Args {
 fn main() -> ExitCode {
     common::run(|| {
         let args: Args = common::parse_args();
-        let flag = common::shutdown::Flag::install()?;
+        let stop = common::Stop::install()?;
         let cfg = pushpull::WorkerConfig {
             connect: args.connect,
             sink: args.sink,
             id: args.id.unwrap_or_else(net::default_id),
             retry: Duration::from_secs(args.retry_secs),
         };
-        pushpull::run_worker(&cfg, &flag)?.finish()
+        pushpull::run_worker(&cfg, &stop)?.finish()
     })
 }
