@@ -5,90 +5,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+mod support;
+use support::{complete_pcap, tshark};
 
 /// Runs one model through scripts/capture.sh and checks the sidecar's verdict: captured equals
 /// received by filter, 0 dropped. Returns the pcap, already checked for what every pcap needs.
 fn capture(model: &str, env: &[(&str, &str)]) -> PathBuf {
-    // A deadline, so that a run that hangs fails the test instead of the whole suite.
-    let out = Command::new("timeout")
-        .args(["-k", "10", "900", "bash", "scripts/capture.sh", model])
-        .current_dir(root())
-        .envs(env.iter().copied())
-        .output()
-        .expect("running scripts/capture.sh");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        out.status.success(),
-        "{model}: scripts/capture.sh failed\n{stdout}{stderr}"
-    );
-    let verdict = stdout
-        .lines()
-        .find(|l| l.starts_with(&format!("{model}: captures/{model}.pcap")))
-        .unwrap_or_else(|| panic!("{model}: no verdict line from the sidecar in\n{stdout}"));
-    let fields: BTreeMap<&str, u64> = verdict
-        .split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
-        .collect();
-    assert_eq!(
-        fields.get("dropped"),
-        Some(&0),
-        "{model}: kernel drops in {verdict}"
-    );
-    assert!(
-        fields["captured"] > 0,
-        "{model}: nothing captured: {verdict}"
-    );
-    assert_eq!(
-        fields["captured"], fields["received"],
-        "{model}: captured != received by filter: {verdict}"
-    );
-    let pcap = root().join(format!("captures/{model}.pcap"));
-    assert!(
-        !root().join(format!("captures/{model}.pcap.part")).exists(),
-        "{model}: a .part file was left"
-    );
+    let stdout = support::script_ok("scripts/capture.sh", &[model], env, 900);
+    let pcap = complete_pcap(model, &stdout);
     every_connection_opens_and_closes(model, &pcap);
     pcap
-}
-
-/// tshark's field rows; fails on any tshark error (a truncated or unreadable pcap).
-fn tshark(model: &str, pcap: &Path, args: &[&str]) -> Vec<Vec<String>> {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(pcap)
-        .args(["-T", "fields"])
-        .args(args)
-        .output()
-        .expect("running tshark");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    // tshark run as root warns about it; anything else on stderr is a problem with the file.
-    let problems: Vec<&str> = stderr
-        .lines()
-        .filter(|l| !l.contains("Running as user") && !l.trim().is_empty())
-        .collect();
-    assert!(
-        out.status.success() && problems.is_empty(),
-        "{model}: tshark cannot read {}: {problems:?}",
-        pcap.display()
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.split('\t').map(str::to_string).collect())
-        .collect()
 }
 
 /// The first packet of every connection is its SYN (the sidecar was capturing before the client

@@ -7,15 +7,11 @@
 //! the clients' recovery flags in the images: without them their client ends with the wrong code.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+mod support;
+use support::root;
 
 /// The scenario names in the table, in its order.
 fn table() -> Vec<String> {
@@ -116,29 +112,19 @@ impl Run {
 
     /// tshark's field rows for `filter`; fails on any tshark error.
     fn tshark(&self, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
-        let mut cmd = Command::new("tshark");
-        cmd.arg("-r")
-            .arg(&self.pcap)
-            .args(["-Y", filter, "-T", "fields"]);
+        let mut args = vec!["-Y", filter];
         for f in fields {
-            cmd.args(["-e", f]);
+            args.extend(["-e", f]);
         }
-        let out = cmd.output().expect("running tshark");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let problems: Vec<&str> = stderr
-            .lines()
-            .filter(|l| !l.contains("Running as user") && !l.trim().is_empty())
-            .collect();
-        assert!(
-            out.status.success() && problems.is_empty(),
-            "{}: tshark cannot read {}: {problems:?}",
-            self.name,
-            self.pcap.display()
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| l.split('\t').map(str::to_string).collect())
-            .collect()
+        support::tshark(&self.name, &self.pcap, &args)
+    }
+
+    /// The time of the last packet that matches `filter` (0 if none does).
+    fn last(&self, filter: &str) -> f64 {
+        self.tshark(filter, &["frame.time_epoch"])
+            .iter()
+            .map(|r| r[0].parse::<f64>().unwrap())
+            .fold(0.0, f64::max)
     }
 
     fn count(&self, filter: &str) -> usize {
@@ -146,57 +132,17 @@ impl Run {
     }
 }
 
-/// Runs scripts/fault.sh under a deadline: a run that hangs (a daemon or container that stops
-/// answering) is killed with everything it started and fails the test with what it printed so far.
+/// Runs scripts/fault.sh under a deadline.
 fn fault_sh(args: &[&str], env: &[(&str, &str)]) -> Output {
-    const DEADLINE_SECS: &str = "600";
-    let out = Command::new("timeout")
-        .args(["-k", "10", DEADLINE_SECS, "bash", "scripts/fault.sh"])
-        .args(args)
-        .current_dir(root())
-        .envs(env.iter().copied())
-        .output()
-        .expect("running scripts/fault.sh");
-    assert!(
-        !matches!(out.status.code(), Some(124) | Some(137)),
-        "scripts/fault.sh {args:?} still running after {DEADLINE_SECS} s, killed; it printed\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    support::script("scripts/fault.sh", args, env, 600)
 }
 
 /// Runs one scenario; it must succeed (every client ended as the table expects, pcap complete).
 fn scenario(name: &str) -> Run {
-    let out = fault_sh(&[name], &[]);
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        out.status.success(),
-        "{name}: scripts/fault.sh failed\n{stdout}{stderr}"
-    );
+    let stdout = support::script_ok("scripts/fault.sh", &[name], &[], 600);
     let capture = format!("fault-{name}");
-    let verdict = stdout
-        .lines()
-        .find(|l| l.starts_with(&format!("{capture}: captures/{capture}.pcap")))
-        .unwrap_or_else(|| panic!("{name}: no capture verdict in\n{stdout}"));
-    let counts: BTreeMap<&str, u64> = verdict
-        .split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
-        .collect();
-    assert_eq!(counts.get("dropped"), Some(&0), "{name}: {verdict}");
-    assert!(
-        counts["captured"] > 0 && counts["captured"] == counts["received"],
-        "{name}: {verdict}"
-    );
+    let pcap = support::complete_pcap(&capture, &stdout);
     let dir = root().join("captures");
-    assert!(
-        !dir.join(format!("{capture}.pcap.part")).exists(),
-        "{name}: a .part file was left"
-    );
 
     let text = std::fs::read_to_string(dir.join(format!("{capture}.events"))).unwrap();
     let (mut clients, mut events) = (BTreeMap::new(), Vec::new());
@@ -231,7 +177,7 @@ fn scenario(name: &str) -> Run {
         name: name.to_string(),
         clients,
         events,
-        pcap: dir.join(format!("{capture}.pcap")),
+        pcap,
     }
 }
 
@@ -365,24 +311,18 @@ fn pushpull_worker_kill_the_sink_counts_the_dead_workers_tasks_lost() {
     );
     // On the wire: worker-2 (10.201.5.4) falls silent when it is killed, the others go on.
     let kill = run.event("kill");
-    let last = |filter: &str| -> f64 {
-        run.tshark(filter, &["frame.time_epoch"])
-            .iter()
-            .map(|r| r[0].parse::<f64>().unwrap())
-            .fold(0.0, f64::max)
-    };
-    let dead = last("ip.src == 10.201.5.4 && tcp.len > 0");
+    let dead = run.last("ip.src == 10.201.5.4 && tcp.len > 0");
     assert!(
         dead > 0.0 && dead <= kill,
         "worker-2 sent data at {dead}, after its kill at {kill}"
     );
     assert!(
-        last("ip.src == 10.201.5.4 && (tcp.flags.fin == 1 || tcp.flags.reset == 1)") > 0.0,
+        run.last("ip.src == 10.201.5.4 && (tcp.flags.fin == 1 || tcp.flags.reset == 1)") > 0.0,
         "worker-2's connections were not closed by its kernel"
     );
     assert!(
-        last("ip.src == 10.201.5.3 && tcp.len > 0")
-            .max(last("ip.src == 10.201.5.5 && tcp.len > 0"))
+        run.last("ip.src == 10.201.5.3 && tcp.len > 0")
+            .max(run.last("ip.src == 10.201.5.5 && tcp.len > 0"))
             > kill,
         "no worker worked after the kill"
     );
@@ -442,20 +382,14 @@ fn pushpull_reliable_hands_the_dead_workers_tasks_out_again_and_loses_nothing() 
     );
     assert_eq!(run.client("worker-2").0, 137, "worker-2 was killed");
     let kill = run.event("kill");
-    let last = |filter: &str| -> f64 {
-        run.tshark(filter, &["frame.time_epoch"])
-            .iter()
-            .map(|r| r[0].parse::<f64>().unwrap())
-            .fold(0.0, f64::max)
-    };
-    let dead = last("ip.src == 10.201.5.4 && tcp.len > 0");
+    let dead = run.last("ip.src == 10.201.5.4 && tcp.len > 0");
     assert!(
         dead > 0.0 && dead <= kill,
         "worker-2 sent data at {dead}, after its kill at {kill}"
     );
     assert!(
-        last("ip.src == 10.201.5.3 && tcp.len > 0")
-            .max(last("ip.src == 10.201.5.5 && tcp.len > 0"))
+        run.last("ip.src == 10.201.5.3 && tcp.len > 0")
+            .max(run.last("ip.src == 10.201.5.5 && tcp.len > 0"))
             > kill,
         "no worker did the reissued tasks after the kill"
     );

@@ -1,0 +1,108 @@
+//! What the compose suites (captures, faults) share: the repository root, a script run under a
+//! deadline, the sidecar's verdict line checked for a complete pcap, and tshark's field rows.
+#![allow(dead_code)] // each suite uses a different subset
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Runs `bash <script> <args>` from the root with `env` under a deadline: a run that hangs (a
+/// daemon or container that stops answering) is killed with everything it started, and the test
+/// fails with what it printed so far instead of hanging the suite.
+pub fn script(script: &str, args: &[&str], env: &[(&str, &str)], deadline_secs: u32) -> Output {
+    let out = Command::new("timeout")
+        .args(["-k", "10", &deadline_secs.to_string(), "bash", script])
+        .args(args)
+        .current_dir(root())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("running {script}: {e}"));
+    assert!(
+        !matches!(out.status.code(), Some(124) | Some(137)),
+        "{script} {args:?} still running after {deadline_secs} s, killed; it printed\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Like [`script`] for a run that must succeed; returns its stdout.
+pub fn script_ok(script: &str, args: &[&str], env: &[(&str, &str)], deadline_secs: u32) -> String {
+    let out = self::script(script, args, env, deadline_secs);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed\n{stdout}{stderr}"
+    );
+    stdout.into_owned()
+}
+
+/// Finds the sidecar's verdict `<name>: captures/<name>.pcap captured=N received=N dropped=N` in
+/// a script's stdout and checks it: something captured, all of it received by the filter, no
+/// kernel drops, no `.part` file left. Returns the pcap.
+pub fn complete_pcap(name: &str, stdout: &str) -> PathBuf {
+    let verdict = stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}: captures/{name}.pcap")))
+        .unwrap_or_else(|| panic!("{name}: no verdict line from the sidecar in\n{stdout}"));
+    let counts: BTreeMap<&str, u64> = verdict
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+        .collect();
+    assert_eq!(
+        counts.get("dropped"),
+        Some(&0),
+        "{name}: kernel drops in {verdict}"
+    );
+    assert!(
+        counts["captured"] > 0,
+        "{name}: nothing captured: {verdict}"
+    );
+    assert_eq!(
+        counts["captured"], counts["received"],
+        "{name}: captured != received by filter: {verdict}"
+    );
+    let dir = root().join("captures");
+    assert!(
+        !dir.join(format!("{name}.pcap.part")).exists(),
+        "{name}: a .part file was left"
+    );
+    dir.join(format!("{name}.pcap"))
+}
+
+/// tshark's `-T fields` rows for `args` on `pcap`; fails on any tshark error (a truncated or
+/// unreadable pcap). tshark run as root warns about it; anything else on stderr is a problem.
+pub fn tshark(what: &str, pcap: &Path, args: &[&str]) -> Vec<Vec<String>> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-T", "fields"])
+        .args(args)
+        .output()
+        .expect("running tshark");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let problems: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.contains("Running as user") && !l.trim().is_empty())
+        .collect();
+    assert!(
+        out.status.success() && problems.is_empty(),
+        "{what}: tshark cannot read {}: {problems:?}",
+        pcap.display()
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
