@@ -287,3 +287,133 @@ fn a_ladder_past_its_last_row_counts_only_the_tcp_packets_left_out() {
         "{md}"
     );
 }
+
+/// A real fault on loopback: an echo server that reads request COUNT/2 and resets its connection
+/// instead of answering (SO_LINGER 0: an RST on the wire), and a client that reconnects and sends
+/// the unanswered request again. Prints the fault and the client's summary as scripts/fault.sh
+/// writes them to a `.events` file (Unix times, the clock of tcpdump's timestamps).
+const RESET_PEERS: &str = r#"
+import socket, struct, sys, threading, time
+port, count = int(sys.argv[1]), int(sys.argv[2])
+server = socket.create_server(("127.0.0.1", port))
+
+def serve():
+    crashed = False
+    while True:
+        conn, _ = server.accept()
+        n = 0
+        while data := conn.recv(64):
+            n += 1
+            if not crashed and n == count // 2:
+                print(f"fault=reset service=echo-server at={time.time():.6f}", flush=True)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                crashed = True
+                break
+            conn.sendall(data)
+        conn.close()
+
+threading.Thread(target=serve, daemon=True).start()
+client = socket.create_connection(("127.0.0.1", port))
+i = received = retries = 0
+while i < count:
+    msg = f"echo-{i:04d}:".encode().ljust(64, b".")
+    try:
+        client.sendall(msg)
+        back = b""
+        while len(back) < len(msg):
+            chunk = client.recv(len(msg) - len(back))
+            if not chunk:
+                raise ConnectionResetError("closed by the server")
+            back += chunk
+    except OSError as e:
+        retries += 1
+        print(f"retry {retries}: {e}", file=sys.stderr)
+        if retries > 3:
+            break
+        client.close()
+        client = socket.create_connection(("127.0.0.1", port))
+        continue
+    assert back == msg, (back, msg)
+    received += 1
+    i += 1
+client.close()
+print(f"client=echo-client exit=0 sent={count} received={received} lost={count - received} retries={retries}")
+"#;
+
+/// The fault section's table row whose step starts with `step`, as numbers: retransmissions,
+/// redelivered, connections, greetings, RSTs.
+fn fault_row(md: &str, step: &str) -> [u64; 5] {
+    let line = md
+        .lines()
+        .find(|l| {
+            l.split('|')
+                .nth(2)
+                .is_some_and(|s| s.trim().starts_with(step))
+        })
+        .unwrap_or_else(|| panic!("no fault row {step:?} in\n{md}"));
+    let cells: Vec<u64> = line
+        .split('|')
+        .skip(3)
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| c.trim().parse().unwrap())
+        .collect();
+    cells.try_into().unwrap()
+}
+
+#[test]
+fn a_fault_capture_shows_the_reset_the_new_connection_and_what_was_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cap = Tcpdump::start(dir.path(), "fault-echo.pcap", "lo", &[], &[port]);
+    let out = run_ok(
+        Command::new("timeout")
+            .args(["60", "/usr/bin/python3", "-c", RESET_PEERS])
+            .args([&port.to_string(), "20"]),
+    );
+    let pcap = cap.stop();
+    let events = String::from_utf8(out.stdout).unwrap();
+    assert!(events.contains("retries=1"), "{events}");
+    let report = |events: &str, pcap: &Path, lang: &str| {
+        let caps = dir.path().join(format!("captures-{lang}"));
+        let _ = std::fs::remove_dir_all(&caps);
+        std::fs::create_dir(&caps).unwrap();
+        std::fs::copy(pcap, caps.join("fault-echo.pcap")).unwrap();
+        std::fs::write(caps.join("fault-echo.events"), events).unwrap();
+        run_ok(
+            Command::new(POLA)
+                .args(["report", "--lang", lang, "--captures"])
+                .arg(&caps),
+        );
+        std::fs::read_to_string(caps.join("report.md")).unwrap()
+    };
+    let md = report(&events, &pcap, "en");
+    // Before the fault: the first connection, no RST; after it: the RST and one new connection.
+    assert_eq!(fault_row(&md, "capture start"), [0, 0, 1, 0, 0], "{md}");
+    let [retrans, _, conns, _, resets] = fault_row(&md, "reset service=echo-server");
+    assert_eq!((retrans, conns), (0, 1), "{md}");
+    assert!(resets >= 1, "{md}");
+    assert!(verdict(&md, "Nothing was lost across the fault"), "{md}");
+    assert!(
+        md.contains("1 of 1 client(s) printed a summary line, and together they count 0 lost, after 1 retries"),
+        "{md}"
+    );
+    assert!(verdict(&md, "Nothing reached an application twice"), "{md}");
+    let id = report(&events, &pcap, "id");
+    assert!(id.contains("| sejak (s) | langkah |"), "{id}");
+    assert!(
+        id.contains("- **terbukti**: Tidak ada yang hilang selama gangguan"),
+        "{id}"
+    );
+    assert!(!id.contains("Nothing "), "{id}");
+    // A data segment sent twice after the fault is a retransmission; a client that counts lost
+    // requests breaks the guarantee.
+    let resent = doctored(dir.path(), &pcap, |r| {
+        let again = r.find(b"echo-0015:", 0);
+        let copy = r.packets[again].clone();
+        r.packets.insert(again + 1, copy);
+    });
+    let md = report(&events.replace("lost=0", "lost=3"), &resent, "en");
+    assert_eq!(fault_row(&md, "reset service=echo-server")[0], 1, "{md}");
+    assert!(!verdict(&md, "Nothing was lost across the fault"), "{md}");
+    assert!(md.contains("together they count 3 lost"), "{md}");
+}

@@ -20,6 +20,9 @@ pub struct Mqtt {
     pub topic: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qos: Option<u8>,
+    /// PUBLISH: the DUP flag, set on a QoS 1 or 2 message sent again (a redelivery).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dup: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packet_id: Option<u16>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -42,6 +45,9 @@ impl std::fmt::Display for Mqtt {
         }
         if let Some(q) = self.qos {
             write!(f, " qos={q}")?;
+        }
+        if self.dup {
+            f.write_str(" dup")?;
         }
         if let Some(id) = self.packet_id {
             write!(f, " id={id}")?;
@@ -243,6 +249,7 @@ fn summary(packet: Packet) -> Mqtt {
         Packet::Publish(p) => Mqtt {
             topic: Some(p.topic),
             qos: Some(qos_num(p.qos)),
+            dup: p.dup,
             packet_id: (p.pkid != 0).then_some(p.pkid),
             payload_len: p.payload.len(),
             preview: Some(preview(&p.payload, PREVIEW)),
@@ -314,6 +321,7 @@ fn v5_summary(frame: &[u8]) -> Mqtt {
             }
         }
         m.qos = Some((frame[0] >> 1) & 3);
+        m.dup = frame[0] & 8 != 0;
     }
     m
 }

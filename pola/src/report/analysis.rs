@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::fault::{Events, FaultReport, Recovery};
 use super::ladder::Ladder;
 use super::proof::{provers, Proof};
 use super::traffic::{Handshake, Handshakes, Traffic};
@@ -24,6 +25,8 @@ pub struct Analysis {
     pub handshake: Handshake,
     pub ladder: Ladder,
     pub proofs: Vec<Proof>,
+    /// A fault capture's section: `fault-<name>.pcap` with its `.events` file beside it.
+    pub fault: Option<FaultReport>,
     pub truncated: bool,
 }
 
@@ -38,8 +41,21 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
     let mut ladder = Ladder::default();
     let mut provers = provers();
     let mut seen: BTreeMap<Model, u64> = BTreeMap::new();
+    let events = path.with_extension("events");
+    let mut recovery = if name.starts_with("fault-") && events.exists() {
+        Some(Recovery::new(Events::load(&events)?))
+    } else {
+        None
+    };
     let end = walk(path, |p| {
         traffic.packet(p);
+        if let Some(r) = &mut recovery {
+            let tcp = match &p.what {
+                What::Tcp(t) => Some(t),
+                _ => None,
+            };
+            r.packet(p.ts, tcp);
+        }
         handshakes.packet(p);
         ladder.packet(p, names);
         if let What::Tcp(t) = &p.what {
@@ -56,11 +72,15 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
         let busiest = seen.iter().max_by_key(|(_, n)| **n);
         busiest.map(|(m, _)| *m)
     });
-    let proofs = provers
+    let mut proofs: Vec<Proof> = provers
         .iter()
         .filter(|p| Some(p.model()) == model)
         .flat_map(|p| p.proofs())
         .collect();
+    let fault = recovery.map(Recovery::finish);
+    if let Some(f) = &fault {
+        proofs.extend(f.proofs.iter().cloned());
+    }
     Ok(Analysis {
         name,
         model,
@@ -68,6 +88,7 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
         handshake: handshakes.total,
         ladder,
         proofs,
+        fault,
         truncated: end == End::Truncated,
     })
 }

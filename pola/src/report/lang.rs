@@ -28,6 +28,11 @@ pub struct Words {
     pub fair_queue: &'static str,
     pub topics: &'static str,
     pub md_ladder: &'static str,
+    pub fault_title: &'static str,
+    pub fault_cols: [&'static str; 7],
+    pub fault_start: &'static str,
+    pub fault_nothing_lost: &'static str,
+    pub fault_no_duplicates: &'static str,
 }
 
 pub const EN: Words = Words {
@@ -67,6 +72,19 @@ pub const EN: Words = Words {
     fair_queue: "PULL at {0} fair-queues what the PUSH sockets connected to it send: {1} messages came in from {2} connections, each taken in as it arrived; the longest run from one connection was {3} (each connection's messages in capture order).",
     topics: "Each SUB receives only its topics: {0} subscriber connection(s), {1} message(s) outside a subscription ([subscriptions]: topics received).",
     md_ladder: "The ladder diagrams are in report.html.",
+    fault_title: "The fault, step by step: what the packets show from each step to the next (times from the capture's first packet, from the .events file)",
+    fault_cols: [
+        "from (s)",
+        "step",
+        "TCP retransmissions",
+        "PUBLISH redelivered (DUP)",
+        "new TCP connections",
+        "ZMTP greetings",
+        "RSTs",
+    ],
+    fault_start: "capture start",
+    fault_nothing_lost: "Nothing was lost across the fault: {0} of {1} client(s) printed a summary line, and together they count {2} lost, after {3} retries or reissued tasks (client (exit code): summary line).",
+    fault_no_duplicates: "Nothing reached an application twice: the clients count {0} duplicate(s); {1} PUBLISH in the capture carry the DUP flag (a message sent again, which a QoS 1 receiver may get twice and QoS 2 never).",
 };
 
 pub const ID: Words = Words {
@@ -106,6 +124,19 @@ pub const ID: Words = Words {
     fair_queue: "PULL di {0} mengantre secara adil (fair queueing) kiriman soket PUSH yang terhubung kepadanya: {1} pesan masuk dari {2} koneksi, masing-masing diterima saat tiba; deretan terpanjang dari satu koneksi adalah {3} (pesan tiap koneksi menurut urutan tangkapan).",
     topics: "Setiap SUB hanya menerima topiknya: {0} koneksi subscriber, {1} pesan di luar langganan ([langganan]: topik yang diterima).",
     md_ladder: "Diagram tangga ada di report.html.",
+    fault_title: "Gangguan, langkah demi langkah: apa yang ditunjukkan paket dari satu langkah ke langkah berikutnya (waktu sejak paket pertama tangkapan, dari berkas .events)",
+    fault_cols: [
+        "sejak (s)",
+        "langkah",
+        "transmisi ulang TCP",
+        "PUBLISH dikirim ulang (DUP)",
+        "koneksi TCP baru",
+        "salam pembuka ZMTP",
+        "RST",
+    ],
+    fault_start: "awal tangkapan",
+    fault_nothing_lost: "Tidak ada yang hilang selama gangguan: {0} dari {1} klien mencetak baris ringkasan, dan bersama-sama mereka menghitung {2} hilang, setelah {3} percobaan ulang atau tugas yang dibagikan ulang (klien (kode keluar): baris ringkasan).",
+    fault_no_duplicates: "Tidak ada yang sampai dua kali ke aplikasi: para klien menghitung {0} duplikat; {1} PUBLISH dalam tangkapan membawa flag DUP (pesan yang dikirim ulang, yang dapat diterima dua kali pada QoS 1 dan tidak pernah pada QoS 2).",
 };
 
 pub fn words(lang: &str) -> &'static Words {
@@ -137,6 +168,8 @@ impl Words {
             Claim::RoundRobin => self.round_robin,
             Claim::FairQueue => self.fair_queue,
             Claim::Topics => self.topics,
+            Claim::FaultNothingLost => self.fault_nothing_lost,
+            Claim::FaultNoDuplicates => self.fault_no_duplicates,
         }
     }
 }

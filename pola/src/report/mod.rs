@@ -1,9 +1,11 @@
 //! `pola report`: every capture in `captures/` summarised side by side, as one self-contained HTML
 //! page (inline CSS and SVG ladder diagrams) and as Markdown, in English or Bahasa Indonesia.
 //! Every figure and every claim is computed from the packets by [`analysis`]; [`render`] and
-//! [`svg`] only lay them out, with the words of [`lang`].
+//! [`svg`] only lay them out, with the words of [`lang`]. A fault capture (`fault-<name>.pcap`
+//! with its `.events`) also gets [`fault`]'s section.
 
 pub mod analysis;
+pub mod fault;
 pub mod ladder;
 pub mod lang;
 pub mod proof;

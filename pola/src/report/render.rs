@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::analysis::Analysis;
+use super::fault::FaultReport;
 use super::lang::{fill, Words};
 use super::svg::{esc, ladder_pages};
 
@@ -52,6 +53,28 @@ fn cells(a: &Analysis) -> [String; 12] {
     ]
 }
 
+/// The rows of a fault section's table, in the order of `Words::fault_cols`.
+fn fault_rows(f: &FaultReport, w: &Words) -> Vec<[String; 7]> {
+    f.windows
+        .iter()
+        .map(|(at, step, c)| {
+            [
+                at.clone(),
+                if step.is_empty() {
+                    w.fault_start.to_string()
+                } else {
+                    step.clone()
+                },
+                c.retransmissions.to_string(),
+                c.redelivered.to_string(),
+                c.connections.to_string(),
+                c.greetings.to_string(),
+                c.resets.to_string(),
+            ]
+        })
+        .collect()
+}
+
 fn model_name(a: &Analysis) -> &'static str {
     a.model.map_or("–", |m| m.name())
 }
@@ -74,6 +97,21 @@ fn html_section(s: &mut String, a: &Analysis, w: &Words) {
             a.traffic.gaps,
             esc(w.gaps)
         );
+    }
+    if let Some(f) = &a.fault {
+        let _ = write!(s, "<h3>{}</h3><table><tr>", esc(w.fault_title));
+        for c in w.fault_cols {
+            let _ = write!(s, "<th>{}</th>", esc(c));
+        }
+        s.push_str("</tr>");
+        for row in fault_rows(f, w) {
+            s.push_str("<tr>");
+            for c in row {
+                let _ = write!(s, "<td>{}</td>", esc(&c));
+            }
+            s.push_str("</tr>");
+        }
+        s.push_str("</table>");
     }
     if !a.proofs.is_empty() {
         let _ = write!(s, "<h3>{}</h3><ul>", esc(w.proves));
@@ -181,6 +219,19 @@ pub fn markdown(all: &[Analysis], problems: &[String], w: &Words) -> String {
         }
         if a.traffic.gaps > 0 {
             let _ = writeln!(s, "**{} {}**\n", a.traffic.gaps, w.gaps);
+        }
+        if let Some(f) = &a.fault {
+            let _ = writeln!(
+                s,
+                "{}\n\n| {} |\n|---|---|{}",
+                w.fault_title,
+                w.fault_cols.join(" | "),
+                "---:|".repeat(w.fault_cols.len() - 2)
+            );
+            for row in fault_rows(f, w) {
+                let _ = writeln!(s, "| {} |", row.join(" | "));
+            }
+            s.push('\n');
         }
         for p in &a.proofs {
             let verdict = if p.holds { w.holds } else { w.fails };

@@ -50,9 +50,14 @@ pub fn bind(socket: &zmq::Socket, listen: &str) -> anyhow::Result<String> {
     Ok(bound)
 }
 
-/// A socket monitor: libzmq reports connection events on an inproc PAIR socket.
+/// A socket monitor: libzmq reports connection events on an inproc PAIR socket. Once the peers
+/// it waited for are there, [`Monitor::stop`] it before the socket goes on without it: libzmq
+/// sends each later event (a peer's disconnect) from its I/O thread with a blocking send, so an
+/// event for a reader that is gone freezes every connection of the context (a worker then never
+/// reads its end marker, a pusher never flushes).
 pub struct Monitor {
     events: zmq::Socket,
+    inproc: String,
 }
 
 /// How waiting for peers ended.
@@ -89,7 +94,16 @@ impl Monitor {
         events
             .connect(&inproc)
             .with_context(|| format!("connecting to {inproc}"))?;
-        Ok(Monitor { events })
+        Ok(Monitor { events, inproc })
+    }
+
+    /// Stops the monitoring of `socket` (the one given to [`Monitor::new`]), then closes the
+    /// reader. The zmq crate cannot pass the null endpoint that stops a monitor, so libzmq gets a
+    /// new one with no events: it closes the old sender first, and the new one never sends.
+    pub fn stop(self, socket: &zmq::Socket) -> anyhow::Result<()> {
+        socket
+            .monitor(&format!("{}-stopped", self.inproc), 0)
+            .context("stopping a socket monitor")
     }
 
     /// The next event's number, or `None` if none came within `timeout_ms`.

@@ -4,7 +4,7 @@
 //! completed the ZMTP handshake (a socket monitor, never a sleep): PUSH round-robins over the
 //! peers it has, so an early start would give the first worker everything (the slow joiner).
 //! It first tells the sink the batch size on its own PUSH connection, as taskvent does. After the
-//! batch it sends one end marker per worker; round-robin gives each worker exactly one.
+//! batch it sends one end marker per worker; round-robin gives each connected worker at least one.
 //! Workers pull tasks, report `{worker, task}` to the sink, and stop at their end marker. The sink
 //! binds PULL, collects until the batch is complete and judges the split: fair when the counts
 //! differ by at most one. (A peer that speaks the old ZMTP/1.0 and stays connected is no worker
@@ -49,7 +49,9 @@ fn connect(
     socket
         .connect(&ep)
         .with_context(|| format!("connecting to {ep}"))?;
-    match monitor.wait_handshakes(1, stop, Some(retry))? {
+    let wait = monitor.wait_handshakes(1, stop, Some(retry))?;
+    monitor.stop(&socket)?;
+    match wait {
         Wait::Ready => Ok(Some(socket)),
         Wait::Stopped => Ok(None),
         Wait::TimedOut => bail!(
@@ -109,7 +111,9 @@ pub fn run_pusher(cfg: &PusherConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     unbounded(&tasks)?;
     let monitor = Monitor::new(&ctx, &tasks)?;
     net::bind(&tasks, &cfg.listen)?;
-    push(&ctx, &tasks, &monitor, cfg, stop)
+    let outcome = push(&ctx, &tasks, &monitor, cfg, stop);
+    monitor.stop(&tasks)?;
+    outcome
 }
 
 /// Announces the batch to the sink, waits for the workers, sends the tasks and the end markers.
@@ -178,17 +182,15 @@ pub fn push(
             summary.sent += 1;
         }
     }
-    for _ in 0..cfg.workers {
-        if !net::send(tasks, &[json!({"end": true}).to_string().as_bytes()], stop)? {
-            break;
-        }
+    // With unbounded queues a send fails only when no worker is connected: the survivors of a
+    // killed worker may have taken their markers and left before the last one goes out, and
+    // waiting for a worker to take it would wait forever.
+    let mut markers = 0;
+    while markers < cfg.workers && try_send(tasks, &json!({"end": true}).to_string())? {
+        markers += 1;
     }
     summary.elapsed = start.elapsed();
-    log::info!(
-        "sent {} tasks and {} end markers",
-        summary.sent,
-        cfg.workers
-    );
+    log::info!("sent {} tasks and {markers} end markers", summary.sent);
     net::flush_on_close(&[tasks, &sink], stop)?;
     let mut outcome = stopped(summary)?;
     outcome.problem = problem;

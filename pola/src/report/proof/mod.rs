@@ -37,6 +37,10 @@ pub enum Claim {
     FairQueue,
     /// PUB/SUB: each subscriber receives only the topics it subscribed to.
     Topics,
+    /// A fault capture: the clients' summary lines count nothing lost.
+    FaultNothingLost,
+    /// A fault capture: the clients count no duplicate.
+    FaultNoDuplicates,
 }
 
 /// A fact about the model, computed from the packets; `holds` says whether it was true.
