@@ -80,6 +80,7 @@ pub fn with_capture<T>(
         bail!("tcpdump on lo did not start listening (filter {filter})");
     }
     let result = work();
+    settle(pcap);
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
@@ -99,6 +100,23 @@ pub fn with_capture<T>(
             dropped,
         },
     ))
+}
+
+/// Waits until tcpdump has written what the kernel handed it: a busy machine can leave it behind
+/// the traffic, and packets still in its ring when it is stopped are neither written nor counted
+/// as drops. The file (written packet by packet, `-U`) must stop growing for 100 ms; 3 s at most.
+fn settle(pcap: &Path) {
+    let size = || std::fs::metadata(pcap).map(|m| m.len()).unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut last = size();
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = size();
+        if now == last {
+            return;
+        }
+        last = now;
+    }
 }
 
 /// Packets per second of a program reading `pcap`: `tshark -r` or `pola inspect`.
