@@ -160,7 +160,8 @@ pub enum Recv {
 /// Receives one (multipart) message, waking every [`TICK_MS`] to look at `flag`; gives up after
 /// `limit` if one is set.
 pub fn recv(socket: &zmq::Socket, flag: &Flag, limit: Option<Duration>) -> anyhow::Result<Recv> {
-    let deadline = limit.map(|l| Instant::now() + l);
+    // Read the clock only once nothing is queued: a message waiting is the common case under load.
+    let mut deadline = None;
     loop {
         if flag.is_set() {
             return Ok(Recv::Stopped);
@@ -171,6 +172,7 @@ pub fn recv(socket: &zmq::Socket, flag: &Flag, limit: Option<Duration>) -> anyho
             Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {}
             Err(e) => return Err(e).context("receiving a message"),
         }
+        let deadline = *deadline.get_or_insert_with(|| limit.map(|l| Instant::now() + l));
         let tick = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());

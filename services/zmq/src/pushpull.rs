@@ -15,12 +15,14 @@
 //! pusher, keeping a window of tasks in flight, hands out again every task whose result has not
 //! come back within `--task-timeout-ms`; the sink drops and counts a result that comes twice.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use common::shutdown::Flag;
 use common::Summary;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::net::{self, Monitor, Recv, Wait};
@@ -68,6 +70,43 @@ fn unbounded(socket: &zmq::Socket) -> anyhow::Result<()> {
     socket.set_sndhwm(0).context("setting ZMQ_SNDHWM")?;
     socket.set_rcvhwm(0).context("setting ZMQ_RCVHWM")?;
     Ok(())
+}
+
+// The messages stay JSON text, readable in Wireshark. They are written from and read into borrowed
+// typed fields rather than a `serde_json::Value`, which copied the payload and built a map per
+// message: at 64 B that was most of the pipeline's own CPU time (bench/README.md, the profiles).
+
+/// A task as the pusher sends it (fields in the order `json!` wrote them: alphabetical).
+#[derive(Serialize)]
+struct TaskOut<'a> {
+    payload: &'a str,
+    task: u64,
+}
+
+/// What a worker reads: a task or its end marker.
+#[derive(Deserialize)]
+struct TaskIn<'a> {
+    task: Option<u64>,
+    #[serde(borrow)]
+    payload: Option<Cow<'a, str>>,
+    end: Option<serde::de::IgnoredAny>,
+}
+
+/// A worker's report to the sink.
+#[derive(Serialize)]
+struct Done<'a> {
+    bytes: usize,
+    task: u64,
+    worker: &'a str,
+}
+
+/// What the sink reads: the batch announcement or a result.
+#[derive(Deserialize)]
+struct SinkIn<'a> {
+    batch: Option<u64>,
+    #[serde(borrow)]
+    worker: Option<Cow<'a, str>>,
+    task: Option<u64>,
 }
 
 /// The pusher's settings.
@@ -161,7 +200,13 @@ pub fn push(
     }
     let start = Instant::now();
     let payload = "x".repeat(cfg.size);
-    let task = |i: u64| json!({"task": i, "payload": payload}).to_string();
+    let task = |i: u64| {
+        serde_json::to_string(&TaskOut {
+            payload: &payload,
+            task: i,
+        })
+        .expect("a task is always valid JSON")
+    };
     let mut problem = None;
     if let Some((acks, timeout)) = &acks {
         let run = push_reliable(tasks, acks, cfg.count, *timeout, &task, flag)?;
@@ -335,12 +380,12 @@ pub fn run_worker(cfg: &WorkerConfig, flag: &Flag) -> anyhow::Result<Outcome> {
     log::info!("worker {} ready", cfg.id);
     let (start, mut malformed) = (Instant::now(), 0);
     while let Recv::Msg(frames) = net::recv(&tasks, flag, None)? {
-        let task: Value = serde_json::from_slice(&frames[0]).unwrap_or(Value::Null);
-        if task.get("end").is_some() {
+        let task = serde_json::from_slice::<TaskIn>(&frames[0]).ok();
+        if task.as_ref().is_some_and(|t| t.end.is_some()) {
             log::info!("end marker: done");
             break;
         }
-        let Some(i) = task.get("task").and_then(Value::as_u64) else {
+        let Some((i, task)) = task.and_then(|t| Some((t.task?, t))) else {
             malformed += 1;
             log::warn!("ignoring a malformed task ({} bytes)", frames[0].len());
             continue;
@@ -348,11 +393,13 @@ pub fn run_worker(cfg: &WorkerConfig, flag: &Flag) -> anyhow::Result<Outcome> {
         summary.received += 1;
         log::debug!("task {i}");
         // The work: count the payload; the sink needs only who did which task.
-        let bytes = task
-            .get("payload")
-            .and_then(Value::as_str)
-            .map_or(0, str::len);
-        let result = json!({"worker": cfg.id, "task": i, "bytes": bytes}).to_string();
+        let bytes = task.payload.map_or(0, |p| p.len());
+        let result = serde_json::to_string(&Done {
+            bytes,
+            task: i,
+            worker: &cfg.id,
+        })
+        .expect("a result is always valid JSON");
         if !net::send(&sink, &[result.as_bytes()], flag)? {
             break;
         }
@@ -379,7 +426,7 @@ pub struct SinkConfig {
 pub struct Tally {
     pub batch: Option<u64>,
     pub per_worker: BTreeMap<String, Vec<u64>>,
-    pub done: BTreeSet<u64>,
+    pub done: HashSet<u64>,
     pub duplicates: u64,
     pub malformed: u64,
 }
@@ -388,34 +435,33 @@ impl Tally {
     /// Takes in one message: the batch announcement, a result, or something malformed; returns
     /// the task number of a result.
     pub fn take(&mut self, frames: &[Vec<u8>]) -> Option<u64> {
-        let msg: Value = match frames {
-            [one] => serde_json::from_slice(one).unwrap_or(Value::Null),
-            _ => Value::Null,
+        let msg = match frames {
+            [one] => serde_json::from_slice::<SinkIn>(one).ok(),
+            _ => None,
         };
-        if let Some(n) = msg.get("batch").and_then(Value::as_u64) {
+        let (batch, worker, task) = msg.map_or((None, None, None), |m| (m.batch, m.worker, m.task));
+        if let Some(n) = batch {
             log::info!("batch of {n} tasks announced");
             self.batch = Some(n);
-        } else if let (Some(w), Some(t)) = (
-            msg.get("worker").and_then(Value::as_str),
-            msg.get("task").and_then(Value::as_u64),
-        ) {
+        } else if let (Some(w), Some(t)) = (worker, task) {
             // Worker ids go into `per_worker=a:1,b:2`, so the separators are replaced.
-            let w: String = w
-                .chars()
-                .map(|c| {
-                    if c.is_alphanumeric() || "-_.".contains(c) {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
+            let ok = |c: char| c.is_alphanumeric() || "-_.".contains(c);
+            let w: Cow<str> = if w.chars().all(ok) {
+                w
+            } else {
+                Cow::Owned(w.chars().map(|c| if ok(c) { c } else { '_' }).collect())
+            };
             if !self.done.insert(t) {
                 // A task handed out again whose first result came after all: counted, not received.
                 self.duplicates += 1;
                 log::debug!("duplicate result for task {t} from {w}");
             }
-            self.per_worker.entry(w).or_default().push(t);
+            match self.per_worker.get_mut(w.as_ref()) {
+                Some(tasks) => tasks.push(t),
+                None => {
+                    self.per_worker.insert(w.into_owned(), vec![t]);
+                }
+            }
             return Some(t);
         } else {
             self.malformed += 1;
@@ -506,6 +552,8 @@ pub fn collect(
             Recv::Stopped => break,
         }
     }
+    // The clock stops at the last result, before the book-keeping below.
+    let elapsed = start.map_or(Duration::ZERO, |s| s.elapsed());
     for (worker, tasks) in &tally.per_worker {
         log::info!("worker {worker}: {} tasks", tasks.len());
         if log::log_enabled!(log::Level::Debug) {
@@ -532,7 +580,7 @@ pub fn collect(
         sent: batch,
         received,
         lost: batch.saturating_sub(received),
-        elapsed: start.map_or(Duration::ZERO, |s| s.elapsed()),
+        elapsed,
         extra: vec![],
     }
     .with("per_worker", per_worker.join(","))
