@@ -151,8 +151,8 @@ fn poll(socket: &zmq::Socket, events: zmq::PollEvents, timeout_ms: i64) -> anyho
 
 /// How a receive ended.
 #[derive(Debug)]
-pub enum Recv {
-    Msg(Vec<Vec<u8>>),
+pub enum Recv<T = Vec<Vec<u8>>> {
+    Msg(T),
     Stopped,
     TimedOut,
 }
@@ -160,6 +160,22 @@ pub enum Recv {
 /// Receives one (multipart) message, waking every [`TICK_MS`] to look at `flag`; gives up after
 /// `limit` if one is set.
 pub fn recv(socket: &zmq::Socket, flag: &Flag, limit: Option<Duration>) -> anyhow::Result<Recv> {
+    let mut frames = Vec::new();
+    Ok(match recv_into(socket, &mut frames, flag, limit)? {
+        Recv::Msg(()) => Recv::Msg(frames.iter().map(|f| f.to_vec()).collect()),
+        Recv::Stopped => Recv::Stopped,
+        Recv::TimedOut => Recv::TimedOut,
+    })
+}
+
+/// [`recv`] into `frames`, whose messages are reused from call to call: a loop that receives
+/// hundreds of thousands of messages then allocates and copies nothing per message.
+pub fn recv_into(
+    socket: &zmq::Socket,
+    frames: &mut Vec<zmq::Message>,
+    flag: &Flag,
+    limit: Option<Duration>,
+) -> anyhow::Result<Recv<()>> {
     // Read the clock only once nothing is queued: a message waiting is the common case under load.
     let mut deadline = None;
     loop {
@@ -167,8 +183,8 @@ pub fn recv(socket: &zmq::Socket, flag: &Flag, limit: Option<Duration>) -> anyho
             return Ok(Recv::Stopped);
         }
         // A message already queued is taken at once, without a zmq_poll call per message.
-        match socket.recv_multipart(zmq::DONTWAIT) {
-            Ok(frames) => return Ok(Recv::Msg(frames)),
+        match try_recv_into(socket, frames) {
+            Ok(()) => return Ok(Recv::Msg(())),
             Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {}
             Err(e) => return Err(e).context("receiving a message"),
         }
@@ -184,6 +200,22 @@ pub fn recv(socket: &zmq::Socket, flag: &Flag, limit: Option<Duration>) -> anyho
             None => TICK_MS,
         };
         poll(socket, zmq::POLLIN, tick)?;
+    }
+}
+
+/// Takes one multipart message if one is queued (its later frames are then there too).
+fn try_recv_into(socket: &zmq::Socket, frames: &mut Vec<zmq::Message>) -> zmq::Result<()> {
+    let mut n = 0;
+    loop {
+        if frames.len() == n {
+            frames.push(zmq::Message::new());
+        }
+        socket.recv(&mut frames[n], if n == 0 { zmq::DONTWAIT } else { 0 })?;
+        n += 1;
+        if !frames[n - 1].get_more() {
+            frames.truncate(n);
+            return Ok(());
+        }
     }
 }
 

@@ -139,7 +139,7 @@ pub fn publish(
         );
     }
     let start = Instant::now();
-    let data = "x".repeat(cfg.size);
+    let (data, mut payload) = ("x".repeat(cfg.size), Vec::new());
     for seq in 0..cfg.count {
         for topic in &cfg.topics {
             if cfg.rate > 0.0 {
@@ -151,10 +151,11 @@ pub fn publish(
                     std::thread::sleep(left.min(Duration::from_millis(net::TICK_MS as u64)));
                 }
             }
-            let payload = serde_json::to_string(&Update { data: &data, seq })
+            payload.clear();
+            serde_json::to_writer(&mut payload, &Update { data: &data, seq })
                 .expect("an update is always valid JSON");
             // Past the high-water mark XPUB drops the message for that subscriber, silently.
-            if !net::send(xpub, &[topic.as_bytes(), payload.as_bytes()], flag)? {
+            if !net::send(xpub, &[topic.as_bytes(), &payload], flag)? {
                 return Ok(done(summary, cfg));
             }
             summary.sent += 1;
@@ -286,10 +287,10 @@ pub fn run_subscriber(cfg: &SubscriberConfig, flag: &Flag) -> anyhow::Result<Out
         ),
     }
     // `Some(None)`: stopped by a signal, which is a clean end however much arrived.
-    let (mut start, mut ended) = (None, None);
+    let (mut start, mut ended, mut frames) = (None, None, Vec::new());
     while tally.values().any(|t| t.announced.is_none()) {
-        let frames = match net::recv(&sub, flag, Some(cfg.timeout))? {
-            Recv::Msg(frames) => frames,
+        match net::recv_into(&sub, &mut frames, flag, Some(cfg.timeout))? {
+            Recv::Msg(()) => {}
             Recv::Stopped => {
                 ended = Some(None);
                 break;
@@ -311,7 +312,7 @@ pub fn run_subscriber(cfg: &SubscriberConfig, flag: &Flag) -> anyhow::Result<Out
         start.get_or_insert_with(Instant::now);
         // ZeroMQ filters by prefix: a topic counts only when it is exactly one of ours.
         let t = match frames.as_slice() {
-            [topic, _] => std::str::from_utf8(topic)
+            [topic, _] => std::str::from_utf8(&topic[..])
                 .ok()
                 .and_then(|topic| tally.get_mut(topic)),
             _ => None,
@@ -320,7 +321,7 @@ pub fn run_subscriber(cfg: &SubscriberConfig, flag: &Flag) -> anyhow::Result<Out
             unexpected += 1;
             log::warn!(
                 "unexpected message: {:?}",
-                String::from_utf8_lossy(&frames[0])
+                String::from_utf8_lossy(&frames[0][..])
             );
             continue;
         };

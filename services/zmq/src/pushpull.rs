@@ -378,8 +378,8 @@ pub fn run_worker(cfg: &WorkerConfig, flag: &Flag) -> anyhow::Result<Outcome> {
         return Ok(done(summary, 0));
     };
     log::info!("worker {} ready", cfg.id);
-    let (start, mut malformed) = (Instant::now(), 0);
-    while let Recv::Msg(frames) = net::recv(&tasks, flag, None)? {
+    let (start, mut malformed, mut frames) = (Instant::now(), 0, Vec::new());
+    while let Recv::Msg(()) = net::recv_into(&tasks, &mut frames, flag, None)? {
         let task = serde_json::from_slice::<TaskIn>(&frames[0]).ok();
         if task.as_ref().is_some_and(|t| t.end.is_some()) {
             log::info!("end marker: done");
@@ -434,7 +434,7 @@ pub struct Tally {
 impl Tally {
     /// Takes in one message: the batch announcement, a result, or something malformed; returns
     /// the task number of a result.
-    pub fn take(&mut self, frames: &[Vec<u8>]) -> Option<u64> {
+    pub fn take<F: std::ops::Deref<Target = [u8]>>(&mut self, frames: &[F]) -> Option<u64> {
         let msg = match frames {
             [one] => serde_json::from_slice::<SinkIn>(one).ok(),
             _ => None,
@@ -525,14 +525,14 @@ pub fn collect(
     cfg: &SinkConfig,
     flag: &Flag,
 ) -> anyhow::Result<Outcome> {
-    let mut tally = Tally::default();
+    let (mut tally, mut frames) = (Tally::default(), Vec::new());
     let mut start = None;
     let mut problem = None;
     while !tally.complete() {
         // No timeout before the first message: the sink is a server and waits for its batch.
         let limit = start.map(|_| cfg.timeout);
-        match net::recv(results, flag, limit)? {
-            Recv::Msg(frames) => {
+        match net::recv_into(results, &mut frames, flag, limit)? {
+            Recv::Msg(()) => {
                 start.get_or_insert_with(Instant::now);
                 if let (Some(task), Some(acks)) = (tally.take(&frames), acks) {
                     // Acknowledged again if it came twice: the first ack may be the one lost.
