@@ -1,5 +1,5 @@
-/* Task worker: connects PULL to the ventilator and PUSH to the sink, reads each JSON task's
- * number and payload length, reports {worker, task, bytes} to the sink, stops at its end marker. */
+/* Task worker: connects PUSH to the sink and, once that is up, PULL to the ventilator; reads each
+ * JSON task's number and payload length, reports {worker, task, bytes}, stops at its end marker. */
 #include <unistd.h>
 #include "topo.h"
 
@@ -12,7 +12,12 @@ int main(int argc, char **argv) {
     void *ctx = zmq_ctx_new();
     void *sink = zmq_socket(ctx, ZMQ_PUSH);
     no_hwm(sink);
+    void *events = monitor(ctx, sink, "inproc://taskwork");
     check(zmq_connect(sink, endpoint(sink_at)), "connecting to the sink");
+    /* As zmq-worker does: only a worker whose results can flow takes tasks, so results never
+     * pile up unseen and reach the sink (whose clock starts at its first message) in one burst. */
+    wait_handshakes(events, 1);
+    zmq_close(events);
     void *tasks = zmq_socket(ctx, ZMQ_PULL);
     no_hwm(tasks);
     check(zmq_connect(tasks, endpoint(tasks_at)), "connecting to the ventilator");
