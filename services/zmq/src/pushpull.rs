@@ -216,8 +216,15 @@ pub fn push(
         summary = summary.with("reissued", run.reissued);
         problem = run.problem;
     } else {
+        let mut buf = Vec::new();
         for i in 0..cfg.count {
-            if !net::send(tasks, &[task(i).as_bytes()], flag)? {
+            buf.clear();
+            let out = TaskOut {
+                payload: &payload,
+                task: i,
+            };
+            serde_json::to_writer(&mut buf, &out).expect("a task is always valid JSON");
+            if !net::send(tasks, &[&buf], flag)? {
                 break;
             }
             summary.sent += 1;
@@ -378,7 +385,8 @@ pub fn run_worker(cfg: &WorkerConfig, flag: &Flag) -> anyhow::Result<Outcome> {
         return Ok(done(summary, 0));
     };
     log::info!("worker {} ready", cfg.id);
-    let (start, mut malformed, mut frames) = (Instant::now(), 0, Vec::new());
+    let (start, mut malformed, mut frames, mut result) =
+        (Instant::now(), 0, Vec::new(), Vec::new());
     while let Recv::Msg(()) = net::recv_into(&tasks, &mut frames, flag, None)? {
         let task = serde_json::from_slice::<TaskIn>(&frames[0]).ok();
         if task.as_ref().is_some_and(|t| t.end.is_some()) {
@@ -394,13 +402,14 @@ pub fn run_worker(cfg: &WorkerConfig, flag: &Flag) -> anyhow::Result<Outcome> {
         log::debug!("task {i}");
         // The work: count the payload; the sink needs only who did which task.
         let bytes = task.payload.map_or(0, |p| p.len());
-        let result = serde_json::to_string(&Done {
+        result.clear();
+        let done = Done {
             bytes,
             task: i,
             worker: &cfg.id,
-        })
-        .expect("a result is always valid JSON");
-        if !net::send(&sink, &[result.as_bytes()], flag)? {
+        };
+        serde_json::to_writer(&mut result, &done).expect("a result is always valid JSON");
+        if !net::send(&sink, &[&result], flag)? {
             break;
         }
         summary.sent += 1;
@@ -421,12 +430,55 @@ pub struct SinkConfig {
     pub reliable: Option<Reliable>,
 }
 
+/// The tasks done: a bit per task number below [`TaskSet::DENSE`] (a batch's numbers are dense
+/// from 0), a hash set for any above. Hashing each of 200,000 results cost 18 % of the sink's CPU.
+#[derive(Default)]
+pub struct TaskSet {
+    dense: Vec<bool>,
+    sparse: HashSet<u64>,
+    len: usize,
+}
+
+impl TaskSet {
+    const DENSE: u64 = 1 << 24;
+
+    /// Adds `t`; false if it was already there.
+    pub fn insert(&mut self, t: u64) -> bool {
+        let new = if t < Self::DENSE {
+            let i = t as usize;
+            if i >= self.dense.len() {
+                self.dense.resize((i + 1).next_power_of_two(), false);
+            }
+            !std::mem::replace(&mut self.dense[i], true)
+        } else {
+            self.sparse.insert(t)
+        };
+        self.len += usize::from(new);
+        new
+    }
+
+    pub fn contains(&self, t: &u64) -> bool {
+        match self.dense.get(*t as usize) {
+            Some(&seen) if *t < Self::DENSE => seen,
+            _ => self.sparse.contains(t),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 /// What the sink collected.
 #[derive(Default)]
 pub struct Tally {
     pub batch: Option<u64>,
     pub per_worker: BTreeMap<String, Vec<u64>>,
-    pub done: HashSet<u64>,
+    pub done: TaskSet,
     pub duplicates: u64,
     pub malformed: u64,
 }
@@ -607,6 +659,17 @@ mod tests {
         vec![json!({"worker": worker, "task": task})
             .to_string()
             .into_bytes()]
+    }
+
+    #[test]
+    fn task_set_counts_each_task_once_dense_or_not() {
+        let mut set = TaskSet::default();
+        for t in [3, 0, 3, u64::MAX, TaskSet::DENSE, u64::MAX] {
+            set.insert(t);
+        }
+        assert_eq!(set.len(), 4);
+        assert!(set.contains(&3) && set.contains(&u64::MAX) && set.contains(&TaskSet::DENSE));
+        assert!(!set.contains(&1) && !set.contains(&1_000_000) && !set.contains(&(u64::MAX - 1)));
     }
 
     #[test]
