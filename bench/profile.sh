@@ -47,7 +47,7 @@ timeout 300 tail --pid="$sink" -f /dev/null
 wait
 cat "$work/sink.out"
 { fold zmq-pusher "$work/pusher.data"; fold zmq-worker "$work"/worker*.data; fold zmq-sink "$work/sink.data"; } \
-    | tee "$folded/pushpull.folded" | inferno-flamegraph --title "PUSH/PULL, $count tasks of $size B, 2 workers" > "$out/pushpull.svg"
+    | tee "$folded/pushpull.folded" | inferno-flamegraph --minwidth 0.5 --title "PUSH/PULL, $count tasks of $size B, 2 workers" > "$out/pushpull.svg"
 
 echo "PUB/SUB: zmq-publisher -> 4 zmq-subscriber, $count messages of $size B"
 listen="127.0.0.1:$(free_port)"
@@ -58,7 +58,7 @@ done
 wait
 cat "$work"/sub*.out
 { fold zmq-publisher "$work/pub.data"; fold zmq-subscriber "$work"/sub*.data; } \
-    | tee "$folded/pubsub-4subs.folded" | inferno-flamegraph --title "PUB/SUB, $count messages of $size B, 4 subscribers" > "$out/pubsub-4subs.svg"
+    | tee "$folded/pubsub-4subs.folded" | inferno-flamegraph --minwidth 0.5 --title "PUB/SUB, $count messages of $size B, 4 subscribers" > "$out/pubsub-4subs.svg"
 
 echo "REST: pola bench --only rest, rest-api and the reqwest client in pola recorded"
 # pola bench starts rest-api from --bin-dir and kills it when done: a wrapper starts it under perf
@@ -76,5 +76,5 @@ chmod +x "$work/wrap/rest-api"
 while read -r pid; do kill -INT "$pid" 2>/dev/null || true; done < "$work/perf.pids"
 while read -r pid; do timeout 60 tail --pid="$pid" -f /dev/null; done < "$work/perf.pids"
 { fold rest-api "$work"/api.*.data; fold "pola bench (reqwest client)" "$work/client.data"; } \
-    | tee "$folded/rest.folded" | inferno-flamegraph --title "REST, pola bench --only rest: rest-api and the reqwest client" > "$out/rest.svg"
+    | tee "$folded/rest.folded" | inferno-flamegraph --minwidth 0.5 --title "REST, pola bench --only rest: rest-api and the reqwest client" > "$out/rest.svg"
 ls -l "$out"

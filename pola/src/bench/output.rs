@@ -339,6 +339,12 @@ pub const RULES: &[Rule] = &[
         goal: Some((">=", 1.0)),
     },
     Rule {
+        what: "PUSH/PULL msgs/s vs baseline build",
+        ours: ("pushpull", "msgs_per_s", "pola", ""),
+        reference: ("pushpull", "msgs_per_s", "baseline", ""),
+        goal: None,
+    },
+    Rule {
         what: "PUSH/PULL msgs/s vs local_thr",
         ours: ("pushpull", "msgs_per_s", "pola", ""),
         reference: ("pushpull", "msgs_per_s", "local_thr", ""),
@@ -357,6 +363,12 @@ pub const RULES: &[Rule] = &[
         goal: Some((">=", 1.0)),
     },
     Rule {
+        what: "PUB/SUB 1 sub msgs/s vs baseline build",
+        ours: ("pubsub", "msgs_per_s", "pola", "subs=1"),
+        reference: ("pubsub", "msgs_per_s", "baseline", "subs=1"),
+        goal: None,
+    },
+    Rule {
         what: "PUB/SUB 1 sub msgs/s vs local_thr",
         ours: ("pubsub", "msgs_per_s", "pola", "subs=1"),
         reference: ("pubsub", "msgs_per_s", "local_thr", ""),
@@ -367,6 +379,12 @@ pub const RULES: &[Rule] = &[
         ours: ("pubsub", "msgs_per_s", "pola", "subs=4"),
         reference: ("pubsub", "msgs_per_s", "c", "subs=4"),
         goal: Some((">=", 1.0)),
+    },
+    Rule {
+        what: "PUB/SUB 4 subs msgs/s vs baseline build",
+        ours: ("pubsub", "msgs_per_s", "pola", "subs=4"),
+        reference: ("pubsub", "msgs_per_s", "baseline", "subs=4"),
+        goal: None,
     },
     Rule {
         what: "PUB/SUB 4 subs msgs/s vs local_thr",

@@ -23,6 +23,8 @@ pub struct Context {
     pub scratch: PathBuf,
     /// Further MQTT brokers measured beside ours and Mosquitto (`--mqtt-candidate`).
     pub mqtt_candidates: Vec<(String, PathBuf)>,
+    /// Our pipeline binaries of another build, measured beside ours (`--baseline-bin-dir`).
+    pub baseline: Option<PathBuf>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -41,6 +43,7 @@ impl Context {
             root,
             scratch,
             mqtt_candidates: Vec::new(),
+            baseline: None,
             runtime,
         })
     }
@@ -469,6 +472,30 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, capture
             })(),
         );
         bar.inc(1);
+        if let Some(dir) = &ctx.baseline {
+            bar.set_message(format!("baseline pusher/workers/sink {size} B"));
+            out.take(
+                &format!("pushpull baseline {size} B"),
+                (|| {
+                    let (rate, _) =
+                        super::zmq_runs::pushpull(ctx, Ends::Dir(dir), size, p.messages, None)?;
+                    let how = format!(
+                        "zmq-pusher -> 2 zmq-workers -> zmq-sink from {}; the sink's summary",
+                        dir.display()
+                    );
+                    Ok(vec![fig(
+                        "pushpull",
+                        "msgs_per_s",
+                        size,
+                        "baseline",
+                        "",
+                        rate,
+                        "msgs/s",
+                        &how,
+                    )])
+                })(),
+            );
+        }
         bar.set_message(format!("C taskvent/taskwork/tasksink {size} B"));
         out.take(
             &format!("pushpull C {size} B"),
@@ -572,6 +599,35 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
                 })(),
             );
             bar.inc(1);
+            if let Some(dir) = &ctx.baseline {
+                out.take(
+                    &format!("pubsub baseline {subs} subs {size} B"),
+                    (|| {
+                        let (rate, _) = super::zmq_runs::pubsub(
+                            ctx,
+                            Ends::Dir(dir),
+                            size,
+                            p.messages,
+                            subs,
+                            None,
+                        )?;
+                        let how = format!(
+                            "zmq-publisher -> zmq-subscriber from {}; slowest subscriber's summary",
+                            dir.display()
+                        );
+                        Ok(vec![fig(
+                            "pubsub",
+                            "msgs_per_s",
+                            size,
+                            "baseline",
+                            &format!("subs={subs}"),
+                            rate,
+                            "msgs/s",
+                            &how,
+                        )])
+                    })(),
+                );
+            }
             bar.set_message(format!("C wuserver -> {subs} wuclient {size} B"));
             out.take(
                 &format!("pubsub C {subs} subs {size} B"),

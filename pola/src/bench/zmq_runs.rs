@@ -21,10 +21,12 @@ pub const WORKERS: usize = 2;
 /// How long one end of a pipeline may take before the run is given up.
 const LIMIT: Duration = Duration::from_secs(120);
 
-/// Whose ends a run starts: ours, or the C topology built into `target/zmq-perf`.
+/// Whose ends a run starts: ours, ours from another build's folder, or the C topology built
+/// into `target/zmq-perf`.
 #[derive(Clone, Copy)]
 pub enum Ends<'a> {
     Pola,
+    Dir(&'a Path),
     C(&'a Path),
 }
 
@@ -40,6 +42,7 @@ impl Ends<'_> {
         };
         match self {
             Ends::Pola => ctx.bin(role),
+            Ends::Dir(dir) => super::procs::our_binary(dir, role),
             Ends::C(dir) => Ok(dir.join(c)),
         }
     }
