@@ -430,7 +430,7 @@ pub struct SinkConfig {
     pub reliable: Option<Reliable>,
 }
 
-/// The tasks done: a bit per task number below [`TaskSet::DENSE`] (a batch's numbers are dense
+/// The tasks done: a flag per task number below [`TaskSet::DENSE`] (a batch's numbers are dense
 /// from 0), a hash set for any above. Hashing each of 200,000 results cost 18 % of the sink's CPU.
 #[derive(Default)]
 pub struct TaskSet {
