@@ -9,4 +9,5 @@ docker info >/dev/null 2>&1 || { echo "test-faults: the Docker daemon is not run
 # worker never gets its end marker and the scenario fails at its deadline (make fault-pushpull-reliable
 # still runs it by hand).
 echo "test-faults: skipping pushpull-reliable (known hang: a surviving worker can miss its end marker)"
-cargo test --release -p pola-capture --test faults -- --ignored --test-threads=1 --skip pushpull_reliable "$@"
+# --workspace for the reason given in test-captures.sh: the dependencies built by test-unit are reused.
+cargo test --release --workspace --test faults -- --ignored --test-threads=1 --skip pushpull_reliable "$@"
