@@ -1,6 +1,6 @@
 # The verbs users type. Each recipe is a line or two; the work lives in scripts/ and in `pola`.
 MODELS := mqtt tcp rest reqrep pushpull pubsub
-.PHONY: setup build test test-unit test-captures test-faults images up down capture faults faults-list report bench bench-quick wireshark live
+.PHONY: setup build test test-unit test-captures test-faults images up down capture faults faults-list report bench bench-quick profile wireshark live
 
 setup:            ## install what pola needs on a fresh Debian machine (apt, Compose v2, Rust crates)
 	bash scripts/setup.sh
@@ -57,6 +57,9 @@ bench: build      ## every model against the floor and its peer
 
 bench-quick: build
 	./target/release/pola bench --quick
+
+profile:          ## flame graphs of PUSH/PULL, PUB/SUB (4 subscribers) and REST in bench/flamegraphs/ (needs perf and inferno)
+	bash bench/profile.sh
 
 wireshark:        ## open a capture with the ZMTP dissector: make wireshark MODEL=pubsub
 	bash wireshark/open.sh $(MODEL)

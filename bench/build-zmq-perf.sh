@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds libzmq's own perf tools (local_lat, remote_lat, local_thr, remote_thr) from the sources
-# that the zeromq-src crate vendors (libzmq 4.3.4), so `pola bench` compares our ZeroMQ models
-# with the reference tools of the same libzmq. Links the static libzmq that zmq-sys built for pola
+# that the zeromq-src crate vendors (libzmq 4.3.4), and our C topologies in bench/zmq-topo (the
+# guide's taskvent/taskwork/tasksink and wuserver/wuclient, taking pola's flags), so `pola bench`
+# compares our ZeroMQ models with the reference tools and the same pipelines in C, on the same libzmq. Links the static libzmq that zmq-sys built for pola
 # when it exists (the very same library), otherwise Debian's libzmq3-dev (also 4.3.4).
 # Usage: bench/build-zmq-perf.sh [OUT_DIR]   (default: target/zmq-perf)
 set -euo pipefail
@@ -33,5 +34,9 @@ mkdir -p "$out"
 for tool in local_lat remote_lat local_thr remote_thr; do
     g++ -O2 -std=c++11 -I "$include" "$src/$tool.cpp" "${link[@]}" -o "$out/$tool"
 done
+for end in taskvent taskwork tasksink wuserver wuclient; do
+    gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -I "$include" "$root/bench/zmq-topo/$end.c" "${link[@]}" -lstdc++ \
+        -o "$out/$end"
+done
 echo "$from" > "$out/LINKED_WITH"
-echo "built libzmq perf tools from $src into $out, linked with $from"
+echo "built libzmq perf tools from $src and the C topologies into $out, linked with $from"

@@ -5,5 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 docker info >/dev/null 2>&1 || { echo "test-captures: the Docker daemon is not running (start it: sudo dockerd, or make setup)" >&2; exit 1; }
+# --workspace, not -p pola-capture: cargo resolves features over the packages it is asked for, and
+# for pola-capture alone it rebuilt 25 dependencies (tokio, clap, regex, memchr, ...) that
+# `cargo test --release --workspace` had just built. pola's own tests/captures.rs has no ignored test.
 # A deadline for the whole suite: CI fails with the last test named instead of hanging.
-timeout -k 30 1500 cargo test --release -p pola-capture --test captures -- --ignored --test-threads=1 "$@"
+timeout -k 30 1500 cargo test --release --workspace --test captures -- --ignored --test-threads=1 "$@"

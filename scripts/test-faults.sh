@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 docker info >/dev/null 2>&1 || { echo "test-faults: the Docker daemon is not running (start it: sudo dockerd, or make setup)" >&2; exit 1; }
+# --workspace for the reason given in test-captures.sh: the dependencies built by test-unit are reused.
 # A deadline for the whole suite: CI fails with the last test named instead of hanging.
-timeout -k 30 2100 cargo test --release -p pola-capture --test faults -- --ignored --test-threads=1 "$@"
+timeout -k 30 2100 cargo test --release --workspace --test faults -- --ignored --test-threads=1 "$@"

@@ -46,6 +46,10 @@ pub struct Args {
     /// `--listen HOST:PORT`, e.g. an older mqtt-broker); repeatable.
     #[arg(long, env = "MQTT_CANDIDATE", value_delimiter = ',')]
     pub mqtt_candidate: Vec<String>,
+    /// Our ZeroMQ pipeline binaries of another build (e.g. before a change), run in the same
+    /// PUSH/PULL and PUB/SUB sections as `baseline`, so a before/after ratio shares one machine state.
+    #[arg(long, env = "POLA_BASELINE_BIN_DIR")]
+    pub baseline_bin_dir: Option<PathBuf>,
 }
 
 /// Counts and durations of one run: the default fits in 5 minutes on 2 cores, `--quick` in seconds.
@@ -148,6 +152,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ctx.mqtt_candidates
             .push((name.to_string(), PathBuf::from(path)));
     }
+    ctx.baseline = args.baseline_bin_dir.clone();
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let outcome = sections::run_all(&ctx, &chosen);
     let mut report = output::Report::new(&plan, &outcome);

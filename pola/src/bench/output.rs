@@ -294,7 +294,7 @@ pub const RULES: &[Rule] = &[
         what: "REST p50 vs wrk c=1",
         ours: ("rest", "p50", "pola", ""),
         reference: ("rest", "p50", "wrk", "c=1"),
-        goal: None,
+        goal: Some(("<=", 1.3)),
     },
     Rule {
         what: "REST req/s c=1 vs wrk",
@@ -312,7 +312,7 @@ pub const RULES: &[Rule] = &[
         what: "REST req/s c=16 vs wrk",
         ours: ("rest", "msgs_per_s", "pola", "c=16"),
         reference: ("rest", "msgs_per_s", "wrk", "c=16"),
-        goal: None,
+        goal: Some((">=", 0.9)),
     },
     Rule {
         what: "REQ/REP p50 vs remote_lat avg",
@@ -333,10 +333,22 @@ pub const RULES: &[Rule] = &[
         goal: None,
     },
     Rule {
+        what: "PUSH/PULL msgs/s vs the same pipeline in C",
+        ours: ("pushpull", "msgs_per_s", "pola", ""),
+        reference: ("pushpull", "msgs_per_s", "c", ""),
+        goal: Some((">=", 1.0)),
+    },
+    Rule {
+        what: "PUSH/PULL msgs/s vs baseline build",
+        ours: ("pushpull", "msgs_per_s", "pola", ""),
+        reference: ("pushpull", "msgs_per_s", "baseline", ""),
+        goal: None,
+    },
+    Rule {
         what: "PUSH/PULL msgs/s vs local_thr",
         ours: ("pushpull", "msgs_per_s", "pola", ""),
         reference: ("pushpull", "msgs_per_s", "local_thr", ""),
-        goal: Some((">=", 0.8)),
+        goal: Some((">=", 0.5)),
     },
     Rule {
         what: "PUSH/PULL msgs/s vs floor",
@@ -345,16 +357,40 @@ pub const RULES: &[Rule] = &[
         goal: None,
     },
     Rule {
+        what: "PUB/SUB 1 sub msgs/s vs the same in C",
+        ours: ("pubsub", "msgs_per_s", "pola", "subs=1"),
+        reference: ("pubsub", "msgs_per_s", "c", "subs=1"),
+        goal: Some((">=", 1.0)),
+    },
+    Rule {
+        what: "PUB/SUB 1 sub msgs/s vs baseline build",
+        ours: ("pubsub", "msgs_per_s", "pola", "subs=1"),
+        reference: ("pubsub", "msgs_per_s", "baseline", "subs=1"),
+        goal: None,
+    },
+    Rule {
         what: "PUB/SUB 1 sub msgs/s vs local_thr",
         ours: ("pubsub", "msgs_per_s", "pola", "subs=1"),
         reference: ("pubsub", "msgs_per_s", "local_thr", ""),
-        goal: Some((">=", 0.8)),
+        goal: Some((">=", 0.5)),
+    },
+    Rule {
+        what: "PUB/SUB 4 subs msgs/s vs the same in C",
+        ours: ("pubsub", "msgs_per_s", "pola", "subs=4"),
+        reference: ("pubsub", "msgs_per_s", "c", "subs=4"),
+        goal: Some((">=", 1.0)),
+    },
+    Rule {
+        what: "PUB/SUB 4 subs msgs/s vs baseline build",
+        ours: ("pubsub", "msgs_per_s", "pola", "subs=4"),
+        reference: ("pubsub", "msgs_per_s", "baseline", "subs=4"),
+        goal: None,
     },
     Rule {
         what: "PUB/SUB 4 subs msgs/s vs local_thr",
         ours: ("pubsub", "msgs_per_s", "pola", "subs=4"),
         reference: ("pubsub", "msgs_per_s", "local_thr", ""),
-        goal: Some((">=", 0.8)),
+        goal: Some((">=", 0.5)),
     },
     Rule {
         what: "PUB/SUB p50 vs floor",

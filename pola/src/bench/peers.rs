@@ -149,13 +149,24 @@ pub fn parse_local_thr(out: &str) -> anyhow::Result<f64> {
         .context("local_thr printed no mean throughput in msg/s")
 }
 
-/// Where libzmq's perf tools are, building them with bench/build-zmq-perf.sh if missing.
+/// What bench/build-zmq-perf.sh builds: libzmq's perf tools and the C topologies.
+const ZMQ_TOOLS: [&str; 9] = [
+    "local_lat",
+    "remote_lat",
+    "local_thr",
+    "remote_thr",
+    "taskvent",
+    "taskwork",
+    "tasksink",
+    "wuserver",
+    "wuclient",
+];
+
+/// Where libzmq's perf tools and the C topologies are, building them with
+/// bench/build-zmq-perf.sh if one is missing.
 pub fn zmq_perf_tools(root: &Path) -> anyhow::Result<PathBuf> {
     let dir = root.join("target/zmq-perf");
-    if ["local_lat", "remote_lat", "local_thr", "remote_thr"]
-        .iter()
-        .all(|t| dir.join(t).exists())
-    {
+    if ZMQ_TOOLS.iter().all(|t| dir.join(t).exists()) {
         return Ok(dir);
     }
     let script = root.join("bench/build-zmq-perf.sh");

@@ -12,6 +12,7 @@ use rumqttc::QoS;
 use super::capture::{self, Captured};
 use super::procs::{free_port, our_binary, Running};
 use super::stats::{Figure, Samples};
+use super::zmq_runs::Ends;
 use super::{floor, models, peers, Outcome, Plan};
 
 /// What every section needs: the plan, where our binaries are, a scratch folder for pcaps.
@@ -22,6 +23,8 @@ pub struct Context {
     pub scratch: PathBuf,
     /// Further MQTT brokers measured beside ours and Mosquitto (`--mqtt-candidate`).
     pub mqtt_candidates: Vec<(String, PathBuf)>,
+    /// Our pipeline binaries of another build, measured beside ours (`--baseline-bin-dir`).
+    pub baseline: Option<PathBuf>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -40,6 +43,7 @@ impl Context {
             root,
             scratch,
             mqtt_candidates: Vec::new(),
+            baseline: None,
             runtime,
         })
     }
@@ -444,15 +448,15 @@ pub fn summary_rate(
 
 fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &mut Captures) {
     let p = &ctx.plan;
-    bar.set_length(p.sizes.len() as u64 * 2);
+    bar.set_length(p.sizes.len() as u64 * 3);
     for &size in &p.sizes {
         bar.set_message(format!("pusher/workers/sink {size} B"));
         out.take(
             &format!("pushpull {size} B"),
             (|| {
-                let (rate, _) = super::zmq_runs::pushpull(ctx, size, p.messages, None)?;
+                let (rate, _) = super::zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, None)?;
                 let mut figs = capture_run(ctx, captures, "pushpull", size, |pcap| {
-                    super::zmq_runs::pushpull(ctx, size, p.messages, Some(pcap))
+                    super::zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, Some(pcap))
                 })?;
                 figs.push(fig(
                     "pushpull",
@@ -465,6 +469,51 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, capture
                     "zmq-pusher -> 2 zmq-workers -> zmq-sink binaries; the sink's summary",
                 ));
                 Ok(figs)
+            })(),
+        );
+        bar.inc(1);
+        if let Some(dir) = &ctx.baseline {
+            bar.set_message(format!("baseline pusher/workers/sink {size} B"));
+            out.take(
+                &format!("pushpull baseline {size} B"),
+                (|| {
+                    let (rate, _) =
+                        super::zmq_runs::pushpull(ctx, Ends::Dir(dir), size, p.messages, None)?;
+                    let how = format!(
+                        "zmq-pusher -> 2 zmq-workers -> zmq-sink from {}; the sink's summary",
+                        dir.display()
+                    );
+                    Ok(vec![fig(
+                        "pushpull",
+                        "msgs_per_s",
+                        size,
+                        "baseline",
+                        "",
+                        rate,
+                        "msgs/s",
+                        &how,
+                    )])
+                })(),
+            );
+        }
+        bar.set_message(format!("C taskvent/taskwork/tasksink {size} B"));
+        out.take(
+            &format!("pushpull C {size} B"),
+            (|| {
+                let tools = peers::zmq_perf_tools(&ctx.root)?;
+                let (rate, _) =
+                    super::zmq_runs::pushpull(ctx, Ends::C(&tools), size, p.messages, None)?;
+                let how = "C taskvent -> 2 taskwork -> tasksink (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; the sink's summary";
+                Ok(vec![fig(
+                    "pushpull",
+                    "msgs_per_s",
+                    size,
+                    "c",
+                    "",
+                    rate,
+                    "msgs/s",
+                    how,
+                )])
             })(),
         );
         bar.inc(1);
@@ -505,7 +554,7 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, capture
 
 fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &mut Captures) {
     let p = &ctx.plan;
-    bar.set_length(p.sizes.len() as u64 * (1 + p.subscribers.len() as u64));
+    bar.set_length(p.sizes.len() as u64 * (1 + 2 * p.subscribers.len() as u64));
     for &size in &p.sizes {
         bar.set_message(format!("PUB->SUB latency {size} B"));
         out.take(&format!("pubsub latency {size} B"), (|| {
@@ -521,11 +570,19 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
             out.take(
                 &format!("pubsub {subs} subs {size} B"),
                 (|| {
-                    let (rate, _) = super::zmq_runs::pubsub(ctx, size, p.messages, subs, None)?;
+                    let (rate, _) =
+                        super::zmq_runs::pubsub(ctx, Ends::Pola, size, p.messages, subs, None)?;
                     let mut figs = Vec::new();
                     if subs == 1 {
                         figs = capture_run(ctx, captures, "pubsub", size, |pcap| {
-                            super::zmq_runs::pubsub(ctx, size, p.messages, subs, Some(pcap))
+                            super::zmq_runs::pubsub(
+                                ctx,
+                                Ends::Pola,
+                                size,
+                                p.messages,
+                                subs,
+                                Some(pcap),
+                            )
                         })?;
                     }
                     figs.push(fig(
@@ -539,6 +596,62 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
                         "zmq-publisher -> zmq-subscriber binaries; slowest subscriber's summary",
                     ));
                     Ok(figs)
+                })(),
+            );
+            bar.inc(1);
+            if let Some(dir) = &ctx.baseline {
+                out.take(
+                    &format!("pubsub baseline {subs} subs {size} B"),
+                    (|| {
+                        let (rate, _) = super::zmq_runs::pubsub(
+                            ctx,
+                            Ends::Dir(dir),
+                            size,
+                            p.messages,
+                            subs,
+                            None,
+                        )?;
+                        let how = format!(
+                            "zmq-publisher -> zmq-subscriber from {}; slowest subscriber's summary",
+                            dir.display()
+                        );
+                        Ok(vec![fig(
+                            "pubsub",
+                            "msgs_per_s",
+                            size,
+                            "baseline",
+                            &format!("subs={subs}"),
+                            rate,
+                            "msgs/s",
+                            &how,
+                        )])
+                    })(),
+                );
+            }
+            bar.set_message(format!("C wuserver -> {subs} wuclient {size} B"));
+            out.take(
+                &format!("pubsub C {subs} subs {size} B"),
+                (|| {
+                    let tools = peers::zmq_perf_tools(&ctx.root)?;
+                    let (rate, _) = super::zmq_runs::pubsub(
+                        ctx,
+                        Ends::C(&tools),
+                        size,
+                        p.messages,
+                        subs,
+                        None,
+                    )?;
+                    let how = "C wuserver -> wuclient (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; slowest subscriber's summary";
+                    Ok(vec![fig(
+                        "pubsub",
+                        "msgs_per_s",
+                        size,
+                        "c",
+                        &format!("subs={subs}"),
+                        rate,
+                        "msgs/s",
+                        how,
+                    )])
                 })(),
             );
             bar.inc(1);

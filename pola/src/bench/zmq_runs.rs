@@ -1,9 +1,11 @@
 //! Our ZeroMQ pipeline binaries run end to end on loopback for throughput: pusher, workers and
 //! sink for PUSH/PULL, publisher and subscribers for PUB/SUB. Their own summary lines give the
-//! figure (received over elapsed_ms), so what is measured is exactly what a user runs.
+//! figure (received over elapsed_ms), so what is measured is exactly what a user runs. The same
+//! topologies written in C against the same libzmq (bench/zmq-topo) take the same flags and print
+//! the same summary line, so they run through the very same code as the fair peer.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -19,6 +21,33 @@ pub const WORKERS: usize = 2;
 /// How long one end of a pipeline may take before the run is given up.
 const LIMIT: Duration = Duration::from_secs(120);
 
+/// Whose ends a run starts: ours, ours from another build's folder, or the C topology built
+/// into `target/zmq-perf`.
+#[derive(Clone, Copy)]
+pub enum Ends<'a> {
+    Pola,
+    Dir(&'a Path),
+    C(&'a Path),
+}
+
+impl Ends<'_> {
+    /// The binary playing `role` (our binary's name; the C one is the guide's name for it).
+    fn bin(&self, ctx: &Context, role: &str) -> anyhow::Result<PathBuf> {
+        let c = match role {
+            "zmq-pusher" => "taskvent",
+            "zmq-worker" => "taskwork",
+            "zmq-sink" => "tasksink",
+            "zmq-publisher" => "wuserver",
+            _ => "wuclient",
+        };
+        match self {
+            Ends::Pola => ctx.bin(role),
+            Ends::Dir(dir) => super::procs::our_binary(dir, role),
+            Ends::C(dir) => Ok(dir.join(c)),
+        }
+    }
+}
+
 fn summary(end: Collected, what: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let stdout = end.finish(LIMIT)?;
     common::summary::find(&stdout).with_context(|| format!("{what} printed no summary line"))
@@ -28,6 +57,7 @@ fn summary(end: Collected, what: &str) -> anyhow::Result<BTreeMap<String, String
 /// tcpdump writing `pcap` meanwhile if given.
 pub fn pushpull(
     ctx: &Context,
+    ends: Ends,
     size: usize,
     count: usize,
     pcap: Option<&Path>,
@@ -44,11 +74,16 @@ pub fn pushpull(
     capture::maybe(pcap, &filter, || {
         let workers = WORKERS.to_string();
         let sink = Collected::spawn(
-            Command::new(ctx.bin("zmq-sink")?).args(["--listen", &results, "--workers", &workers]),
+            Command::new(ends.bin(ctx, "zmq-sink")?).args([
+                "--listen",
+                &results,
+                "--workers",
+                &workers,
+            ]),
             "zmq-sink",
         )?;
         let pusher = Collected::spawn(
-            Command::new(ctx.bin("zmq-pusher")?)
+            Command::new(ends.bin(ctx, "zmq-pusher")?)
                 .args([
                     "--listen",
                     &tasks,
@@ -65,7 +100,7 @@ pub fn pushpull(
         let _workers: Vec<Running> = (0..WORKERS)
             .map(|i| {
                 Running::spawn(
-                    Command::new(ctx.bin("zmq-worker")?).args([
+                    Command::new(ends.bin(ctx, "zmq-worker")?).args([
                         "--connect",
                         &tasks,
                         "--sink",
@@ -106,6 +141,7 @@ fn port_of(addr: &str) -> &str {
 /// with tcpdump writing `pcap` meanwhile if given.
 pub fn pubsub(
     ctx: &Context,
+    ends: Ends,
     size: usize,
     count: usize,
     subs: usize,
@@ -116,7 +152,7 @@ pub fn pubsub(
         let subscribers: Vec<Collected> = (0..subs)
             .map(|i| {
                 Collected::spawn(
-                    Command::new(ctx.bin("zmq-subscriber")?).args([
+                    Command::new(ends.bin(ctx, "zmq-subscriber")?).args([
                         "--connect",
                         &listen,
                         "--topics",
@@ -129,7 +165,7 @@ pub fn pubsub(
         // The publisher waits for every subscription before its first message: none is lost to the
         // slow-joiner race, so every subscriber must receive all of them.
         let publisher = Collected::spawn(
-            Command::new(ctx.bin("zmq-publisher")?)
+            Command::new(ends.bin(ctx, "zmq-publisher")?)
                 .args([
                     "--listen",
                     &listen,

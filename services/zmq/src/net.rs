@@ -165,8 +165,8 @@ fn poll(socket: &zmq::Socket, events: zmq::PollEvents, timeout_ms: i64) -> anyho
 
 /// How a receive ended.
 #[derive(Debug)]
-pub enum Recv {
-    Msg(Vec<Vec<u8>>),
+pub enum Recv<T = Vec<Vec<u8>>> {
+    Msg(T),
     Stopped,
     TimedOut,
 }
@@ -174,17 +174,35 @@ pub enum Recv {
 /// Receives one (multipart) message, waking every [`TICK_MS`] to look at `stop`; gives up after
 /// `limit` if one is set.
 pub fn recv(socket: &zmq::Socket, stop: &Stop, limit: Option<Duration>) -> anyhow::Result<Recv> {
-    let deadline = limit.map(|l| Instant::now() + l);
+    let mut frames = Vec::new();
+    Ok(match recv_into(socket, &mut frames, stop, limit)? {
+        Recv::Msg(()) => Recv::Msg(frames.iter().map(|f| f.to_vec()).collect()),
+        Recv::Stopped => Recv::Stopped,
+        Recv::TimedOut => Recv::TimedOut,
+    })
+}
+
+/// [`recv`] into `frames`, whose messages are reused from call to call: a loop that receives
+/// hundreds of thousands of messages then allocates and copies nothing per message.
+pub fn recv_into(
+    socket: &zmq::Socket,
+    frames: &mut Vec<zmq::Message>,
+    stop: &Stop,
+    limit: Option<Duration>,
+) -> anyhow::Result<Recv<()>> {
+    // Read the clock only once nothing is queued: a message waiting is the common case under load.
+    let mut deadline = None;
     loop {
         if stop.is_set() {
             return Ok(Recv::Stopped);
         }
         // A message already queued is taken at once, without a zmq_poll call per message.
-        match socket.recv_multipart(zmq::DONTWAIT) {
-            Ok(frames) => return Ok(Recv::Msg(frames)),
+        match try_recv_into(socket, frames) {
+            Ok(()) => return Ok(Recv::Msg(())),
             Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {}
             Err(e) => return Err(e).context("receiving a message"),
         }
+        let deadline = *deadline.get_or_insert_with(|| limit.map(|l| Instant::now() + l));
         let tick = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
@@ -196,6 +214,22 @@ pub fn recv(socket: &zmq::Socket, stop: &Stop, limit: Option<Duration>) -> anyho
             None => TICK_MS,
         };
         poll(socket, zmq::POLLIN, tick)?;
+    }
+}
+
+/// Takes one multipart message if one is queued (its later frames are then there too).
+fn try_recv_into(socket: &zmq::Socket, frames: &mut Vec<zmq::Message>) -> zmq::Result<()> {
+    let mut n = 0;
+    loop {
+        if frames.len() == n {
+            frames.push(zmq::Message::new());
+        }
+        socket.recv(&mut frames[n], if n == 0 { zmq::DONTWAIT } else { 0 })?;
+        n += 1;
+        if !frames[n - 1].get_more() {
+            frames.truncate(n);
+            return Ok(());
+        }
     }
 }
 

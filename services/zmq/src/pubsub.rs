@@ -23,13 +23,27 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use common::Stop;
 use common::Summary;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::net::{self, Monitor, Recv, Wait};
 use crate::Outcome;
 
 /// The payload prefix of an end-of-stream marker.
 pub const END: &str = "END ";
+
+/// An update as the publisher sends it: JSON text, written from borrowed fields (fields in the
+/// order `json!` wrote them), so no `Value` or payload copy is built per message.
+#[derive(Serialize)]
+struct Update<'a> {
+    data: &'a str,
+    seq: u64,
+}
+
+/// The one field a subscriber reads; the data is skipped without being copied.
+#[derive(Deserialize)]
+struct UpdateIn {
+    seq: Option<u64>,
+}
 
 /// The publisher's settings.
 pub struct PublisherConfig {
@@ -125,7 +139,7 @@ pub fn publish(
         );
     }
     let start = Instant::now();
-    let data = "x".repeat(cfg.size);
+    let (data, mut payload) = ("x".repeat(cfg.size), Vec::new());
     for seq in 0..cfg.count {
         for topic in &cfg.topics {
             if cfg.rate > 0.0 {
@@ -137,9 +151,11 @@ pub fn publish(
                     std::thread::sleep(left.min(Duration::from_millis(net::TICK_MS as u64)));
                 }
             }
-            let payload = json!({"seq": seq, "data": data}).to_string();
+            payload.clear();
+            serde_json::to_writer(&mut payload, &Update { data: &data, seq })
+                .expect("an update is always valid JSON");
             // Past the high-water mark XPUB drops the message for that subscriber, silently.
-            if !net::send(xpub, &[topic.as_bytes(), payload.as_bytes()], stop)? {
+            if !net::send(xpub, &[topic.as_bytes(), &payload], stop)? {
                 return Ok(done(summary, cfg));
             }
             summary.sent += 1;
@@ -271,10 +287,10 @@ pub fn run_subscriber(cfg: &SubscriberConfig, stop: &Stop) -> anyhow::Result<Out
         ),
     }
     // `Some(None)`: stopped by a signal, which is a clean end however much arrived.
-    let (mut start, mut ended) = (None, None);
+    let (mut start, mut ended, mut frames) = (None, None, Vec::new());
     while tally.values().any(|t| t.announced.is_none()) {
-        let frames = match net::recv(&sub, stop, Some(cfg.timeout))? {
-            Recv::Msg(frames) => frames,
+        match net::recv_into(&sub, &mut frames, stop, Some(cfg.timeout))? {
+            Recv::Msg(()) => {}
             Recv::Stopped => {
                 ended = Some(None);
                 break;
@@ -296,7 +312,7 @@ pub fn run_subscriber(cfg: &SubscriberConfig, stop: &Stop) -> anyhow::Result<Out
         start.get_or_insert_with(Instant::now);
         // ZeroMQ filters by prefix: a topic counts only when it is exactly one of ours.
         let t = match frames.as_slice() {
-            [topic, _] => std::str::from_utf8(topic)
+            [topic, _] => std::str::from_utf8(&topic[..])
                 .ok()
                 .and_then(|topic| tally.get_mut(topic)),
             _ => None,
@@ -305,7 +321,7 @@ pub fn run_subscriber(cfg: &SubscriberConfig, stop: &Stop) -> anyhow::Result<Out
             unexpected += 1;
             log::warn!(
                 "unexpected message: {:?}",
-                String::from_utf8_lossy(&frames[0])
+                String::from_utf8_lossy(&frames[0][..])
             );
             continue;
         };
@@ -337,9 +353,9 @@ fn take(t: &mut TopicTally, payload: &[u8]) {
         return;
     }
     t.received += 1;
-    let seq = serde_json::from_slice::<Value>(payload)
+    let seq = serde_json::from_slice::<UpdateIn>(payload)
         .ok()
-        .and_then(|v| v.get("seq").and_then(Value::as_u64));
+        .and_then(|u| u.seq);
     match (seq, t.next) {
         (Some(seq), None) => t.before_join = seq,
         (Some(seq), Some(next)) if seq >= next => t.missed += seq - next,
@@ -411,6 +427,7 @@ fn tally_outcome(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn data(t: &mut TopicTally, seq: u64) {
         take(t, json!({ "seq": seq }).to_string().as_bytes());
