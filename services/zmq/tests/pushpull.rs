@@ -145,20 +145,21 @@ fn a_pyzmq_pull_worker_takes_its_turn() {
     }
 }
 
-/// Starts three workers and kills w2 mid-batch: stopped as soon as it is ready, so it cannot
-/// finish its share before the fault however fast the others are, and killed once w1 has done a
-/// few tasks, so round-robin has already dealt w2 its turns.
-fn three_workers_one_killed(tasks: &str, sink: &str) -> Vec<Proc> {
+/// Starts three workers and kills w2 mid-batch. w2 connects alone and is stopped once the pusher
+/// has counted its handshake (stopped at its own "ready", its READY command could still be unsent,
+/// and the pusher would wait for it forever); the pusher starts only with all three, so round
+/// robin deals w2 its turns, which it cannot work on. w2 is killed once w1 is working.
+fn three_workers_one_killed(pusher: &Proc, tasks: &str, sink: &str) -> Vec<Proc> {
     let w2 = worker(tasks, sink, "w2");
+    pusher.wait_for("peer handshake completed (1/3)");
+    w2.signal("STOP");
     let w1 = spawn_env(
         "zmq-worker",
         &["--connect", tasks, "--sink", sink, "--id", "w1"],
         &[("RUST_LOG", "debug")],
     );
     let w3 = worker(tasks, sink, "w3");
-    w2.wait_for("worker w2 ready");
-    w2.signal("STOP");
-    w1.wait_for("task 40");
+    w1.wait_for("task ");
     w2.signal("KILL");
     vec![w1, w3]
 }
@@ -192,7 +193,7 @@ fn a_worker_killed_mid_batch_costs_the_plain_pipeline_its_queued_tasks() {
         ],
     );
     let tasks_addr = pusher.listening();
-    let _others = three_workers_one_killed(&tasks_addr, &sink_addr);
+    let _others = three_workers_one_killed(&pusher, &tasks_addr, &sink_addr);
     let done = sink.finish();
     assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
     let s = done.summary();
@@ -213,7 +214,7 @@ fn a_worker_killed_mid_batch_costs_the_plain_pipeline_its_queued_tasks() {
 #[test]
 fn the_reliable_mode_hands_out_again_what_a_killed_worker_never_finished() {
     let (sink, pusher, sink_addr, tasks_addr) = start_with("30000", "3", "info", Some("1000"));
-    let others = three_workers_one_killed(&tasks_addr, &sink_addr);
+    let others = three_workers_one_killed(&pusher, &tasks_addr, &sink_addr);
     let done = sink.finish();
     assert!(done.status.success(), "{}", done.stderr);
     let s = done.summary();
