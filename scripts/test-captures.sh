@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The capture tests: every model in compose, every pcap judged with tshark
-# (services/capture/tests/captures.rs, ignored by plain `cargo test`), one model at a time since
+# The capture tests: every model and encrypted twin in compose, every pcap judged with tshark
+# (services/capture/tests/captures.rs and tls_captures.rs, ignored by plain `cargo test`), one model at a time since
 # each run takes the compose project down and up. Needs the images: `make images` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 docker info >/dev/null 2>&1 || { echo "test-captures: the Docker daemon is not running (start it: sudo dockerd, or make setup)" >&2; exit 1; }
-cargo test --release -p pola-capture --test captures -- --ignored --test-threads=1 "$@"
+cargo test --release -p pola-capture --test captures --test tls_captures -- --ignored --test-threads=1 "$@"

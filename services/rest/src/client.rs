@@ -35,6 +35,8 @@ pub struct Config {
     pub timeout: Duration,
     /// Attempts per outage for a request that got no answer (0: it is lost at once).
     pub retries: u32,
+    /// HTTPS, trusting only the CA in this PEM file (plain HTTP without it).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Times one round may be walked again after outages before it is given up.
@@ -89,19 +91,26 @@ pub fn name(round: u64, version: &str, size: usize) -> String {
 /// Waits for `/health` (retrying for `cfg.retry`), then walks `cfg.rounds` rounds; stops early if
 /// `shutdown` completes, and the summary then says how far it got.
 pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<Report> {
-    let http = reqwest::Client::builder()
+    let mut http = reqwest::Client::builder()
         .no_proxy() // test traffic stays on the model's own network, whatever the environment says
-        .timeout(cfg.timeout)
-        .build()
-        .context("building the HTTP client")?;
-    let base = format!("http://{}", cfg.connect);
+        .timeout(cfg.timeout);
+    let mut base = format!("http://{}", cfg.connect);
+    if let Some(ca) = &cfg.ca_file {
+        let mut tls = common::tls::client_config(ca)?;
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        http = http.tls_backend_preconfigured(tls);
+        base = format!("https://{}", cfg.connect);
+    }
+    let http = http.build().context("building the HTTP client")?;
     let what = format!("waiting for the REST API at {base}/health");
     common::retry::retry_async(&what, cfg.retry, || async {
         http.get(format!("{base}/health"))
             .send()
-            .await?
-            .error_for_status()
+            .await
+            .and_then(Response::error_for_status)
             .map(drop)
+            // The cause (refused, a certificate from another CA) is what a user needs to read.
+            .map_err(|err| causes(&err))
     })
     .await?;
     log::info!("connected to {base}");

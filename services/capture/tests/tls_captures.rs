@@ -1,0 +1,187 @@
+//! The encrypted twins in compose (`scripts/capture.sh mqtt-tls`, `rest-tls`): each leaves
+//! `captures/<variant>.pcapng` with the clients' TLS secrets inside, so Debian's tshark shows the
+//! MQTT or HTTP inside with no options; the same file with its secrets stripped shows only TLS
+//! records; and `pola inspect` names the handshake (SNI, ALPN, version, cipher suite). Ignored by
+//! plain `cargo test`: scripts/test-captures.sh runs them with the images built.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Runs one variant through scripts/capture.sh; returns its pcapng once the sidecar's verdict
+/// says complete (0 dropped) and the plain pcap and the key logs are gone.
+fn capture(variant: &str) -> PathBuf {
+    let out = Command::new("bash")
+        .args(["scripts/capture.sh", variant])
+        .current_dir(root())
+        .output()
+        .expect("running scripts/capture.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{variant}: scripts/capture.sh failed\n{stdout}{stderr}"
+    );
+    let verdict = stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{variant}: captures/{variant}.pcapng ")))
+        .unwrap_or_else(|| panic!("{variant}: no verdict line in\n{stdout}"));
+    assert!(verdict.contains(" dropped=0"), "{variant}: {verdict}");
+    let captures = root().join("captures");
+    assert!(!captures.join(format!("{variant}.pcap")).exists());
+    assert!(!captures.join(format!("keys/{variant}")).exists());
+    captures.join(format!("{variant}.pcapng"))
+}
+
+/// tshark's field rows for display filter `filter`, with no decryption settings of any kind.
+fn tshark(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r").arg(pcap).args(["-Y", filter, "-T", "fields"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("running tshark");
+    assert!(
+        out.status.success(),
+        "tshark on {}: {}",
+        pcap.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+/// The capture with its Decryption Secrets Block removed.
+fn stripped(pcap: &Path) -> tempfile::TempPath {
+    let out = tempfile::Builder::new()
+        .suffix(".pcapng")
+        .tempfile()
+        .unwrap()
+        .into_temp_path();
+    let status = Command::new("editcap")
+        .arg("--discard-all-secrets")
+        .arg(pcap)
+        .arg(&out)
+        .status()
+        .expect("running editcap");
+    assert!(status.success());
+    out
+}
+
+/// Counts of every comma-separated value in column 0 of `rows`.
+fn tally(rows: &[Vec<String>]) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for r in rows {
+        for v in r[0].split(',').filter(|v| !v.is_empty()) {
+            *counts.entry(v.to_string()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// `pola inspect --counts` of the capture, as JSON.
+fn pola_counts(pcap: &Path) -> serde_json::Value {
+    let pola = root().join("target/release/pola");
+    let out = Command::new(pola)
+        .args(["inspect", "--counts"])
+        .arg(pcap)
+        .output()
+        .expect("running target/release/pola");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("pola inspect --counts is JSON")
+}
+
+/// `pola inspect` names the handshake: a ClientHello per connection with the server's name and
+/// ALPN, a ServerHello with TLS 1.3 and its cipher suite.
+fn pola_shows_the_handshake(pcap: &Path, sni: &str, alpn: &str, connections: u64) {
+    let counts = pola_counts(pcap);
+    assert_eq!(
+        counts["tls"]["ClientHello"].as_u64(),
+        Some(connections),
+        "{counts}"
+    );
+    let pola = root().join("target/release/pola");
+    let out = Command::new(pola)
+        .arg("inspect")
+        .arg(pcap)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hellos: Vec<&str> = text.lines().filter(|l| l.contains("ClientHello")).collect();
+    assert_eq!(hellos.len() as u64, connections, "{text}");
+    for h in hellos {
+        assert!(h.contains(&format!("sni={sni}")), "{h}");
+        assert!(h.contains(&format!("alpn={alpn}")), "{h}");
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.contains("ServerHello") && l.contains("version=TLS 1.3 cipher=TLS_")),
+        "{text}"
+    );
+}
+
+#[test]
+#[ignore = "needs Docker and `make images`"]
+fn mqtt_tls_decrypts_itself_and_shows_only_tls_without_its_secrets() {
+    let pcap = capture("mqtt-tls");
+    let kinds = tally(&tshark(&pcap, "mqtt", &["mqtt.msgtype"]));
+    // Three clients: CONNECT each; two SUBSCRIBEs; 12 PUBLISHes in, 12 + 6 out at QoS 1.
+    assert_eq!(kinds.get("1"), Some(&3), "CONNECT: {kinds:?}");
+    assert_eq!(kinds.get("8"), Some(&2), "SUBSCRIBE: {kinds:?}");
+    assert_eq!(kinds.get("3"), Some(&30), "PUBLISH: {kinds:?}");
+    assert!(
+        tshark(&pcap, "mqtt", &["tcp.port"])
+            .iter()
+            .all(|r| r[0].split(',').any(|p| p == "8883")),
+        "MQTT off port 8883"
+    );
+
+    let bare = stripped(&pcap);
+    assert!(
+        tshark(&bare, "mqtt", &["mqtt.msgtype"]).is_empty(),
+        "MQTT readable without the secrets"
+    );
+    let records = tshark(&bare, "tls", &["tls.record.content_type"]);
+    assert!(
+        tally(&records).get("23").copied().unwrap_or(0) >= 30,
+        "application data records: {:?}",
+        tally(&records)
+    );
+    pola_shows_the_handshake(&pcap, "broker", "mqtt", 3);
+}
+
+#[test]
+#[ignore = "needs Docker and `make images`"]
+fn rest_tls_shows_every_verb_and_status_inside_https() {
+    let pcap = capture("rest-tls");
+    let methods = tally(&tshark(&pcap, "http.request", &["http.request.method"]));
+    let statuses = tally(&tshark(&pcap, "http.response", &["http.response.code"]));
+    for verb in ["GET", "POST", "PUT", "DELETE"] {
+        assert!(methods.contains_key(verb), "{verb} missing: {methods:?}");
+    }
+    for code in ["200", "201", "404"] {
+        assert!(statuses.contains_key(code), "{code} missing: {statuses:?}");
+    }
+    assert_eq!(
+        methods.values().sum::<u64>(),
+        statuses.values().sum::<u64>(),
+        "every request answered: {methods:?} {statuses:?}"
+    );
+    let bare = stripped(&pcap);
+    assert!(tshark(&bare, "http", &["http.request.method"]).is_empty());
+    assert!(!tshark(&bare, "tls", &["tls.record.content_type"]).is_empty());
+    pola_shows_the_handshake(&pcap, "rest-api", "http/1.1", 1);
+}
