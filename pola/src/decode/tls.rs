@@ -128,7 +128,7 @@ impl Decoder {
                     used += len;
                 }
                 Err(tls_parser::nom::Err::Incomplete(_)) => break,
-                Ok(_) | Err(_) => {
+                Err(_) => {
                     out.push(Message::Malformed {
                         protocol: "TLS",
                         reason: format!(

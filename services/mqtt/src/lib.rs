@@ -89,7 +89,9 @@ impl Tls {
     /// Switches `options` to TLS when `--ca-file` is given.
     pub fn apply(&self, options: &mut MqttOptions) -> anyhow::Result<()> {
         if let Some(ca) = &self.ca_file {
-            let config = common::tls::client_config(ca)?;
+            let mut config = common::tls::client_config(ca)?;
+            // MQTT's registered ALPN name: the ClientHello says what will run inside.
+            config.alpn_protocols = vec![b"mqtt".to_vec()];
             options.set_transport(rumqttc::Transport::tls_with_config(
                 rumqttc::TlsConfiguration::Rustls(Arc::new(config)),
             ));

@@ -59,8 +59,8 @@ pub struct Report {
     pub interrupted: bool,
 }
 
-/// Counts requests and their outcomes across the walk.
-#[derive(Default)]
+/// Counts requests and their outcomes across the walk. Not `Default`: a default reqwest client
+/// would load the system's CA store, which a `FROM scratch` image does not have.
 struct Walk {
     http: reqwest::Client,
     base: String,
@@ -120,7 +120,12 @@ pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Re
         http,
         base,
         backoff: Some(backoff),
-        ..Walk::default()
+        sent: 0,
+        received: 0,
+        lost: 0,
+        failed: 0,
+        unknown: 0,
+        redone: 0,
     };
     let start = Instant::now();
     let mut complete = 0;
