@@ -100,6 +100,10 @@ pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Re
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         http = http.tls_backend_preconfigured(tls);
         base = format!("https://{}", cfg.connect);
+    } else {
+        // Plain HTTP trusts nothing: reqwest would otherwise load the system's CA store, which a
+        // `FROM scratch` image does not have, and refuse to build.
+        http = http.tls_certs_only(Vec::new());
     }
     let http = http.build().context("building the HTTP client")?;
     let what = format!("waiting for the REST API at {base}/health");
