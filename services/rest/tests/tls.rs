@@ -41,7 +41,15 @@ fn https_api(dir: &Path) -> Server {
             key.to_str().unwrap(),
         ],
     );
-    assert!(server.stderr.lock().unwrap().contains("over HTTPS"));
+    // The log line that gave the address may still be on its way into `stderr`.
+    let deadline = std::time::Instant::now() + testkit::HANG;
+    while !server.stderr.lock().unwrap().contains("over HTTPS") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the API never said HTTPS"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     server
 }
 
