@@ -1,5 +1,7 @@
 # The verbs users type. Each recipe is a line or two; the work lives in scripts/ and in `pola`.
 MODELS := mqtt tcp rest reqrep pushpull pubsub
+# The encrypted twins: captures/<variant>.pcapng, with the TLS secrets that decrypt it inside.
+VARIANTS := mqtt-tls rest-tls
 .PHONY: setup build test test-unit test-captures test-faults images up down capture faults faults-list report bench bench-quick profile wireshark live
 
 setup:            ## install what pola needs on a fresh Debian machine (apt, Compose v2, Rust crates)
@@ -33,8 +35,8 @@ down:             ## stop and remove every container and network of pola
 capture: images   ## capture every model, one after another
 	bash scripts/capture.sh $(MODELS)
 
-capture-%:        ## capture one model: make capture-mqtt (or tcp, rest, reqrep, pushpull, pubsub)
-	@case " $(MODELS) " in *" $* "*) ;; *) echo "unknown model '$*': valid models are $(MODELS)" >&2; exit 2;; esac
+capture-%:        ## capture one model: make capture-mqtt (or tcp, rest, reqrep, pushpull, pubsub, mqtt-tls, rest-tls)
+	@case " $(MODELS) $(VARIANTS) " in *" $* "*) ;; *) echo "unknown model '$*': valid models are $(MODELS) $(VARIANTS)" >&2; exit 2;; esac
 	@$(MAKE) --no-print-directory images
 	bash scripts/capture.sh $*
 

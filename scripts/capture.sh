@@ -2,20 +2,25 @@
 # Runs pola's models in compose and leaves one complete pcap per model in captures/.
 #   capture.sh mqtt [tcp ...]  each model in turn: up (ordered by healthchecks), wait for its
 #                              tcpdump sidecar, print the pcap's path and counts, down
+#   capture.sh mqtt-tls        an encrypted twin (also rest-tls): certificates made first if
+#                              missing, and captures/<variant>.pcapng carries the clients' TLS
+#                              secrets, so Wireshark and tshark decrypt it with no settings
 #   capture.sh up              every model at once, as a plain `docker compose up` does
 #   capture.sh down            stop and remove every pola container, network and volume
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODELS=(mqtt tcp rest reqrep pushpull pubsub)
+VARIANTS=(mqtt-tls rest-tls)
 ALL=$(IFS=,; echo "${MODELS[*]}")
+POLA=./target/release/pola
 
 die() { echo "capture: $*" >&2; exit 1; }
 
-[[ $# -gt 0 ]] || die "usage: capture.sh MODEL... | up | down   (models: ${MODELS[*]})"
+[[ $# -gt 0 ]] || die "usage: capture.sh MODEL... | up | down   (models: ${MODELS[*]} ${VARIANTS[*]})"
 for arg in "$@"; do
-  [[ $arg == up || $arg == down || " ${MODELS[*]} " == *" $arg "* ]] ||
-    die "unknown model '$arg'; valid models: ${MODELS[*]} (or up, down)"
+  [[ $arg == up || $arg == down || " ${MODELS[*]} ${VARIANTS[*]} " == *" $arg "* ]] ||
+    die "unknown model '$arg'; valid models: ${MODELS[*]} ${VARIANTS[*]} (or up, down)"
 done
 docker info >/dev/null 2>&1 || die "the Docker daemon is not running (start it: sudo dockerd, or make setup)"
 docker compose version >/dev/null 2>&1 || die "Compose v2 (docker compose) is missing: run make setup"
@@ -27,7 +32,7 @@ RUN_SECS=${CAPTURE_RUN_SECS:-600}
 dc() { COMPOSE_PROFILES=$1 docker compose "${@:2}"; }
 
 # Fault runs (scripts/fault.sh) may have started the services of the fault-<model> profiles too.
-down() { timeout -k 10 120 env COMPOSE_PROFILES="$ALL,fault-mqtt,fault-pubsub" docker compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true; }
+down() { timeout -k 10 120 env COMPOSE_PROFILES="$ALL,mqtt-tls,rest-tls,fault-mqtt,fault-pubsub" docker compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true; }
 
 # Shows why a run failed: every container that exited non-zero, with its last log lines.
 explain_failure() {
@@ -51,6 +56,32 @@ write_hosts() {
     >"captures/$model.hosts"
 }
 
+# An encrypted twin's clients write their TLS secrets (NSS key log) into captures/keys/<variant>/,
+# made writable for them (they run as an unprivileged user); certs/ holds the lab CA.
+prepare_tls() {
+  local model=$1
+  [[ -x $POLA ]] || die "$POLA is missing: run make build"
+  "$POLA" certs --dir certs >/dev/null
+  rm -rf "captures/keys/$model" "captures/$model.pcapng"
+  mkdir -p "captures/keys/$model"
+  chmod 1777 "captures/keys/$model"
+}
+
+# Merges the clients' key logs into the capture (a pcapng Decryption Secrets Block, as Wireshark
+# reads it), leaving captures/<variant>.pcapng in place of the pcap.
+embed_secrets() {
+  local model=$1 keys=captures/$model.keys
+  cat "captures/keys/$model"/*.keys >"$keys" 2>/dev/null || true
+  if [[ ! -s $keys ]]; then
+    echo "$model: FAILED, the clients wrote no TLS secrets in captures/keys/$model" >&2
+    rm -f "$keys"; return 1
+  fi
+  editcap --inject-secrets "tls,$keys" "captures/$model.pcap" "captures/$model.pcapng" ||
+    { echo "$model: FAILED, editcap could not embed the TLS secrets" >&2; rm -f "$keys"; return 1; }
+  rm -rf "captures/$model.pcap" "$keys" "captures/keys/$model"
+  rmdir captures/keys 2>/dev/null || true
+}
+
 # Waits for the sidecar of each model in $profiles, then prints its verdict and the clients' lines.
 report() {
   local profiles=$1 model id code line ok=0
@@ -62,7 +93,12 @@ report() {
     line=$(docker logs "$id" 2>/dev/null | tail -n 1)
     if [[ $code == 0 && -f captures/$model.pcap && $line == *captured=* ]]; then
       write_hosts "$model"
-      echo "$model: captures/$model.pcap  ${line#* pcap=* }"
+      local file=captures/$model.pcap
+      if [[ $model == *-tls ]]; then
+        embed_secrets "$model" || { ok=1; continue; }
+        file=captures/$model.pcapng
+      fi
+      echo "$model: $file  ${line#* pcap=* }"
       for svc in $(dc "$model" config --services); do
         [[ $svc == capture-* || $svc == done-* ]] && continue
         docker logs "$(dc "$profiles" ps -a -q "$svc")" 2>/dev/null | grep -E '^sent=' | sed "s/^/    $svc: /" || true
@@ -83,8 +119,11 @@ run() {
     docker image inspect "$image" >/dev/null 2>&1 || die "image $image is missing: run make images"
   done
   down
-  for model in ${profiles//,/ }; do rm -f "captures/$model.pcap" "captures/$model.pcap.part" "captures/$model.hosts"; done
   mkdir -p captures
+  for model in ${profiles//,/ }; do
+    rm -f "captures/$model.pcap" "captures/$model.pcap.part" "captures/$model.hosts"
+    [[ $model != *-tls ]] || prepare_tls "$model"
+  done
   trap 'echo "capture: interrupted, cleaning up" >&2; down; exit 130' INT TERM
   # `up -d` returns once every service started, which for done-<model> means every client of the
   # model exited 0; a client that failed makes it fail here.

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  tcpdump tshark                      # capture and judge the pcaps
+  tcpdump tshark wireshark-common     # capture and judge the pcaps; editcap embeds TLS secrets
   nftables iptables                   # network faults (the capture image stages nft and tc)
   mosquitto mosquitto-clients         # a real MQTT broker and clients to check ours against
   curl                                # a real HTTP client for the REST API

@@ -23,6 +23,22 @@ fi
 failed=0
 for pcap in "$@"; do
     ours=$("$pola" inspect --counts "$pcap")
+    # A TLS capture: pola reads the record layer and does not decrypt, so the handshake messages
+    # still in the clear are what both must count alike (tshark decrypts the rest itself).
+    if [[ $(jq '.tls // {} | length' <<<"$ours") != 0 ]]; then
+        mine=$(jq -S '{ClientHello: (.tls.ClientHello // 0), ServerHello: (.tls.ServerHello // 0)}' <<<"$ours")
+        theirs=$(tshark -r "$pcap" -T fields -E occurrence=a -E aggregator=, -e tls.handshake.type 2>/dev/null |
+            tr ',' '\n' | jq -R -s -S '[split("\n")[] | select(. != "")] as $t
+                | {ClientHello: ($t | map(select(. == "1")) | length), ServerHello: ($t | map(select(. == "2")) | length)}')
+        if [[ $mine == "$theirs" ]]; then
+            echo "ok   $pcap $(jq -c . <<<"$mine")"
+        else
+            failed=1
+            echo "FAIL $pcap: pola and tshark disagree on the TLS handshakes"
+            diff <(echo "$mine") <(echo "$theirs") | sed 's/^</  pola  /; s/^>/  tshark/' || true
+        fi
+        continue
+    fi
     decode_as=()
     for p in $(jq -r '.ports.mqtt // [] | .[]' <<<"$ours"); do decode_as+=(-d "tcp.port==$p,mqtt"); done
     for p in $(jq -r '.ports.http // [] | .[]' <<<"$ours"); do decode_as+=(-d "tcp.port==$p,http"); done

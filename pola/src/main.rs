@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pola::{bench, inspect, report};
+use pola::{bench, certs, inspect, report};
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +28,8 @@ enum Command {
     Report(report::Args),
     /// Measure every model against the floor and its peer.
     Bench(bench::Args),
+    /// Make the lab CA and the TLS variants' server certificates, unless they exist.
+    Certs(certs::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,5 +38,6 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Report(args) => report::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Certs(args) => certs::run(args),
     })
 }

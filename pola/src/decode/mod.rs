@@ -1,6 +1,6 @@
 //! Decoding captures: frames ([`pcap`]), TCP segments ([`link`]), TCP streams reassembled and
 //! recognised by their first bytes ([`stream`]), and the application protocols on them
-//! ([`mqtt`], [`http`], [`zmtp`]); [`walk`] runs them over a whole capture in one pass, and
+//! ([`mqtt`], [`http`], [`zmtp`], and the record layer of [`tls`]); [`walk`] runs them over a whole capture in one pass, and
 //! [`names`] names its hosts. Every decoder turns bytes into [`Message`]s and never panics: what
 //! it cannot read becomes a [`Message::Malformed`], bytes the capture lost a [`Message::Gap`].
 
@@ -10,6 +10,7 @@ pub mod mqtt;
 pub mod names;
 pub mod pcap;
 pub mod stream;
+pub mod tls;
 pub mod walk;
 pub mod zmtp;
 
@@ -24,6 +25,8 @@ pub enum Message {
     Mqtt(mqtt::Mqtt),
     Http(http::Http),
     Zmtp(zmtp::Zmtp),
+    /// A TLS record: its type and size, and the names the handshake still shows in the clear.
+    Tls(tls::Tls),
     /// Plain TCP data with no protocol pola knows.
     Raw {
         len: usize,
@@ -51,6 +54,8 @@ impl Message {
             Message::Http(h) => h.body_len,
             Message::Zmtp(zmtp::Zmtp::Message { size, .. }) => *size,
             Message::Zmtp(_) => 0,
+            // Encrypted: what it carries is not known without the keys.
+            Message::Tls(_) => 0,
             Message::Raw { len, .. } => *len,
             Message::Malformed { .. } | Message::Gap { .. } => 0,
         }
@@ -63,6 +68,7 @@ impl fmt::Display for Message {
             Message::Mqtt(m) => write!(f, "MQTT {m}"),
             Message::Http(h) => write!(f, "HTTP {h}"),
             Message::Zmtp(z) => write!(f, "ZMTP {z}"),
+            Message::Tls(t) => write!(f, "TLS {t}"),
             Message::Raw { len, preview } => write!(f, "TCP data {len} bytes \"{preview}\""),
             Message::Malformed { protocol, reason } => write!(f, "{protocol} malformed: {reason}"),
             Message::Gap {
@@ -81,6 +87,14 @@ impl fmt::Display for Message {
                 })
             }
         }
+    }
+}
+
+/// `bytes` shown as raw TCP data.
+pub fn raw(bytes: &[u8]) -> Message {
+    Message::Raw {
+        len: bytes.len(),
+        preview: preview(bytes, PREVIEW),
     }
 }
 

@@ -1,6 +1,7 @@
 //! TCP streams: numbered in order of appearance (as Wireshark's `tcp.stream`), reassembled per
 //! direction by sequence number, and recognised by their first bytes: ZMTP by its greeting, MQTT
-//! by its CONNECT, HTTP by a method or status line; pola's ports (1883, 8080, 5555-5558) only
+//! by its CONNECT, HTTP by a method or status line, TLS by a handshake record; pola's ports
+//! (1883, 8080, 5555-5558, and 8883 and 8443 for TLS) only
 //! decide for streams that begin mid-capture, so garbage there shows up as "malformed".
 
 use std::collections::HashMap;
@@ -9,7 +10,7 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use super::link::Segment;
-use super::{http, mqtt, preview, zmtp, Message, PREVIEW};
+use super::{http, mqtt, preview, tls, zmtp, Message, PREVIEW};
 use crate::model::Model;
 
 /// The application protocol of a stream.
@@ -19,6 +20,7 @@ pub enum Protocol {
     Mqtt,
     Http,
     Zmtp,
+    Tls,
     Raw,
 }
 
@@ -28,6 +30,7 @@ impl Protocol {
             Protocol::Mqtt => "MQTT",
             Protocol::Http => "HTTP",
             Protocol::Zmtp => "ZMTP",
+            Protocol::Tls => "TLS",
             Protocol::Raw => "TCP",
         }
     }
@@ -38,6 +41,7 @@ enum Decoder {
     Mqtt(mqtt::Decoder),
     Http(http::Decoder),
     Zmtp(zmtp::Decoder),
+    Tls(tls::Decoder),
     Raw,
 }
 
@@ -107,6 +111,7 @@ impl Stream {
             Decoder::Mqtt(_) => Some(Protocol::Mqtt),
             Decoder::Http(_) => Some(Protocol::Http),
             Decoder::Zmtp(_) => Some(Protocol::Zmtp),
+            Decoder::Tls(_) => Some(Protocol::Tls),
             Decoder::Raw => Some(Protocol::Raw),
         }
     }
@@ -125,6 +130,12 @@ impl Stream {
             Protocol::Mqtt => Some(Model::Mqtt),
             Protocol::Http => Some(Model::Rest),
             Protocol::Raw => Some(Model::Tcp),
+            // The encrypted twins of MQTT and REST, told by their ports.
+            Protocol::Tls => match self.server.port() {
+                8883 => Some(Model::Mqtt),
+                8443 => Some(Model::Rest),
+                _ => None,
+            },
             Protocol::Zmtp => {
                 let [a, b] = self.socket_types();
                 match a.or(b)? {
@@ -154,8 +165,9 @@ pub struct Seen<'a> {
 /// starts mid-connection, or garbage sent to a pola service).
 pub fn protocol_by_port(port: u16) -> Option<Protocol> {
     match port {
-        1883 | 8883 => Some(Protocol::Mqtt),
+        1883 => Some(Protocol::Mqtt),
         80 | 8080 => Some(Protocol::Http),
+        443 | 8443 | 8883 => Some(Protocol::Tls),
         5555..=5558 => Some(Protocol::Zmtp),
         _ => None,
     }
@@ -332,6 +344,7 @@ fn decode(s: &mut Stream, dir: usize, data: &[u8], out: &mut Vec<Message>) {
         Decoder::Mqtt(m) => m.feed(dir, data, out),
         Decoder::Http(h) => h.feed(dir, data, out),
         Decoder::Zmtp(z) => z.feed(dir, data, out),
+        Decoder::Tls(t) => t.feed(dir, data, out),
         Decoder::Raw | Decoder::Undecided => out.push(Message::Raw {
             len: data.len(),
             preview: preview(data, PREVIEW),
@@ -345,6 +358,7 @@ fn recognise(first: &[u8], server_port: u16) -> Option<Decoder> {
         (zmtp::looks_like_greeting(first), Protocol::Zmtp),
         (mqtt::looks_like_connect(first), Protocol::Mqtt),
         (http::looks_like_http(first), Protocol::Http),
+        (tls::looks_like_record(first), Protocol::Tls),
     ];
     let chosen = match votes.iter().find(|(v, _)| *v == Some(true)) {
         Some((_, p)) => *p,
@@ -363,6 +377,7 @@ fn decoder_for(p: Protocol) -> Decoder {
         Protocol::Zmtp => Decoder::Zmtp(zmtp::Decoder::default()),
         Protocol::Mqtt => Decoder::Mqtt(mqtt::Decoder::default()),
         Protocol::Http => Decoder::Http(http::Decoder::default()),
+        Protocol::Tls => Decoder::Tls(tls::Decoder::default()),
         Protocol::Raw => Decoder::Raw,
     }
 }

@@ -25,6 +25,9 @@ pub struct Counts {
     pub zmtp_greetings: u64,
     pub zmtp_commands: BTreeMap<String, u64>,
     pub zmtp_messages: u64,
+    /// TLS records by kind: the handshake messages in the clear, else the record type.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tls: BTreeMap<String, u64>,
     pub malformed: u64,
     /// Holes in a TCP direction: bytes the capture lost.
     pub gaps: u64,
@@ -73,6 +76,10 @@ impl Counts {
                 Message::Gap { .. } => {
                     self.gaps += 1;
                     continue;
+                }
+                Message::Tls(t) => {
+                    *self.tls.entry(t.kind()).or_default() += 1;
+                    "tls"
                 }
                 Message::Raw { .. } => continue,
             };

@@ -159,6 +159,7 @@ fn short(m: &Message) -> String {
         }
         Message::Zmtp(z @ Zmtp::Message { .. }) => format!("msg {}", trim(&plain(&z.text()), 24)),
         Message::Raw { len, preview } => format!("{len} B {}", trim(&plain(preview), 16)),
+        Message::Tls(t) => format!("TLS {} {} B", t.kind(), t.len),
         Message::Malformed { protocol, .. } => format!("{protocol} malformed"),
         Message::Gap {
             protocol, missing, ..

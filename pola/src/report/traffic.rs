@@ -39,6 +39,7 @@ pub fn kind_of(m: &Message) -> String {
         Message::Zmtp(Zmtp::Command { name, .. }) => format!("ZMTP {name}"),
         Message::Zmtp(Zmtp::Message { .. }) => "ZMTP message".into(),
         Message::Raw { .. } => "TCP data".into(),
+        Message::Tls(t) => format!("TLS {}", t.kind()),
         Message::Malformed { protocol, .. } => format!("{protocol} malformed"),
         Message::Gap { protocol, .. } => format!("{protocol} gap"),
     }

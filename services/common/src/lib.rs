@@ -4,13 +4,15 @@
 //! a fatal error into one clear line and a non-zero exit. Then [`shutdown`] (SIGTERM and SIGINT),
 //! [`retry`] (a peer that is not up yet), [`summary`] (the line every client ends with) and
 //! [`probe`] (the healthcheck a `FROM scratch` image runs, since it has no shell), and
-//! [`recovery`] (bounded, logged reconnects and duplicate counting for clients that survive faults).
+//! [`recovery`] (bounded, logged reconnects and duplicate counting for clients that survive faults),
+//! and [`tls`] (the lab CA and the rustls set-up of the encrypted variants).
 
 pub mod probe;
 pub mod recovery;
 pub mod retry;
 pub mod shutdown;
 pub mod summary;
+pub mod tls;
 
 use std::process::ExitCode;
 

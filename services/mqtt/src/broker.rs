@@ -3,6 +3,8 @@
 //! One port serves MQTT 3.1.1 and 5.0 (rmqtt reads the protocol level of each CONNECT). The
 //! retainer and session-storage plugins keep retained messages, sessions, subscriptions and
 //! queued QoS 1/2 messages in sled databases under `--data-dir`, so a restart loses none of them.
+//! With `--tls-cert` and `--tls-key` every listener speaks MQTT over TLS (rmqtt's rustls listener;
+//! the `mqtt-tls` variant listens on 8883, MQTT's TLS port).
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::num::NonZeroU16;
@@ -41,6 +43,14 @@ pub struct Args {
     #[arg(long, env = "DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Serve MQTT over TLS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert, PEM.
+    #[arg(long, env = "TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Healthcheck: exit 0 if something accepts connections on --listen, else 1.
     #[arg(long)]
     pub probe: bool,
@@ -72,7 +82,7 @@ pub fn resolve(listen: &str) -> anyhow::Result<SocketAddr> {
 /// The listener settings: rmqtt's defaults, except where they differ from Mosquitto's.
 fn listener(name: &str, addr: SocketAddr, args: &Args) -> anyhow::Result<rmqtt::net::Listener> {
     let max_packet = u32::try_from(args.max_payload).context("--max-payload is too large")?;
-    Builder::new()
+    let builder = Builder::new()
         .name(name)
         .laddr(addr)
         .nodelay(true)
@@ -86,10 +96,16 @@ fn listener(name: &str, addr: SocketAddr, args: &Args) -> anyhow::Result<rmqtt::
         .max_mqueue_len(MAX_QUEUED)
         .max_topic_aliases(u16::MAX)
         .session_expiry_interval(KEEP)
-        .message_expiry_interval(KEEP)
-        .bind()
-        .and_then(|l| l.tcp())
-        .map_err(|err| anyhow!("listening on {addr}: {err}"))
+        .message_expiry_interval(KEEP);
+    let bound = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => builder
+            .tls_cert(Some(cert.display().to_string()))
+            .tls_key(Some(key.display().to_string()))
+            .bind()
+            .and_then(|l| l.tls()),
+        _ => builder.bind().and_then(|l| l.tcp()),
+    };
+    bound.map_err(|err| anyhow!("listening on {addr}: {err}"))
 }
 
 /// The TOML of a plugin that stores into `dir` with sled; a small cache, as the broker's
@@ -143,6 +159,9 @@ async fn start(args: &Args, data: &Path) -> anyhow::Result<tokio::task::JoinHand
         // Bind first for a one-line error; the port is free again when this listener drops.
         TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        common::tls::check_server_files(cert, key)?;
+    }
     let scx = ServerContext::new()
         // rmqtt refuses CONNECTs while the host's load average is high; on a shared 2-core
         // machine that would refuse clients at random.
@@ -169,8 +188,13 @@ async fn start(args: &Args, data: &Path) -> anyhow::Result<tokio::task::JoinHand
     }
     let server = server.build();
     log::info!(
-        "MQTT broker: 3.1.1 and 5.0 on {v4}{}, state in {}",
+        "MQTT broker: 3.1.1 and 5.0 on {v4}{}{}, state in {}",
         v5.map(|a| format!(" and {a}")).unwrap_or_default(),
+        if args.tls_cert.is_some() {
+            " over TLS"
+        } else {
+            ""
+        },
         data.display()
     );
     Ok(tokio::spawn(async move {

@@ -9,6 +9,8 @@ pub mod broker;
 pub mod publisher;
 pub mod subscriber;
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -70,6 +72,30 @@ impl Session {
     pub fn apply(&self, options: &mut MqttOptions) {
         options.set_clean_session(!self.persistent);
         options.set_keep_alive(Duration::from_secs(self.keep_alive_secs));
+    }
+}
+
+/// TLS on the clients' side: off unless `--ca-file` is given.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Tls {
+    /// Connect over TLS, trusting only the CA in this PEM file; the broker's certificate must
+    /// name the host of --connect. Session secrets go to the file named by SSLKEYLOGFILE.
+    #[arg(long, env = "CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Tls {
+    /// Switches `options` to TLS when `--ca-file` is given.
+    pub fn apply(&self, options: &mut MqttOptions) -> anyhow::Result<()> {
+        if let Some(ca) = &self.ca_file {
+            let mut config = common::tls::client_config(ca)?;
+            // MQTT's registered ALPN name: the ClientHello says what will run inside.
+            config.alpn_protocols = vec![b"mqtt".to_vec()];
+            options.set_transport(rumqttc::Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Rustls(Arc::new(config)),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -72,6 +72,9 @@ pub struct Args {
     #[command(flatten)]
     pub session: crate::Session,
 
+    #[command(flatten)]
+    pub tls: crate::Tls,
+
     /// Readings per second (0: as fast as the broker confirms them).
     #[arg(long, env = "RATE", default_value_t = 0.0)]
     pub rate: f64,
@@ -150,6 +153,7 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
         .client_id(args.client_id.as_deref(), "mqtt-publisher");
     let mut options = crate::client_options(&client_id, &args.connect)?;
     args.session.apply(&mut options);
+    args.tls.apply(&mut options)?;
     if let Some(topic) = &args.will_topic {
         options.set_last_will(rumqttc::LastWill::new(
             topic,

@@ -58,6 +58,9 @@ pub struct Args {
     #[command(flatten)]
     pub session: crate::Session,
 
+    #[command(flatten)]
+    pub tls: crate::Tls,
+
     /// Healthcheck: exit 0 if --ready-file exists (the subscription is in place), else 1.
     #[arg(long)]
     pub probe: bool,
@@ -84,6 +87,7 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
         .client_id(args.client_id.as_deref(), "mqtt-subscriber");
     let mut options = crate::client_options(&client_id, &args.connect)?;
     args.session.apply(&mut options);
+    args.tls.apply(&mut options)?;
     let limit = Duration::from_secs(args.retry_secs);
     let mut tally = Tally::default();
     let (client, mut eventloop) = tokio::select! {

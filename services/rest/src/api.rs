@@ -247,6 +247,17 @@ pub async fn serve(
     workers: usize,
     stop: Stop,
 ) -> anyhow::Result<()> {
+    serve_tls(listener, max_body, workers, None, stop).await
+}
+
+/// [`serve`], over TLS (HTTPS) when `tls` is given.
+pub async fn serve_tls(
+    listener: std::net::TcpListener,
+    max_body: usize,
+    workers: usize,
+    tls: Option<rustls::ServerConfig>,
+    stop: Stop,
+) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("reading the listen address")?;
@@ -255,11 +266,18 @@ pub async fn serve(
         actix_web::HttpServer::new(move || actix_web::App::new().configure(routes.clone()))
             .workers(workers)
             .shutdown_timeout(1)
-            .shutdown_signal(async move { stop.requested().await })
-            .listen(listener)
-            .with_context(|| format!("listening on {addr}"))?
-            .run();
-    log::info!("REST API listening on {addr}");
+            .shutdown_signal(async move { stop.requested().await });
+    let over = if tls.is_some() { " over HTTPS" } else { "" };
+    let server = match tls {
+        Some(mut config) => {
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            server.listen_rustls_0_23(listener, config)
+        }
+        None => server.listen(listener),
+    }
+    .with_context(|| format!("listening on {addr}"))?
+    .run();
+    log::info!("REST API{over} listening on {addr}");
     server.await.with_context(|| format!("serving on {addr}"))?;
     log::info!("stopped");
     Ok(())

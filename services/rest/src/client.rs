@@ -34,6 +34,8 @@ pub struct Config {
     pub timeout: Duration,
     /// Attempts per outage for a request that got no answer (0: it is lost at once).
     pub retries: u32,
+    /// HTTPS, trusting only the CA in this PEM file (plain HTTP without it).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Times one round may be walked again after outages before it is given up.
@@ -48,8 +50,8 @@ enum RoundEnd {
     Outage,
 }
 
-/// Counts requests and their outcomes across the walk.
-#[derive(Default)]
+/// Counts requests and their outcomes across the walk. Not `Default`: a default reqwest client
+/// would load the system's CA store, which a `FROM scratch` image does not have.
 struct Walk {
     http: reqwest::Client,
     base: String,
@@ -80,19 +82,30 @@ pub fn name(round: u64, version: &str, size: usize) -> String {
 /// Waits for `/health` (retrying for `cfg.retry`), then walks `cfg.rounds` rounds; stops early if
 /// `stop` is requested, and the summary then says how far it got.
 pub async fn run(cfg: &Config, stop: &Stop) -> anyhow::Result<Outcome> {
-    let http = reqwest::Client::builder()
+    let mut http = reqwest::Client::builder()
         .no_proxy() // test traffic stays on the model's own network, whatever the environment says
-        .timeout(cfg.timeout)
-        .build()
-        .context("building the HTTP client")?;
-    let base = format!("http://{}", cfg.connect);
+        .timeout(cfg.timeout);
+    let mut base = format!("http://{}", cfg.connect);
+    if let Some(ca) = &cfg.ca_file {
+        let mut tls = common::tls::client_config(ca)?;
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        http = http.tls_backend_preconfigured(tls);
+        base = format!("https://{}", cfg.connect);
+    } else {
+        // Plain HTTP trusts nothing: reqwest would otherwise load the system's CA store, which a
+        // `FROM scratch` image does not have, and refuse to build.
+        http = http.tls_certs_only(Vec::new());
+    }
+    let http = http.build().context("building the HTTP client")?;
     let what = format!("waiting for the REST API at {base}/health");
     common::retry::retry_async(&what, cfg.retry, || async {
         http.get(format!("{base}/health"))
             .send()
-            .await?
-            .error_for_status()
+            .await
+            .and_then(Response::error_for_status)
             .map(drop)
+            // The cause (refused, a certificate from another CA) is what a user needs to read.
+            .map_err(|err| causes(&err))
     })
     .await?;
     log::info!("connected to {base}");
@@ -102,7 +115,12 @@ pub async fn run(cfg: &Config, stop: &Stop) -> anyhow::Result<Outcome> {
         http,
         base,
         backoff: Some(backoff),
-        ..Walk::default()
+        sent: 0,
+        received: 0,
+        lost: 0,
+        failed: 0,
+        unknown: 0,
+        redone: 0,
     };
     let start = Instant::now();
     let mut complete = 0;

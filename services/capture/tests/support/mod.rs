@@ -49,7 +49,7 @@ pub fn script_ok(script: &str, args: &[&str], env: &[(&str, &str)], deadline_sec
 
 /// Finds the sidecar's verdict `<name>: captures/<name>.pcap captured=N received=N dropped=N` in
 /// a script's stdout and checks it: something captured, all of it received by the filter, no
-/// kernel drops, no `.part` file left. Returns the pcap.
+/// kernel drops, no `.part` file left. Returns the pcap (or pcapng) it names.
 pub fn complete_pcap(name: &str, stdout: &str) -> PathBuf {
     let verdict = stdout
         .lines()
@@ -73,12 +73,12 @@ pub fn complete_pcap(name: &str, stdout: &str) -> PathBuf {
         counts["captured"], counts["received"],
         "{name}: captured != received by filter: {verdict}"
     );
-    let dir = root().join("captures");
     assert!(
-        !dir.join(format!("{name}.pcap.part")).exists(),
+        !root().join(format!("captures/{name}.pcap.part")).exists(),
         "{name}: a .part file was left"
     );
-    dir.join(format!("{name}.pcap"))
+    // The file the verdict names: `.pcap`, or `.pcapng` for a capture with TLS secrets inside.
+    root().join(verdict.split_whitespace().nth(1).unwrap())
 }
 
 /// tshark's `-T fields` rows for `args` on `pcap`; fails on any tshark error (a truncated or

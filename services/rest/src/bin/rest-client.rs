@@ -29,6 +29,10 @@ struct Args {
     /// line each (0: lost at once). A POST is never sent again: its outcome is found out instead.
     #[arg(long, env = "RETRIES", default_value_t = 0)]
     retries: u32,
+    /// Use HTTPS, trusting only the CA in this PEM file; the API's certificate must name the host
+    /// of --connect. Session secrets go to the file named by SSLKEYLOGFILE.
+    #[arg(long, env = "CA_FILE")]
+    ca_file: Option<std::path::PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +45,7 @@ fn main() -> std::process::ExitCode {
             retry: common::retry::secs("--retry-secs", args.retry_secs)?,
             timeout: common::retry::secs("--timeout-secs", args.timeout_secs)?,
             retries: args.retries,
+            ca_file: args.ca_file,
         };
         // SIGTERM is a requested stop (compose down): the partial summary is printed, exit 0.
         client::run(&cfg, &common::Stop::install()?).await?.finish()
