@@ -233,12 +233,7 @@ fn read_message(m: &TlsMessage, tls: &mut Tls) {
                                     .first()
                                     .map(|(_, n)| String::from_utf8_lossy(n).into_owned())
                             }
-                            TlsExtension::ALPN(protocols) => {
-                                tls.alpn = protocols
-                                    .iter()
-                                    .map(|p| String::from_utf8_lossy(p).into_owned())
-                                    .collect()
-                            }
+                            TlsExtension::ALPN(protocols) => tls.alpn = names(&protocols),
                             _ => {}
                         }
                     }
@@ -254,12 +249,7 @@ fn read_message(m: &TlsMessage, tls: &mut Tls) {
                             TlsExtension::SupportedVersions(v) if v.len() == 1 => {
                                 tls.version = Some(version_name(v[0]))
                             }
-                            TlsExtension::ALPN(protocols) => {
-                                tls.alpn = protocols
-                                    .iter()
-                                    .map(|p| String::from_utf8_lossy(p).into_owned())
-                                    .collect()
-                            }
+                            TlsExtension::ALPN(protocols) => tls.alpn = names(&protocols),
                             _ => {}
                         }
                     }
@@ -270,6 +260,14 @@ fn read_message(m: &TlsMessage, tls: &mut Tls) {
         TlsMessage::Alert(a) => tls.alert = Some(format!("{:?} {:?}", a.severity, a.code)),
         _ => {}
     }
+}
+
+/// The protocol names of an ALPN extension, as text.
+fn names(protocols: &[&[u8]]) -> Vec<String> {
+    protocols
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect()
 }
 
 fn extensions(ext: Option<&[u8]>) -> Vec<TlsExtension<'_>> {

@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::tls::{LabCa, CA_FILE};
+use common::tls::CA_FILE;
 use support::*;
 
 /// A folder with the lab CA and a broker certificate for `names`, signed by `signer` (the lab CA
@@ -21,18 +21,7 @@ struct Certs {
 impl Certs {
     fn new(names: &[&str], other_ca: bool) -> Certs {
         let dir = tempfile::tempdir().unwrap();
-        let ca = LabCa::new("pola lab CA").unwrap();
-        std::fs::write(dir.path().join(CA_FILE), ca.cert_pem()).unwrap();
-        let issued = if other_ca {
-            LabCa::new("someone else's CA")
-                .unwrap()
-                .issue(names)
-                .unwrap()
-        } else {
-            ca.issue(names).unwrap()
-        };
-        std::fs::write(dir.path().join("broker.pem"), issued.cert_pem).unwrap();
-        std::fs::write(dir.path().join("broker.key"), issued.key_pem).unwrap();
+        testkit::lab_certs(dir.path(), "broker", names, other_ca);
         Certs { dir }
     }
     fn path(&self, file: &str) -> String {

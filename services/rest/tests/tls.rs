@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::tls::{LabCa, CA_FILE};
+use common::tls::CA_FILE;
 use testkit::{assert_one_error_line, start, Server};
 
 const API: &str = env!("CARGO_BIN_EXE_rest-api");
@@ -14,18 +14,7 @@ const CLIENT: &str = env!("CARGO_BIN_EXE_rest-client");
 
 /// The lab CA in `dir`, and an API certificate for `names` signed by it or by another CA.
 fn certs(dir: &Path, names: &[&str], other_ca: bool) {
-    let ca = LabCa::new("pola lab CA").unwrap();
-    std::fs::write(dir.join(CA_FILE), ca.cert_pem()).unwrap();
-    let issued = if other_ca {
-        LabCa::new("someone else's CA")
-            .unwrap()
-            .issue(names)
-            .unwrap()
-    } else {
-        ca.issue(names).unwrap()
-    };
-    std::fs::write(dir.join("api.pem"), issued.cert_pem).unwrap();
-    std::fs::write(dir.join("api.key"), issued.key_pem).unwrap();
+    testkit::lab_certs(dir, "api", names, other_ca);
 }
 
 fn https_api(dir: &Path) -> Server {

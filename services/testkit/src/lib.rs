@@ -234,6 +234,22 @@ impl Server {
     }
 }
 
+/// Writes the lab CA certificate (named as `pola certs` names it) and `<stem>.pem`/`<stem>.key`
+/// for `names` into `dir`, signed by the lab CA or, with `other_ca`, by a CA nobody trusts.
+pub fn lab_certs(dir: &std::path::Path, stem: &str, names: &[&str], other_ca: bool) {
+    use common::tls::{LabCa, CA_FILE};
+    let ca = LabCa::new("pola lab CA").unwrap();
+    std::fs::write(dir.join(CA_FILE), ca.cert_pem()).unwrap();
+    let issued = if other_ca {
+        LabCa::new("someone else's CA").unwrap().issue(names)
+    } else {
+        ca.issue(names)
+    }
+    .unwrap();
+    std::fs::write(dir.join(format!("{stem}.pem")), issued.cert_pem).unwrap();
+    std::fs::write(dir.join(format!("{stem}.key")), issued.key_pem).unwrap();
+}
+
 /// The numeric value of a summary field.
 pub fn field(summary: &BTreeMap<String, String>, key: &str) -> u64 {
     summary
