@@ -278,7 +278,10 @@ pub fn run_subscriber(cfg: &SubscriberConfig, stop: &Stop) -> anyhow::Result<Out
         .map(|t| (t.clone(), TopicTally::default()))
         .collect();
     let mut unexpected = 0;
-    match monitor.wait_handshakes(1, stop, Some(cfg.retry))? {
+    let wait = monitor.wait_handshakes(1, stop, Some(cfg.retry))?;
+    // Stopped, not dropped: libzmq's I/O thread blocks for good on an event sent to a closed one.
+    monitor.stop(&sub)?;
+    match wait {
         Wait::Ready => log::info!("subscribed to {:?} at {ep}", cfg.topics),
         Wait::Stopped => return Ok(tally_outcome(&tally, 0, Duration::ZERO, Some(None), false)),
         Wait::TimedOut => bail!(

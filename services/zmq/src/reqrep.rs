@@ -129,7 +129,11 @@ pub fn run_client(cfg: &ClientConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     req.connect(&ep)
         .with_context(|| format!("connecting to {ep}"))?;
     let mut summary = Summary::default();
-    match monitor.wait_handshakes(1, stop, Some(cfg.retry))? {
+    let wait = monitor.wait_handshakes(1, stop, Some(cfg.retry))?;
+    // Stopped, not dropped: libzmq's I/O thread blocks for good on the next event (this socket's
+    // disconnect, or its close when a retry replaces it) sent to a monitor that was closed.
+    monitor.stop(&req)?;
+    match wait {
         Wait::Ready => {}
         Wait::Stopped => {
             return Ok(Outcome {
@@ -142,8 +146,6 @@ pub fn run_client(cfg: &ClientConfig, stop: &Stop) -> anyhow::Result<Outcome> {
             cfg.retry.as_secs_f64()
         ),
     }
-    // The monitor stays open until the end: libzmq's I/O thread blocks on sending a monitor event
-    // (the first socket's disconnect) to a monitor that was closed.
     // The receive timeout is the wait between attempts: no further pause.
     let mut backoff = Backoff::new(format!("resending to {ep}"), cfg.retries)
         .pauses(Duration::ZERO, Duration::ZERO);
