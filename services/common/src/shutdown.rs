@@ -3,6 +3,7 @@
 //! [`Stop::requested`]; loops that block on sockets (the ZeroMQ ends, the capture sidecar) check
 //! [`Stop::is_set`] between short socket timeouts.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -14,6 +15,9 @@ use tokio::sync::watch;
 /// came before a wait began is not lost.
 #[derive(Clone)]
 pub struct Stop {
+    /// Read on every message by the blocking loops: one atomic load, no lock.
+    set: Arc<AtomicBool>,
+    /// Wakes the async waiters.
     tx: Arc<watch::Sender<bool>>,
 }
 
@@ -25,14 +29,14 @@ impl Stop {
         let stop = Stop::never();
         let mut signals =
             Signals::new([SIGTERM, SIGINT]).context("installing SIGTERM and SIGINT handlers")?;
-        let tx = Arc::clone(&stop.tx);
+        let signalled = stop.clone();
         std::thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
                 if let Some(sig) = signals.forever().next() {
                     let name = if sig == SIGTERM { "SIGTERM" } else { "SIGINT" };
                     log::info!("{name} received, shutting down");
-                    tx.send_replace(true);
+                    signalled.set();
                 }
             })
             .context("starting the signal thread")?;
@@ -42,17 +46,19 @@ impl Stop {
     /// A stop no signal sets, for tests and library callers (and [`Stop::set`] by hand).
     pub fn never() -> Stop {
         Stop {
+            set: Arc::new(AtomicBool::new(false)),
             tx: Arc::new(watch::channel(false).0),
         }
     }
 
     /// Requests the stop by hand, as a signal would.
     pub fn set(&self) {
+        self.set.store(true, Ordering::Relaxed);
         self.tx.send_replace(true);
     }
 
     pub fn is_set(&self) -> bool {
-        *self.tx.borrow()
+        self.set.load(Ordering::Relaxed)
     }
 
     /// Completes once the stop has been requested.
