@@ -36,6 +36,19 @@ pub fn parse_args<T: clap::Parser>() -> T {
     })
 }
 
+/// The one convention for durations: every duration flag ends in `-secs` and takes seconds,
+/// decimals allowed (`--timeout-secs 0.25`), with the environment fallback of the same name in
+/// capitals (`TIMEOUT_SECS`). Used as clap's parser, so the config field is a `Duration`:
+/// `#[arg(long, env = "TIMEOUT_SECS", default_value = "3", value_parser = common::secs)]`.
+pub fn secs(value: &str) -> Result<std::time::Duration, String> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("{value:?} is not a number of seconds (such as 2 or 0.25)"))
+}
+
 /// Initialises env_logger with `RUST_LOG=info` unless the environment says otherwise.
 pub fn init_logging() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
@@ -68,4 +81,19 @@ where
             .map_err(anyhow::Error::from)?
             .block_on(body)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn durations_are_seconds_with_decimals_and_anything_else_is_refused() {
+        assert_eq!(super::secs("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(super::secs("0.25"), Ok(Duration::from_millis(250)));
+        for bad in ["-1", "abc", "", "inf", "NaN", "1s"] {
+            let err = super::secs(bad).unwrap_err();
+            assert!(err.contains("not a number of seconds"), "{bad}: {err}");
+        }
+    }
 }
