@@ -1,7 +1,7 @@
 # The verbs users type. Each recipe is a line or two; the work lives in scripts/ and in `pola`.
-MODELS := mqtt tcp rest reqrep pushpull pubsub
-# The encrypted twins: captures/<variant>.pcapng, with the TLS secrets that decrypt it inside.
-VARIANTS := mqtt-tls rest-tls
+# models.tsv is the one list of models: the plain ones, and their encrypted twins (twin_of set).
+MODELS := $(shell awk '!/^\#/ && NF && $$2 == "-" {print $$1}' models.tsv)
+VARIANTS := $(shell awk '!/^\#/ && NF && $$2 != "-" {print $$1}' models.tsv)
 .PHONY: setup build test test-unit test-captures test-faults images up down capture faults faults-list report bench bench-quick profile wireshark live
 
 setup:            ## install what pola needs on a fresh Debian machine (apt, Compose v2, Rust crates)

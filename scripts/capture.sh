@@ -10,8 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MODELS=(mqtt tcp rest reqrep pushpull pubsub)
-VARIANTS=(mqtt-tls rest-tls)
+# models.tsv is the one list of models: the plain ones, then their encrypted twins.
+table() { awk "!/^#/ && NF && $1" models.tsv; }
+mapfile -t MODELS < <(table '$2 == "-" {print $1}')
+mapfile -t VARIANTS < <(table '$2 != "-" {print $1}')
 ALL=$(IFS=,; echo "${MODELS[*]}")
 POLA=./target/release/pola
 
@@ -28,11 +30,15 @@ docker compose version >/dev/null 2>&1 || die "Compose v2 (docker compose) is mi
 # How long a run's clients may take before the run fails instead of hanging.
 RUN_SECS=${CAPTURE_RUN_SECS:-600}
 
-# The compose command for a set of profiles ("mqtt" or "mqtt,tcp,...").
-dc() { COMPOSE_PROFILES=$1 docker compose "${@:2}"; }
+# The compose command for a set of profiles ("mqtt", "mqtt,tcp,..." or "*" for all), killed if
+# it runs past DC_SECS (120 s unless the caller says otherwise).
+dc() { timeout -k 10 "${DC_SECS:-120}" env COMPOSE_PROFILES="$1" docker compose "${@:2}"; }
 
-# Fault runs (scripts/fault.sh) may have started the services of the fault-<model> profiles too.
-down() { timeout -k 10 120 env COMPOSE_PROFILES="$ALL,mqtt-tls,rest-tls,fault-mqtt,fault-pubsub" docker compose down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true; }
+# Every profile, the fault runs' own (scripts/fault.sh) included.
+down() { dc '*' down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true; }
+
+# True if the model's ports carry TLS (an encrypted twin whose capture gets its secrets).
+is_tls() { [[ $(awk -v m="$1" '!/^#/ && $1 == m {print $4}' models.tsv) == tls ]]; }
 
 # Shows why a run failed: every container that exited non-zero, with its last log lines.
 explain_failure() {
@@ -94,7 +100,7 @@ report() {
     if [[ $code == 0 && -f captures/$model.pcap && $line == *captured=* ]]; then
       write_hosts "$model"
       local file=captures/$model.pcap
-      if [[ $model == *-tls ]]; then
+      if is_tls "$model"; then
         embed_secrets "$model" || { ok=1; continue; }
         file=captures/$model.pcapng
       fi
@@ -122,13 +128,13 @@ run() {
   mkdir -p captures
   for model in ${profiles//,/ }; do
     rm -f "captures/$model.pcap" "captures/$model.pcap.part" "captures/$model.hosts"
-    [[ $model != *-tls ]] || prepare_tls "$model"
+    ! is_tls "$model" || prepare_tls "$model"
   done
   trap 'echo "capture: interrupted, cleaning up" >&2; down; exit 130' INT TERM
   # `up -d` returns once every service started, which for done-<model> means every client of the
   # model exited 0; a client that failed makes it fail here.
   local log; log=$(mktemp)
-  if ! timeout -k 10 "$RUN_SECS" env COMPOSE_PROFILES="$profiles" docker compose up -d --no-build >"$log" 2>&1; then
+  if ! DC_SECS=$RUN_SECS dc "$profiles" up -d --no-build >"$log" 2>&1; then
     echo "capture: docker compose up failed or its clients ran past $RUN_SECS s for $profiles: $(tail -n 1 "$log")" >&2
     explain_failure "$profiles"
     rm -f "$log"; down; return 1

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-}
-[[ -n $model ]] || { echo "usage: make live MODEL=pubsub (or mqtt, tcp, rest, reqrep, pushpull)" >&2; exit 2; }
+[[ -n $model ]] || { echo "usage: make live MODEL=<model>, one of: $(awk '!/^#/ && NF && $2 == "-" {print $1}' models.tsv | xargs)" >&2; exit 2; }
 part=captures/$model.pcap.part
 pola=./target/release/pola
 [[ -x $pola ]] || { echo "live: $pola not built (make build)" >&2; exit 1; }

@@ -1,7 +1,7 @@
 //! TCP streams: numbered in order of appearance (as Wireshark's `tcp.stream`), reassembled per
 //! direction by sequence number, and recognised by their first bytes: ZMTP by its greeting, MQTT
-//! by its CONNECT, HTTP by a method or status line, TLS by a handshake record; pola's ports
-//! (1883, 8080, 5555-5558, and 8883 and 8443 for TLS) only
+//! by its CONNECT, HTTP by a method or status line, TLS by a handshake record; pola's ports (the
+//! table of models, `common::models`: 1883, 8080, 5555-5558, 8883 and 8443 for TLS...) only
 //! decide for streams that begin mid-capture, so garbage there shows up as "malformed".
 
 use std::collections::HashMap;
@@ -130,12 +130,11 @@ impl Stream {
             Protocol::Mqtt => Some(Model::Mqtt),
             Protocol::Http => Some(Model::Rest),
             Protocol::Raw => Some(Model::Tcp),
-            // The encrypted twins of MQTT and REST, told by their ports.
-            Protocol::Tls => match self.server.port() {
-                8883 => Some(Model::Mqtt),
-                8443 => Some(Model::Rest),
-                _ => None,
-            },
+            // An encrypted twin, told by its port: the model it repeats.
+            Protocol::Tls => {
+                let row = common::models::by_port(self.server.port())?;
+                Model::from_name(row.twin_of.unwrap_or(row.name))
+            }
             Protocol::Zmtp => {
                 let [a, b] = self.socket_types();
                 match a.or(b)? {
@@ -165,10 +164,16 @@ pub struct Seen<'a> {
 /// starts mid-connection, or garbage sent to a pola service).
 pub fn protocol_by_port(port: u16) -> Option<Protocol> {
     match port {
-        1883 => Some(Protocol::Mqtt),
-        80 | 8080 => Some(Protocol::Http),
-        443 | 8443 | 8883 => Some(Protocol::Tls),
-        5555..=5558 => Some(Protocol::Zmtp),
+        80 => return Some(Protocol::Http),
+        443 => return Some(Protocol::Tls),
+        _ => {}
+    }
+    match common::models::by_port(port)?.protocol {
+        "mqtt" => Some(Protocol::Mqtt),
+        "http" => Some(Protocol::Http),
+        "zmtp" => Some(Protocol::Zmtp),
+        "tls" => Some(Protocol::Tls),
+        // Plain TCP has no first bytes to tell it by; it stays raw wherever it starts.
         _ => None,
     }
 }

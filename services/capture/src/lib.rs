@@ -3,11 +3,10 @@
 //!
 //! Start with [`sidecar::run`] (the whole life of a capture), then [`stats`] (what tcpdump says
 //! when it stops, and why it decides whether the pcap is kept), [`privs`] (capturing as the user
-//! who owns `captures/`), [`models`] (ports per model) and [`fault`] (the network faults injected
-//! from the same namespace).
+//! who owns `captures/`) and [`fault`] (the network faults injected from the same namespace).
+//! Each model's ports come from the one table, `common::models`.
 
 pub mod fault;
-pub mod models;
 pub mod privs;
 pub mod sidecar;
 pub mod stats;

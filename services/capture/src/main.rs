@@ -65,10 +65,10 @@ enum Cmd {
 
 fn main() -> ExitCode {
     common::run(|| {
-        let args = Args::parse();
+        let args: Args = common::parse_args();
         let filter = match args.filter {
             Some(filter) => filter,
-            None => pola_capture::models::filter(&args.model)?.to_string(),
+            None => common::models::find(&args.model)?.filter(),
         };
         let done_file = args
             .done_file

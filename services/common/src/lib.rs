@@ -5,8 +5,10 @@
 //! [`retry`] (a peer that is not up yet), [`summary`] (the line every client ends with) and
 //! [`probe`] (the healthcheck a `FROM scratch` image runs, since it has no shell), and
 //! [`recovery`] (bounded, logged reconnects and duplicate counting for clients that survive faults),
-//! and [`tls`] (the lab CA and the rustls set-up of the encrypted variants).
+//! [`tls`] (the lab CA and the rustls set-up of the encrypted variants), and [`models`] (the one
+//! table of models, `models.tsv`).
 
+pub mod models;
 pub mod probe;
 pub mod recovery;
 pub mod retry;

@@ -109,3 +109,15 @@ fn first(items: &[String], n: usize) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_has_exactly_one_prover() {
+        let mut models: Vec<Model> = provers().iter().map(|p| p.model()).collect();
+        models.sort();
+        assert_eq!(models, Model::ALL.to_vec());
+    }
+}
