@@ -20,21 +20,31 @@ use crate::api::{Item, NewItem};
 /// Requests in one round of the walk.
 pub const STEPS: u64 = 8;
 
-/// What one run does.
-#[derive(Debug, Clone)]
+/// What one run does: the client's flags.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Config {
-    /// The API's HOST:PORT.
+    /// API address (HOST:PORT).
+    #[arg(long, env = "CONNECT", default_value = "127.0.0.1:8080")]
     pub connect: String,
+    /// Rounds of the walk; each round is 8 requests.
+    #[arg(long = "count", env = "COUNT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub rounds: u64,
-    /// Length of the item names sent (the payload size of creates and updates).
+    /// Bytes in each item name sent (sets the size of the create and update bodies).
+    #[arg(long, env = "SIZE", default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
     pub size: usize,
-    /// How long to keep retrying while the API is not up.
+    /// Seconds to keep retrying while the API is not up, then give up with exit 1.
+    #[arg(long = "retry-secs", env = "RETRY_SECS", default_value = "10", value_parser = common::secs)]
     pub retry: Duration,
-    /// How long one request may take before it counts as lost.
+    /// Seconds one request may take before it counts as lost.
+    #[arg(long = "timeout-secs", env = "TIMEOUT_SECS", default_value = "10", value_parser = common::secs)]
     pub timeout: Duration,
-    /// Attempts per outage for a request that got no answer (0: it is lost at once).
+    /// Attempts per outage for a GET, PUT or DELETE that got no answer, with a pause and a log
+    /// line each (0: lost at once). A POST is never sent again: its outcome is found out instead.
+    #[arg(long, env = "RETRIES", default_value_t = 0)]
     pub retries: u32,
-    /// HTTPS, trusting only the CA in this PEM file (plain HTTP without it).
+    /// Use HTTPS, trusting only the CA in this PEM file; the API's certificate must name the host
+    /// of --connect. Session secrets go to the file named by SSLKEYLOGFILE.
+    #[arg(long, env = "CA_FILE")]
     pub ca_file: Option<std::path::PathBuf>,
 }
 
