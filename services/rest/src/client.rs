@@ -224,6 +224,38 @@ impl Walk {
 
     /// One round; an error from a step means it failed and was already counted, or an outage.
     async fn round(&mut self, round: u64, size: usize) -> Result<(), RoundEnd> {
+        self.health().await?;
+        let item = self.create(round, size).await?;
+        let path = format!("/items/{}", item.id);
+        let listed = self
+            .call(
+                self.http.get(self.url("/items")),
+                StatusCode::OK,
+                "GET /items",
+            )
+            .await?;
+        let items: Vec<Item> = self.parse(listed, "GET /items body").await?;
+        self.check(items.contains(&item), "GET /items lists the new item")?;
+        self.read(
+            &path,
+            &item,
+            "GET /items/{id}",
+            "GET returns the created item",
+        )
+        .await?;
+        let updated = self.update(&path, &item, round, size).await?;
+        self.read(
+            &path,
+            &updated,
+            "GET /items/{id} after PUT",
+            "GET returns the update",
+        )
+        .await?;
+        self.delete(&path).await
+    }
+
+    /// GET /health answers `{"status":"ok"}`.
+    async fn health(&mut self) -> Result<(), RoundEnd> {
         let health = self
             .call(
                 self.http.get(self.url("/health")),
@@ -234,8 +266,11 @@ impl Walk {
         self.check(
             json(health).await == Some(serde_json::json!({"status": "ok"})),
             "GET /health body",
-        )?;
+        )
+    }
 
+    /// POST /items: 201 with the item echoed and its Location.
+    async fn create(&mut self, round: u64, size: usize) -> Result<Item, RoundEnd> {
         let new = NewItem {
             name: name(round, "v1", size),
             quantity: round as u32,
@@ -257,39 +292,43 @@ impl Walk {
             item.name == new.name && item.quantity == new.quantity,
             "POST /items echoes the item",
         )?;
-        let path = format!("/items/{}", item.id);
         self.check(
-            location.as_deref() == Some(path.as_str()),
+            location == Some(format!("/items/{}", item.id)),
             "POST /items Location header",
         )?;
+        Ok(item)
+    }
 
-        let listed = self
-            .call(
-                self.http.get(self.url("/items")),
-                StatusCode::OK,
-                "GET /items",
-            )
-            .await?;
-        let items: Vec<Item> = self.parse(listed, "GET /items body").await?;
-        self.check(items.contains(&item), "GET /items lists the new item")?;
-
+    /// GET `path` answers 200 with `want`.
+    async fn read(
+        &mut self,
+        path: &str,
+        want: &Item,
+        what: &str,
+        check: &str,
+    ) -> Result<(), RoundEnd> {
         let read = self
-            .call(
-                self.http.get(self.url(&path)),
-                StatusCode::OK,
-                "GET /items/{id}",
-            )
+            .call(self.http.get(self.url(path)), StatusCode::OK, what)
             .await?;
         let got: Item = self.parse(read, "GET body").await?;
-        self.check(got == item, "GET returns the created item")?;
+        self.check(&got == want, check)
+    }
 
+    /// PUT `path` with the round's second name: 200 with the updated item, which it returns.
+    async fn update(
+        &mut self,
+        path: &str,
+        item: &Item,
+        round: u64,
+        size: usize,
+    ) -> Result<Item, RoundEnd> {
         let changed = NewItem {
             name: name(round, "v2", size),
             quantity: round as u32 + 1,
         };
         let updated = self
             .call(
-                self.http.put(self.url(&path)).json(&changed),
+                self.http.put(self.url(path)).json(&changed),
                 StatusCode::OK,
                 "PUT /items/{id}",
             )
@@ -301,20 +340,14 @@ impl Walk {
         };
         let got: Item = self.parse(updated, "PUT body").await?;
         self.check(got == want, "PUT returns the updated item")?;
+        Ok(want)
+    }
 
-        let read = self
-            .call(
-                self.http.get(self.url(&path)),
-                StatusCode::OK,
-                "GET /items/{id} after PUT",
-            )
-            .await?;
-        let got: Item = self.parse(read, "GET body").await?;
-        self.check(got == want, "GET returns the update")?;
-
+    /// DELETE `path`: 204 with no body, and a GET after it 404 with a JSON error.
+    async fn delete(&mut self, path: &str) -> Result<(), RoundEnd> {
         let deleted = self
             .call(
-                self.http.delete(self.url(&path)),
+                self.http.delete(self.url(path)),
                 StatusCode::NO_CONTENT,
                 "DELETE /items/{id}",
             )
@@ -323,10 +356,9 @@ impl Walk {
             deleted.bytes().await.map(|b| b.is_empty()).unwrap_or(false),
             "DELETE has no body",
         )?;
-
         let gone = self
             .call(
-                self.http.get(self.url(&path)),
+                self.http.get(self.url(path)),
                 StatusCode::NOT_FOUND,
                 "GET deleted item",
             )
