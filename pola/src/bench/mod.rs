@@ -50,6 +50,9 @@ pub struct Args {
     /// PUSH/PULL and PUB/SUB sections as `baseline`, so a before/after ratio shares one machine state.
     #[arg(long, env = "POLA_BASELINE_BIN_DIR")]
     pub baseline_bin_dir: Option<PathBuf>,
+    /// Seconds of the MQTT steady-load run (default 60, 2 with --quick; 0 skips it).
+    #[arg(long, env = "MQTT_STEADY_SECS", value_parser = common::secs)]
+    pub mqtt_steady_secs: Option<std::time::Duration>,
 }
 
 /// Counts and durations of one run: the default fits in 5 minutes on 2 cores, `--quick` in seconds.
@@ -66,8 +69,8 @@ pub struct Plan {
     pub broker_messages: usize,
     /// Seconds per run of the time-based peers (sockperf, wrk).
     pub peer_secs: u64,
-    /// Seconds of steady MQTT load whose broker RSS is compared with the warm one.
-    pub steady_secs: u64,
+    /// Steady MQTT load whose broker RSS is compared with the warm one (zero: no such run).
+    pub steady: std::time::Duration,
     pub rest_conns: Vec<usize>,
     pub subscribers: Vec<usize>,
 }
@@ -82,7 +85,7 @@ impl Plan {
             messages: 200_000,
             broker_messages: 20_000,
             peer_secs: 3,
-            steady_secs: 60,
+            steady: std::time::Duration::from_secs(60),
             rest_conns: vec![1, 4, 16],
             subscribers: vec![1, 4],
         };
@@ -93,7 +96,7 @@ impl Plan {
                 messages: 2_000,
                 broker_messages: 300,
                 peer_secs: 1,
-                steady_secs: 2,
+                steady: std::time::Duration::from_secs(2),
                 ..base
             }
         } else {
@@ -138,7 +141,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .context("pola has no folder")?
             .to_path_buf(),
     };
-    let plan = Plan::new(args.quick);
+    let mut plan = Plan::new(args.quick);
+    if let Some(steady) = args.mqtt_steady_secs {
+        plan.steady = steady;
+    }
     let chosen: Vec<&str> = MODELS
         .iter()
         .copied()

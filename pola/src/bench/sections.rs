@@ -744,11 +744,13 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
                 )]
             }),
         );
-        bar.set_message(format!("{broker_name} steady load"));
-        out.take(
-            &format!("mqtt {broker_name} steady load"),
-            steady_load(ctx, &broker, &addr, broker_name, label),
-        );
+        if !p.steady.is_zero() {
+            bar.set_message(format!("{broker_name} steady load"));
+            out.take(
+                &format!("mqtt {broker_name} steady load"),
+                steady_load(ctx, &broker, &addr, broker_name, label),
+            );
+        }
         bar.inc(1);
         broker.terminate();
     }
@@ -762,7 +764,7 @@ fn candidate_broker(path: &std::path::Path, name: &str) -> anyhow::Result<(Runni
     Ok((server, addr))
 }
 
-/// QoS 1, 1 KiB throughput runs back to back for `steady_secs`: the broker's RSS after the first
+/// QoS 1, 1 KiB throughput runs back to back for the plan's `steady` time: the broker's RSS after the first
 /// run (warm) and at the end (steady), so memory that grows with traffic shows as a ratio.
 fn steady_load(
     ctx: &Context,
@@ -784,14 +786,14 @@ fn steady_load(
     let warm = broker.rss_kib()?;
     let start = std::time::Instant::now();
     let mut runs = 0;
-    while start.elapsed().as_secs() < p.steady_secs {
+    while start.elapsed() < p.steady {
         run()?;
         runs += 1;
     }
     let end = broker.rss_kib()?;
     let how = format!(
-        "{label} VmRSS after one warm-up run, then after {runs} more QoS 1 1 KiB runs ({} s)",
-        p.steady_secs
+        "{label} VmRSS after one warm-up run, then after {runs} more QoS 1 1 KiB runs ({:.0} s)",
+        p.steady.as_secs_f64()
     );
     Ok(vec![
         fig("mqtt", "rss", 1024, name, "warm", warm as f64, "KiB", &how),

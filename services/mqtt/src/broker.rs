@@ -34,9 +34,9 @@ pub struct Args {
     #[arg(long, env = "MAX_PAYLOAD", default_value_t = crate::MAX_PACKET)]
     pub max_payload: usize,
 
-    /// Milliseconds a new connection may take to send CONNECT before the broker closes it.
-    #[arg(long, env = "CONNECT_TIMEOUT_MS", default_value_t = 5000)]
-    pub connect_timeout_ms: u16,
+    /// Seconds a new connection may take to send CONNECT before the broker closes it.
+    #[arg(long, env = "CONNECT_TIMEOUT_SECS", default_value = "5", value_parser = common::secs)]
+    pub connect_timeout_secs: Duration,
 
     /// Directory for sessions, subscriptions, queued and retained messages (kept across
     /// restarts). Without it they go to a temporary directory removed when the broker stops.
@@ -90,7 +90,7 @@ fn listener(name: &str, addr: SocketAddr, args: &Args) -> anyhow::Result<rmqtt::
         // FIN_WAIT_2 (a kill with clients connected), as Mosquitto does.
         .reuseaddr(Some(true))
         .max_packet_size(max_packet)
-        .handshake_timeout(Duration::from_millis(args.connect_timeout_ms.into()))
+        .handshake_timeout(args.connect_timeout_secs)
         .allow_zero_keepalive(true)
         .max_inflight(NonZeroU16::new(MAX_INFLIGHT).expect("non-zero"))
         .max_mqueue_len(MAX_QUEUED)
@@ -202,6 +202,19 @@ async fn start(args: &Args, data: &Path) -> anyhow::Result<tokio::task::JoinHand
             log::error!("broker: {err}");
         }
     }))
+}
+
+/// The broker's tokio runtime: one thread, as Mosquitto's one event loop. rmqtt serves each
+/// connection in its own task and hands every PUBLISH from the publisher's task to each
+/// subscriber's task through a channel; on a multi-threaded runtime those tasks sit on different
+/// workers, so each message costs a cross-thread wake-up (a futex call and a context switch).
+/// Measured in `pola bench`, one thread halves the QoS 0 p50 and keeps RSS lower (fewer malloc
+/// arenas). sled and the session-storage plugin keep their own threads for disk work.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")
 }
 
 /// Runs the broker until SIGTERM or SIGINT (Ok) or until it dies (Err).

@@ -3,12 +3,12 @@
 
 use std::process::ExitCode;
 
-use pola_mqtt::broker::{serve, Args};
+use pola_mqtt::broker::{runtime, serve, Args};
 
 fn main() -> ExitCode {
     let args: Args = common::parse_args();
     if args.probe {
         return common::run(|| common::probe::probe(&args.listen));
     }
-    common::run_async(serve(args))
+    common::run(|| runtime()?.block_on(serve(args)))
 }
