@@ -2,7 +2,9 @@
 //!
 //! One port serves MQTT 3.1.1 and 5.0 (rmqtt reads the protocol level of each CONNECT). The
 //! retainer and session-storage plugins keep retained messages, sessions, subscriptions and
-//! queued QoS 1/2 messages in sled databases under `--data-dir`, so a restart loses none of them.
+//! queued QoS 1/2 messages in sled databases under `--data-dir`, so a restart loses none of them;
+//! on SIGTERM the broker first closes every connection, so that the messages in flight to online
+//! subscribers are stored too.
 //! With `--tls-cert` and `--tls-key` every listener speaks MQTT over TLS (rmqtt's rustls listener;
 //! the `mqtt-tls` variant listens on 8883, MQTT's TLS port).
 
@@ -67,8 +69,13 @@ const MAX_INFLIGHT: u16 = 100;
 /// and 5 min) would drop what Mosquitto keeps.
 const KEEP: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// sled writes its log to disk every 500 ms (its default); a stop waits two of those.
+/// sled writes its log to disk every 500 ms (its default); a stop waits two of those after the
+/// last connection was closed.
 const FLUSH_WAIT: Duration = Duration::from_millis(1000);
+
+/// How long a stop keeps closing connections, so that a client reconnecting at once is closed
+/// again (and its session stored again) before the broker exits.
+const CLOSE_FOR: Duration = Duration::from_millis(500);
 
 /// Resolves a listen address given as `HOST:PORT`.
 pub fn resolve(listen: &str) -> anyhow::Result<SocketAddr> {
@@ -152,7 +159,10 @@ impl Drop for DataDir {
 }
 
 /// Starts rmqtt with its plugins; returns once the listeners are bound (errors name the address).
-async fn start(args: &Args, data: &Path) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+async fn start(
+    args: &Args,
+    data: &Path,
+) -> anyhow::Result<(ServerContext, tokio::task::JoinHandle<()>)> {
     let v4 = resolve(&args.listen)?;
     let v5 = args.listen_v5.as_deref().map(resolve).transpose()?;
     for addr in std::iter::once(v4).chain(v5) {
@@ -182,7 +192,7 @@ async fn start(args: &Args, data: &Path) -> anyhow::Result<tokio::task::JoinHand
     rmqtt_session_storage::register(&scx, true, false)
         .await
         .map_err(|err| anyhow!("starting the session store: {err}"))?;
-    let mut server = MqttServer::new(scx).listener_by_id(listener("tcp", v4, args)?, 1);
+    let mut server = MqttServer::new(scx.clone()).listener_by_id(listener("tcp", v4, args)?, 1);
     if let Some(addr) = v5 {
         server = server.listener_by_id(listener("tcp2", addr, args)?, 2);
     }
@@ -197,11 +207,36 @@ async fn start(args: &Args, data: &Path) -> anyhow::Result<tokio::task::JoinHand
         },
         data.display()
     );
-    Ok(tokio::spawn(async move {
+    let running = tokio::spawn(async move {
         if let Err(err) = server.run().await {
             log::error!("broker: {err}");
         }
-    }))
+    });
+    Ok((scx, running))
+}
+
+/// Closes every client connection as if the client had gone: rmqtt then takes each persistent
+/// session offline the usual way, and the session-storage plugin stores the session and the
+/// QoS 1/2 messages still in flight to it (its `OfflineInflightMessages` hook), so they are
+/// delivered again after a restart. Returns how many connections were closed.
+async fn close_connections(scx: &ServerContext) -> usize {
+    let shared = scx.extends.shared().await;
+    let mut closed = 0;
+    for entry in shared.iter() {
+        if !entry.is_connected().await {
+            continue;
+        }
+        if let Some(tx) = entry.tx() {
+            let reason = rmqtt::types::Reason::from_static("broker stopping");
+            if tx
+                .unbounded_send(rmqtt::types::Message::Closed(reason))
+                .is_ok()
+            {
+                closed += 1;
+            }
+        }
+    }
+    closed
 }
 
 /// The broker's tokio runtime: one thread, as Mosquitto's one event loop. rmqtt serves each
@@ -221,10 +256,17 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub async fn serve(args: Args) -> anyhow::Result<()> {
     let stop = crate::Stop::install()?;
     let data = DataDir::new(args.data_dir.as_deref())?;
-    let running = start(&args, &data.path).await?;
+    let (scx, running) = start(&args, &data.path).await?;
     let listen = &args.listen;
     tokio::select! {
         _ = stop.requested() => {
+            let until = tokio::time::Instant::now() + CLOSE_FOR;
+            let mut closed = 0;
+            while tokio::time::Instant::now() < until {
+                closed += close_connections(&scx).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            log::info!("MQTT broker: stopping, {closed} connection(s) closed and their sessions stored");
             // Stored state is written by background tasks and sled's periodic flush.
             tokio::time::sleep(FLUSH_WAIT).await;
             log::info!("MQTT broker: stopped");
