@@ -77,6 +77,10 @@ fn mqtt_qos2_shows_pubrec_pubrel_pubcomp() {
     check_mqtt(2);
 }
 
+/// An MQTT packet of a connection: its type by name (pola's names, which are tshark's), its topic
+/// (PUBLISH and SUBSCRIBE) and its QoS (PUBLISH).
+type Packet = (&'static str, String, Option<u8>);
+
 fn check_mqtt(qos: u8) {
     let model = &format!("mqtt (QoS {qos})");
     let count = 12;
@@ -106,8 +110,7 @@ fn check_mqtt(qos: u8) {
             "mqtt.qos",
         ],
     );
-    // Packets by name (pola's names, which are tshark's): (type, topic, QoS).
-    let mut streams: BTreeMap<String, Vec<(&str, String, Option<u8>)>> = BTreeMap::new();
+    let mut streams: BTreeMap<String, Vec<Packet>> = BTreeMap::new();
     for r in &rows {
         let mut topics = r[2].split(',').filter(|t| !t.is_empty());
         let mut qoses = r[3].split(',').filter(|q| !q.is_empty());
