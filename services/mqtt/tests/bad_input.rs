@@ -88,7 +88,7 @@ fn survives(broker_args: &[&str], bad: impl FnOnce(&str)) {
 fn text_that_looks_like_a_packet_header_is_refused_at_once() {
     // An HTTP request sent to the MQTT port: 'G' reads as a PUBACK header, and a connection
     // must start with CONNECT, so the broker closes it without waiting for more.
-    survives(&["--connect-timeout-ms", "1000"], |addr| {
+    survives(&["--connect-timeout-secs", "1"], |addr| {
         assert_eq!(
             send_and_read_until_closed(addr, b"GET / HTTP/1.1\r\nHost: broker\r\n\r\n"),
             b""
