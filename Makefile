@@ -35,7 +35,7 @@ down:             ## stop and remove every container and network of pola
 capture: images   ## capture every model, one after another
 	bash scripts/capture.sh $(MODELS)
 
-capture-%:        ## capture one model: make capture-mqtt (or tcp, rest, reqrep, pushpull, pubsub, mqtt-tls, rest-tls)
+capture-%:        ## capture one model: make capture-mqtt (or tcp, rest, reqrep, pushpull, pubsub, mqtt-tls, rest-tls, reqrep-curve, pubsub-curve)
 	@case " $(MODELS) $(VARIANTS) " in *" $* "*) ;; *) echo "unknown model '$*': valid models are $(MODELS) $(VARIANTS)" >&2; exit 2;; esac
 	@$(MAKE) --no-print-directory images
 	bash scripts/capture.sh $*

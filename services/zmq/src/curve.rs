@@ -6,6 +6,7 @@
 //! key pair and the server's public key. `pola certs` writes a lab set into `certs/curve/`.
 //! Without the flags every end speaks plain ZMTP (the NULL mechanism), as before.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -136,6 +137,26 @@ impl ClientKeys {
     }
 }
 
+/// The key pairs of the lab: the servers' (REP, XPUB) and the clients' (REQ, SUB).
+pub const PAIRS: [&str; 2] = ["server", "client"];
+
+/// Writes the lab's key pairs into `dir` unless all are there; true if it wrote them. The files
+/// are readable by all (the roles run as an unprivileged user in compose): lab keys, never
+/// committed.
+pub fn generate(dir: &Path) -> anyhow::Result<bool> {
+    let files = PAIRS
+        .iter()
+        .flat_map(|name| ["pub", "key"].map(|ext| dir.join(format!("{name}.{ext}"))));
+    if files.into_iter().all(|f| f.is_file()) {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for name in PAIRS {
+        write_key_pair(dir, name)?;
+    }
+    Ok(true)
+}
+
 /// Writes a new key pair from libzmq as `<name>.pub` and `<name>.key` in `dir` (Z85 text).
 pub fn write_key_pair(dir: &Path, name: &str) -> anyhow::Result<()> {
     check_curve()?;
@@ -145,6 +166,8 @@ pub fn write_key_pair(dir: &Path, name: &str) -> anyhow::Result<()> {
         let text = zmq::z85_encode(key).context("encoding a CURVE key")?;
         std::fs::write(&path, text + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("setting the mode of {}", path.display()))?;
     }
     Ok(())
 }
