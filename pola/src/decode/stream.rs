@@ -216,7 +216,12 @@ impl Stream {
             }
             Protocol::Zmtp => {
                 let [a, b] = self.socket_types();
-                match a.or(b)? {
+                let Some(socket_type) = a.or(b) else {
+                    // CURVE encrypts READY and its socket type: an encrypted twin, by its port.
+                    let row = common::models::by_port(self.server.port())?;
+                    return Model::from_name(row.twin_of?);
+                };
+                match socket_type {
                     "REQ" | "REP" | "DEALER" | "ROUTER" => Some(Model::Reqrep),
                     "PUSH" | "PULL" => Some(Model::Pushpull),
                     "PUB" | "SUB" | "XPUB" | "XSUB" => Some(Model::Pubsub),
