@@ -9,6 +9,7 @@ pub mod models;
 pub mod output;
 pub mod peers;
 pub mod procs;
+pub mod rules;
 pub mod sections;
 pub mod stats;
 pub mod zmq_runs;
