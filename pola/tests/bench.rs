@@ -8,6 +8,8 @@ use std::process::Command;
 
 use pola::bench::{peers, procs};
 
+mod support;
+
 fn pola() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pola"))
 }
@@ -197,4 +199,45 @@ fn tcpdump_capture_holds_every_packet_of_a_real_exchange() {
         String::from_utf8_lossy(&listed.stdout).lines().count() as u64,
         cap.packets
     );
+}
+
+#[test]
+fn the_chart_opens_in_chromium_with_every_label_inside_it() {
+    use pola::bench::output::svg;
+    use pola::bench::stats::{Metric, Model, Series, Side};
+    let mut figs = Vec::new();
+    for (i, size) in [64, 1024].into_iter().enumerate() {
+        let scale = 10f64.powi(i as i32);
+        for (model, by, variant) in [
+            (Model::Floor, Side::Floor, ""),
+            (Model::Rest, Side::Ours, "c=16"),
+            (Model::Rest, Side::peer("wrk"), "c=16"),
+            (Model::Pubsub, Side::peer("local_thr"), "subs=4"),
+            (Model::MqttTls, Side::Plain, "qos1"),
+            (Model::Mqtt, Side::peer("a-candidate-broker"), "qos2"),
+        ] {
+            let series = Series::new(model, size, by).variant(variant);
+            figs.push(series.figure(Metric::P50, 12.5 * scale, "test"));
+            figs.push(series.figure(Metric::MsgsPerS, 1_398_601.0 / scale, "test"));
+        }
+    }
+    let chart = svg(&figs, "pola bench <&> 'quoted' \"title\"");
+    assert!(
+        chart.contains("&lt;&amp;&gt; &#39;quoted&#39; &quot;title&quot;"),
+        "{chart}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("chart.html");
+    std::fs::write(
+        &page,
+        format!("<!DOCTYPE html><html><body>{chart}</body></html>"),
+    )
+    .unwrap();
+    let (texts, bad) = support::texts_outside_their_svg(&page, "svg");
+    // A label, a bar value per figure; the headings, ticks and legend besides.
+    assert!(
+        texts as usize > 2 * figs.len(),
+        "only {texts} texts measured"
+    );
+    assert!(bad.is_empty(), "texts outside the chart: {bad:#?}");
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::rules::{compare, Comparison, RULES};
 use super::stats::{Figure, Metric, Side};
+use crate::html::Svg;
 
 fn label(f: &Figure) -> String {
     let size = if f.size == 0 {
@@ -63,12 +64,6 @@ pub fn table(figs: &[Figure], rows: &[Comparison], missing: &[String]) -> String
     out
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// A horizontal bar chart on a log scale, one panel for round-trip p50 and one for msgs/s, each
 /// model's bars beside its floor and peer bars.
 pub fn svg(figs: &[Figure], title: &str) -> String {
@@ -87,15 +82,13 @@ pub fn svg(figs: &[Figure], title: &str) -> String {
         ),
     ];
     let (bar_h, left, width) = (16.0, 330.0, 520.0);
-    let mut body = String::new();
+    let mut svg = Svg::new();
+    svg.raw(r#"<rect width="100%" height="100%" fill="white"/>"#);
+    svg.text(10.0, 20.0, r#"font-size="14""#, title);
     let mut y = 40.0;
     for (heading, pick) in panels {
         let chosen: Vec<&Figure> = figs.iter().filter(|f| pick(f) && f.is_sane()).collect();
-        let _ = writeln!(
-            body,
-            r#"<text x="10" y="{y}" font-weight="bold">{}</text>"#,
-            escape(heading)
-        );
+        svg.text(10.0, y, r#"font-weight="bold""#, heading);
         y += 10.0;
         if chosen.is_empty() {
             y += 20.0;
@@ -122,39 +115,38 @@ pub fn svg(figs: &[Figure], title: &str) -> String {
                 Side::Floor => "#718096",
                 _ => "#dd6b20",
             };
-            let _ = writeln!(
-                body,
-                r#"<text x="{}" y="{}" text-anchor="end" font-size="11">{}</text><rect x="{left}" y="{y}" width="{:.1}" height="{}" fill="{colour}"/><text x="{:.1}" y="{}" font-size="10">{:.1}</text>"#,
+            let bar = scale(f.value).max(1.0);
+            let small = r#"font-size="11""#;
+            svg.text(
                 left - 6.0,
                 y + 12.0,
-                escape(&label(f)),
-                scale(f.value).max(1.0),
-                bar_h - 3.0,
-                left + scale(f.value).max(1.0) + 4.0,
+                &format!(r#"text-anchor="end" {small}"#),
+                &label(f),
+            );
+            svg.rect(
+                (left, y),
+                (bar, bar_h - 3.0),
+                &format!(r#"fill="{colour}""#),
+            );
+            svg.text(
+                left + bar + 4.0,
                 y + 11.0,
-                f.value
+                r#"font-size="10""#,
+                &format!("{:.1}", f.value),
             );
             y += bar_h;
         }
         for decade in lo as i32..=hi as i32 {
             let x = left + scale(10f64.powi(decade));
-            let _ = writeln!(
-                body,
-                r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{y}" stroke="#ccc"/><text x="{x:.1}" y="{}" font-size="10" text-anchor="middle">1e{decade}</text>"##,
-                y + 12.0
-            );
+            svg.line((x, top), (x, y), r##"stroke="#ccc""##);
+            let tick = r#"font-size="10" text-anchor="middle""#;
+            svg.text(x, y + 12.0, tick, &format!("1e{decade}"));
         }
         y += 40.0;
     }
-    format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{y}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="14">{}</text>
-<text x="10" y="{}" font-size="10">blue: pola, grey: floor, orange: peer tool</text>
-{body}</svg>
-"#,
-        left + width + 80.0,
-        escape(title),
-        y - 10.0
-    )
+    let legend = "blue: pola, grey: floor, orange: peer tool";
+    svg.text(10.0, y - 10.0, r#"font-size="10""#, legend);
+    svg.finish(left + width + 80.0, y, r#"font-family="sans-serif""#) + "\n"
 }
 
 /// Everything one run produced, with where and when.
