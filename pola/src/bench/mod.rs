@@ -12,6 +12,7 @@ pub mod procs;
 pub mod rules;
 pub mod sections;
 pub mod stats;
+pub mod twins;
 pub mod zmq_runs;
 
 use std::path::PathBuf;
@@ -21,8 +22,8 @@ use anyhow::Context;
 use stats::Figure;
 
 /// Every section, in the order a run takes them.
-pub const MODELS: [&str; 8] = [
-    "floor", "tcp", "rest", "reqrep", "pushpull", "pubsub", "mqtt", "capture",
+pub const MODELS: [&str; 9] = [
+    "floor", "tcp", "rest", "reqrep", "pushpull", "pubsub", "mqtt", "tls", "capture",
 ];
 
 #[derive(clap::Args, Debug)]
@@ -31,7 +32,7 @@ pub struct Args {
     /// (finite, non-zero); never judged on speed.
     #[arg(long, env = "POLA_QUICK")]
     pub quick: bool,
-    /// Only these sections, comma-separated (floor,tcp,rest,reqrep,pushpull,pubsub,mqtt,capture).
+    /// Only these sections, comma-separated (floor,tcp,rest,reqrep,pushpull,pubsub,mqtt,tls,capture).
     #[arg(long, env = "POLA_ONLY", value_delimiter = ',')]
     pub only: Vec<String>,
     /// Where results.json and latest.svg are written.
@@ -71,6 +72,8 @@ pub struct Plan {
     pub steady_secs: u64,
     pub rest_conns: Vec<usize>,
     pub subscribers: Vec<usize>,
+    /// Fresh connections per side whose handshake is timed (plain and TLS).
+    pub handshakes: usize,
 }
 
 impl Plan {
@@ -86,6 +89,7 @@ impl Plan {
             steady_secs: 60,
             rest_conns: vec![1, 4, 16],
             subscribers: vec![1, 4],
+            handshakes: 40,
         };
         if quick {
             Plan {
@@ -95,6 +99,7 @@ impl Plan {
                 broker_messages: 300,
                 peer_secs: 1,
                 steady_secs: 2,
+                handshakes: 10,
                 ..base
             }
         } else {

@@ -25,7 +25,7 @@ pub struct Context {
     pub mqtt_candidates: Vec<(String, PathBuf)>,
     /// Our pipeline binaries of another build, measured beside ours (`--baseline-bin-dir`).
     pub baseline: Option<PathBuf>,
-    runtime: tokio::runtime::Runtime,
+    pub runtime: tokio::runtime::Runtime,
 }
 
 impl Context {
@@ -54,9 +54,20 @@ impl Context {
 
     /// Starts one of our servers on a free loopback port and waits until it accepts.
     fn server(&self, name: &str) -> anyhow::Result<(Running, String)> {
+        self.server_with(name, &[])
+    }
+
+    /// [`Context::server`] with further flags.
+    pub fn server_with(
+        &self,
+        name: &str,
+        flags: &[&std::ffi::OsStr],
+    ) -> anyhow::Result<(Running, String)> {
         let addr = format!("127.0.0.1:{}", free_port()?);
         let mut server = Running::spawn(
-            Command::new(self.bin(name)?).args(["--listen", &addr]),
+            Command::new(self.bin(name)?)
+                .args(["--listen", &addr])
+                .args(flags),
             name,
         )?;
         server.wait_listening(&addr)?;
@@ -70,8 +81,8 @@ impl Drop for Context {
     }
 }
 
-/// Blocks a latency run is cut into, alternating with the floor's.
-const BLOCKS: usize = 4;
+/// Blocks a latency run is cut into, alternating with the floor's (or with its plain twin's).
+pub const BLOCKS: usize = 4;
 
 /// A model's round trips measured in [`BLOCKS`] blocks alternating with blocks of the floor's
 /// ping-pong, filed under that model: on a shared machine the load changes by the second, and a
@@ -153,6 +164,7 @@ pub fn run_all(ctx: &Context, chosen: &[&str]) -> Outcome {
             "pushpull" => section_pushpull(ctx, &bar, &mut outcome, &mut captures),
             "pubsub" => section_pubsub(ctx, &bar, &mut outcome, &mut captures),
             "mqtt" => section_mqtt(ctx, &bar, &mut outcome, &mut captures),
+            "tls" => super::twins::section(ctx, &bar, &mut outcome),
             "capture" => section_capture(ctx, &bar, &mut outcome, &captures),
             _ => step("unknown"),
         }
@@ -247,30 +259,31 @@ fn section_rest(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
         Err(err) => return out.take("rest", Err(err)),
     };
     for &size in &p.sizes {
-        let url = match ctx
-            .runtime
-            .block_on(models::rest_item(&format!("http://{addr}"), size))
-        {
-            Ok(url) => url,
-            Err(err) => {
-                out.take(&format!("rest {size} B"), Err(err));
-                continue;
-            }
-        };
+        let url =
+            match ctx
+                .runtime
+                .block_on(models::rest_item(&format!("http://{addr}"), None, size))
+            {
+                Ok(url) => url,
+                Err(err) => {
+                    out.take(&format!("rest {size} B"), Err(err));
+                    continue;
+                }
+            };
         let most = *p.rest_conns.iter().max().unwrap_or(&1);
         let filter = format!("tcp port {}", addr.rsplit(':').next().unwrap_or_default());
         out.take(
             &format!("rest capture {size} B"),
             capture_run(ctx, captures, Model::Rest, size, |pcap| {
                 capture::maybe(Some(pcap), &filter, || {
-                    let run = models::rest_throughput(&url, most, p.broker_messages);
+                    let run = models::rest_throughput(&url, None, most, p.broker_messages);
                     ctx.runtime.block_on(run)
                 })
             }),
         );
         bar.set_message(format!("reqwest latency {size} B"));
         out.take(&format!("rest latency {size} B"), (|| {
-            let (s, floor_figs) = alternating(ctx, Model::Rest, size, |w, n| ctx.runtime.block_on(models::rest_latency(&url, w, n)))?;
+            let (s, floor_figs) = alternating(ctx, Model::Rest, size, |w, n| ctx.runtime.block_on(models::rest_latency(&url, None, w, n)))?;
             let how = format!("rest-api, GET /items/ID of a {size} B item, one keep-alive reqwest client, one request in flight");
             let mut figs = Series::new(Model::Rest, size, Side::Ours).latency(s, &how);
             figs.extend(floor_figs);
@@ -281,7 +294,7 @@ fn section_rest(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
             let variant = format!("c={conns}");
             bar.set_message(format!("reqwest {variant} {size} B"));
             out.take(&format!("rest throughput {variant} {size} B"), ctx.runtime.block_on(async {
-                let rps = models::rest_throughput(&url, conns, p.broker_messages).await?;
+                let rps = models::rest_throughput(&url, None, conns, p.broker_messages).await?;
                 let how = format!("rest-api, {} GETs of a {size} B item over {conns} reqwest keep-alive connections", p.broker_messages);
                 Ok(vec![Series::new(Model::Rest, size, Side::Ours).variant(&variant).figure(Metric::MsgsPerS, rps, &how)])
             }));
@@ -560,8 +573,13 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
                         &format!("mqtt capture {size} B"),
                         capture_run(ctx, captures, Model::Mqtt, size, |pcap| {
                             capture::maybe(Some(pcap), &filter, || {
-                                let run =
-                                    models::mqtt_throughput(&addr, qos, size, p.broker_messages);
+                                let run = models::mqtt_throughput(
+                                    &addr,
+                                    None,
+                                    qos,
+                                    size,
+                                    p.broker_messages,
+                                );
                                 ctx.runtime.block_on(run).map(|(rate, _lost)| rate)
                             })
                         }),
@@ -570,7 +588,7 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
                 bar.set_message(format!("{broker_name} {variant} {size} B"));
                 out.take(&format!("mqtt {broker_name} {variant} {size} B"), (|| {
                     let (s, floor_figs) = alternating(ctx, Model::Mqtt, size, |w, n| {
-                        ctx.runtime.block_on(models::mqtt_latency(&addr, qos, size, w, n))
+                        ctx.runtime.block_on(models::mqtt_latency(&addr, None, qos, size, w, n))
                     })?;
                     let how = format!("{label}; rumqttc publisher and subscriber in pola bench, one message in flight");
                     let series = Series::new(Model::Mqtt, size, *side).variant(variant);
@@ -578,7 +596,7 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
                     if *side == Side::Ours && qos == QoS::AtMostOnce {
                         figs.extend(floor_figs);
                     }
-                    let run = models::mqtt_throughput(&addr, qos, size, p.broker_messages);
+                    let run = models::mqtt_throughput(&addr, None, qos, size, p.broker_messages);
                     let (rate, lost) = ctx.runtime.block_on(run)?;
                     let how = format!("{label}; {} rumqttc publishes back to back, rate of delivery", p.broker_messages);
                     figs.push(series.figure(Metric::MsgsPerS, rate, &how));
@@ -629,6 +647,7 @@ fn steady_load(
     let run = || {
         ctx.runtime.block_on(models::mqtt_throughput(
             addr,
+            None,
             QoS::AtLeastOnce,
             1024,
             p.broker_messages,

@@ -98,10 +98,10 @@ impl Metric {
         }
     }
 
-    /// Counts of losses and drops may be zero, which is their goal; every other figure must be
-    /// above zero to be a measurement.
+    /// Counts of losses and drops may be zero, which is their goal, and a CPU share may round to
+    /// zero clock ticks in a short run; every other figure must be above zero to be a measurement.
     fn zero_ok(self) -> bool {
-        matches!(self, Metric::Lost | Metric::KernelDrops)
+        matches!(self, Metric::Lost | Metric::KernelDrops | Metric::Cpu)
     }
 }
 
@@ -234,6 +234,11 @@ impl Series {
             variant: variant.into(),
             ..self
         }
+    }
+
+    /// The same series measured by `by`.
+    pub fn by(&self, by: Side) -> Series {
+        Series { by, ..self.clone() }
     }
 
     /// The figure of `metric` in this series; `how` says what measured it.
