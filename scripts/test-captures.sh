@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The capture tests: every model and encrypted twin in compose, every pcap judged with tshark
-# (services/capture/tests/captures.rs and tls_captures.rs, ignored by plain `cargo test`), one model at a time since
+# (compose-tests/tests/captures.rs and tls_captures.rs, ignored by plain `cargo test`), one model at a time since
 # each run takes the compose project down and up. Needs the images: `make images` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."

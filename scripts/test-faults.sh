@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fault scenarios' tests (services/capture/tests/faults.rs, ignored by plain `cargo test`): every
+# The fault scenarios' tests (compose-tests/tests/faults.rs, ignored by plain `cargo test`): every
 # scenario of scripts/faults.tsv run in compose and judged by its clients' lines and by tshark, one at
 # a time since each run takes the compose project down and up. Needs the images: `make images` first.
 set -euo pipefail

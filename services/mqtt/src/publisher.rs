@@ -66,8 +66,8 @@ pub struct Args {
     pub client_id: Option<String>,
 
     /// Seconds to keep retrying while the broker is not up, then exit 1.
-    #[arg(long, env = "RETRY_SECS", default_value_t = 10)]
-    pub retry_secs: u64,
+    #[arg(long = "retry-secs", env = "RETRY_SECS", default_value = "10", value_parser = common::secs)]
+    pub retry: Duration,
 
     #[command(flatten)]
     pub session: crate::Session,
@@ -162,7 +162,7 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
             false,
         ));
     }
-    let limit = Duration::from_secs(args.retry_secs);
+    let limit = args.retry;
     let mut run = Run::default();
     let (client, mut eventloop) = tokio::select! {
         connected = crate::connect(&options, &args.connect, limit) => connected?,

@@ -40,8 +40,8 @@ pub struct Args {
 
     /// Seconds to wait for the expected messages after subscribing, then report what is
     /// missing and exit 1.
-    #[arg(long, env = "TIMEOUT_SECS", default_value_t = 60)]
-    pub timeout_secs: u64,
+    #[arg(long = "timeout-secs", env = "TIMEOUT_SECS", default_value = "60", value_parser = common::secs)]
+    pub timeout: Duration,
 
     /// File to create once the broker has acknowledged the subscription (SUBACK).
     #[arg(long, env = "READY_FILE")]
@@ -52,8 +52,8 @@ pub struct Args {
     pub client_id: Option<String>,
 
     /// Seconds to keep retrying while the broker is not up, then exit 1.
-    #[arg(long, env = "RETRY_SECS", default_value_t = 10)]
-    pub retry_secs: u64,
+    #[arg(long = "retry-secs", env = "RETRY_SECS", default_value = "10", value_parser = common::secs)]
+    pub retry: Duration,
 
     #[command(flatten)]
     pub session: crate::Session,
@@ -88,7 +88,7 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
     let mut options = crate::client_options(&client_id, &args.connect)?;
     args.session.apply(&mut options);
     args.tls.apply(&mut options)?;
-    let limit = Duration::from_secs(args.retry_secs);
+    let limit = args.retry;
     let mut tally = Tally::default();
     let (client, mut eventloop) = tokio::select! {
         connected = crate::connect(&options, &args.connect, limit) => connected?,
@@ -130,7 +130,7 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
     );
     common::probe::mark_ready(args.ready_file.as_deref())?;
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout_secs);
+    let deadline = tokio::time::Instant::now() + args.timeout;
     let mut interrupted = false;
     let mut backoff = Backoff::new(
         format!("reconnecting to {}", args.connect),
@@ -142,7 +142,7 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
         let event = tokio::select! {
             event = eventloop.poll() => event,
             _ = tokio::time::sleep_until(deadline) => {
-                log::error!("timed out after {} s with {} of {} messages", args.timeout_secs, tally.received, args.count);
+                log::error!("timed out after {:.1} s with {} of {} messages", args.timeout.as_secs_f64(), tally.received, args.count);
                 break;
             }
             _ = stop.requested() => { interrupted = true; break; }

@@ -91,15 +91,18 @@ fn retained_messages_are_set_replaced_and_cleared() {
     let (_broker, addr) = broker(&[]);
     for v in VERSIONS {
         let topic = format!("retained/{v}");
+        // Each at QoS 1, so the broker has taken the PUBLISH (PUBACK) before the next client
+        // connects: MQTT orders one connection's messages, not two connections' at QoS 0, and a
+        // QoS 0 "first" still queued in the broker may land after "second".
         ok(
             "mosquitto_pub",
             &addr,
-            &["-V", v, "-t", &topic, "-r", "-m", "first"],
+            &["-V", v, "-q", "1", "-t", &topic, "-r", "-m", "first"],
         );
         ok(
             "mosquitto_pub",
             &addr,
-            &["-V", v, "-t", &topic, "-r", "-m", "second"],
+            &["-V", v, "-q", "1", "-t", &topic, "-r", "-m", "second"],
         );
         let second = format!("{topic} second");
         assert_eq!(
@@ -108,7 +111,11 @@ fn retained_messages_are_set_replaced_and_cleared() {
             "MQTT {v}: the second retained message did not replace the first"
         );
         // An empty retained message clears it: a new subscriber then gets nothing.
-        ok("mosquitto_pub", &addr, &["-V", v, "-t", &topic, "-r", "-n"]);
+        ok(
+            "mosquitto_pub",
+            &addr,
+            &["-V", v, "-q", "1", "-t", &topic, "-r", "-n"],
+        );
         assert_eq!(
             retained_settled(&addr, v, &topic, None),
             None,

@@ -239,6 +239,36 @@ pub async fn bind(listen: &str) -> anyhow::Result<std::net::TcpListener> {
         .with_context(|| format!("handing the socket of {listen} to actix"))
 }
 
+/// The API's flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address to listen on (HOST:PORT; port 0 picks a free one and logs it).
+    #[arg(long, env = "LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: String,
+    /// Largest accepted request body in bytes; a bigger one is refused with 413.
+    #[arg(long, env = "MAX_BODY", default_value_t = 64 * 1024, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
+    pub max_body: usize,
+    /// Worker threads serving requests.
+    #[arg(long, env = "WORKERS", default_value_t = 2, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
+    pub workers: usize,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert, PEM.
+    #[arg(long, env = "TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+/// Binds `cfg.listen` and serves the API, over TLS when `cfg` names a certificate, until `stop`.
+pub async fn run(cfg: &Config, stop: Stop) -> anyhow::Result<()> {
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => Some(common::tls::server_config(cert, key)?),
+        _ => None,
+    };
+    let listener = bind(&cfg.listen).await?;
+    serve_tls(listener, cfg.max_body, cfg.workers, tls, stop).await
+}
+
 /// Serves the API on `listener` until `stop` is requested; in-flight requests then get up to a
 /// second to finish, so the process exits well within compose's grace period.
 pub async fn serve(

@@ -20,21 +20,31 @@ use crate::api::{Item, NewItem};
 /// Requests in one round of the walk.
 pub const STEPS: u64 = 8;
 
-/// What one run does.
-#[derive(Debug, Clone)]
+/// What one run does: the client's flags.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Config {
-    /// The API's HOST:PORT.
+    /// API address (HOST:PORT).
+    #[arg(long, env = "CONNECT", default_value = "127.0.0.1:8080")]
     pub connect: String,
+    /// Rounds of the walk; each round is 8 requests.
+    #[arg(long = "count", env = "COUNT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub rounds: u64,
-    /// Length of the item names sent (the payload size of creates and updates).
+    /// Bytes in each item name sent (sets the size of the create and update bodies).
+    #[arg(long, env = "SIZE", default_value_t = 16, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
     pub size: usize,
-    /// How long to keep retrying while the API is not up.
+    /// Seconds to keep retrying while the API is not up, then give up with exit 1.
+    #[arg(long = "retry-secs", env = "RETRY_SECS", default_value = "10", value_parser = common::secs)]
     pub retry: Duration,
-    /// How long one request may take before it counts as lost.
+    /// Seconds one request may take before it counts as lost.
+    #[arg(long = "timeout-secs", env = "TIMEOUT_SECS", default_value = "10", value_parser = common::secs)]
     pub timeout: Duration,
-    /// Attempts per outage for a request that got no answer (0: it is lost at once).
+    /// Attempts per outage for a GET, PUT or DELETE that got no answer, with a pause and a log
+    /// line each (0: lost at once). A POST is never sent again: its outcome is found out instead.
+    #[arg(long, env = "RETRIES", default_value_t = 0)]
     pub retries: u32,
-    /// HTTPS, trusting only the CA in this PEM file (plain HTTP without it).
+    /// Use HTTPS, trusting only the CA in this PEM file; the API's certificate must name the host
+    /// of --connect. Session secrets go to the file named by SSLKEYLOGFILE.
+    #[arg(long, env = "CA_FILE")]
     pub ca_file: Option<std::path::PathBuf>,
 }
 
@@ -214,6 +224,38 @@ impl Walk {
 
     /// One round; an error from a step means it failed and was already counted, or an outage.
     async fn round(&mut self, round: u64, size: usize) -> Result<(), RoundEnd> {
+        self.health().await?;
+        let item = self.create(round, size).await?;
+        let path = format!("/items/{}", item.id);
+        let listed = self
+            .call(
+                self.http.get(self.url("/items")),
+                StatusCode::OK,
+                "GET /items",
+            )
+            .await?;
+        let items: Vec<Item> = self.parse(listed, "GET /items body").await?;
+        self.check(items.contains(&item), "GET /items lists the new item")?;
+        self.read(
+            &path,
+            &item,
+            "GET /items/{id}",
+            "GET returns the created item",
+        )
+        .await?;
+        let updated = self.update(&path, &item, round, size).await?;
+        self.read(
+            &path,
+            &updated,
+            "GET /items/{id} after PUT",
+            "GET returns the update",
+        )
+        .await?;
+        self.delete(&path).await
+    }
+
+    /// GET /health answers `{"status":"ok"}`.
+    async fn health(&mut self) -> Result<(), RoundEnd> {
         let health = self
             .call(
                 self.http.get(self.url("/health")),
@@ -224,8 +266,11 @@ impl Walk {
         self.check(
             json(health).await == Some(serde_json::json!({"status": "ok"})),
             "GET /health body",
-        )?;
+        )
+    }
 
+    /// POST /items: 201 with the item echoed and its Location.
+    async fn create(&mut self, round: u64, size: usize) -> Result<Item, RoundEnd> {
         let new = NewItem {
             name: name(round, "v1", size),
             quantity: round as u32,
@@ -247,39 +292,43 @@ impl Walk {
             item.name == new.name && item.quantity == new.quantity,
             "POST /items echoes the item",
         )?;
-        let path = format!("/items/{}", item.id);
         self.check(
-            location.as_deref() == Some(path.as_str()),
+            location == Some(format!("/items/{}", item.id)),
             "POST /items Location header",
         )?;
+        Ok(item)
+    }
 
-        let listed = self
-            .call(
-                self.http.get(self.url("/items")),
-                StatusCode::OK,
-                "GET /items",
-            )
-            .await?;
-        let items: Vec<Item> = self.parse(listed, "GET /items body").await?;
-        self.check(items.contains(&item), "GET /items lists the new item")?;
-
+    /// GET `path` answers 200 with `want`.
+    async fn read(
+        &mut self,
+        path: &str,
+        want: &Item,
+        what: &str,
+        check: &str,
+    ) -> Result<(), RoundEnd> {
         let read = self
-            .call(
-                self.http.get(self.url(&path)),
-                StatusCode::OK,
-                "GET /items/{id}",
-            )
+            .call(self.http.get(self.url(path)), StatusCode::OK, what)
             .await?;
         let got: Item = self.parse(read, "GET body").await?;
-        self.check(got == item, "GET returns the created item")?;
+        self.check(&got == want, check)
+    }
 
+    /// PUT `path` with the round's second name: 200 with the updated item, which it returns.
+    async fn update(
+        &mut self,
+        path: &str,
+        item: &Item,
+        round: u64,
+        size: usize,
+    ) -> Result<Item, RoundEnd> {
         let changed = NewItem {
             name: name(round, "v2", size),
             quantity: round as u32 + 1,
         };
         let updated = self
             .call(
-                self.http.put(self.url(&path)).json(&changed),
+                self.http.put(self.url(path)).json(&changed),
                 StatusCode::OK,
                 "PUT /items/{id}",
             )
@@ -291,20 +340,14 @@ impl Walk {
         };
         let got: Item = self.parse(updated, "PUT body").await?;
         self.check(got == want, "PUT returns the updated item")?;
+        Ok(want)
+    }
 
-        let read = self
-            .call(
-                self.http.get(self.url(&path)),
-                StatusCode::OK,
-                "GET /items/{id} after PUT",
-            )
-            .await?;
-        let got: Item = self.parse(read, "GET body").await?;
-        self.check(got == want, "GET returns the update")?;
-
+    /// DELETE `path`: 204 with no body, and a GET after it 404 with a JSON error.
+    async fn delete(&mut self, path: &str) -> Result<(), RoundEnd> {
         let deleted = self
             .call(
-                self.http.delete(self.url(&path)),
+                self.http.delete(self.url(path)),
                 StatusCode::NO_CONTENT,
                 "DELETE /items/{id}",
             )
@@ -313,10 +356,9 @@ impl Walk {
             deleted.bytes().await.map(|b| b.is_empty()).unwrap_or(false),
             "DELETE has no body",
         )?;
-
         let gone = self
             .call(
-                self.http.get(self.url(&path)),
+                self.http.get(self.url(path)),
                 StatusCode::NOT_FOUND,
                 "GET deleted item",
             )

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 
-use testkit::{assert_one_error_line, free_addr, start, Proc, Server};
+use testkit::{assert_one_error_line, start, Proc, Server};
 
 const API: &str = env!("CARGO_BIN_EXE_rest-api");
 const CLIENT: &str = env!("CARGO_BIN_EXE_rest-client");
@@ -122,47 +122,23 @@ fn sigterm_exits_0_with_a_keep_alive_connection_open() {
 
 #[test]
 fn port_in_use_exits_1_with_one_line() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    let out = Command::new(API)
-        .args(["--listen", &addr])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert_one_error_line(&String::from_utf8_lossy(&out.stderr), &[&addr, "in use"]);
+    testkit::assert_port_in_use_is_one_line(API);
 }
 
 #[test]
 fn client_with_no_api_gives_up_with_one_line() {
-    let addr = free_addr();
-    let out = Command::new(CLIENT)
-        .args(["--connect", &addr, "--retry-secs", "0.5"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        out.stdout.is_empty(),
-        "no summary for a walk that never started"
-    );
-    assert_one_error_line(&String::from_utf8_lossy(&out.stderr), &[&addr, "gave up"]);
+    testkit::assert_gives_up_with_one_line(CLIENT);
 }
 
 #[test]
 fn bad_flag_values_are_refused_by_name() {
-    let out = Command::new(API)
-        .args(["--max-body", "0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-body"));
-    let out = Command::new(CLIENT)
-        .args(["--count", "zero"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--count"), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+    testkit::assert_flag_refused(API, &["--max-body", "0"], &[]);
+    testkit::assert_flag_refused(CLIENT, &["--count", "zero"], &[]);
+    testkit::assert_flag_refused(
+        CLIENT,
+        &["--retry-secs", "soon"],
+        &["not a number of seconds"],
+    );
 }
 
 #[test]

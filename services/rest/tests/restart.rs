@@ -9,6 +9,9 @@ use testkit::{start, Proc};
 const API: &str = env!("CARGO_BIN_EXE_rest-api");
 const CLIENT: &str = env!("CARGO_BIN_EXE_rest-client");
 
+/// Rounds of 8 requests in a walk.
+const ROUNDS: u64 = 3000;
+
 /// Runs a client against an API that is stopped (so the walk cannot end first), killed, and
 /// started again on its port; returns the client's exit status, summary and stderr.
 fn walk_across_a_restart(
@@ -21,10 +24,18 @@ fn walk_across_a_restart(
     let addr = api.addr.clone();
     let client = Proc::spawn(
         CLIENT,
-        &["--connect", &addr, "--count", "600", "--retries", retries],
+        &[
+            "--connect",
+            &addr,
+            "--count",
+            &ROUNDS.to_string(),
+            "--retries",
+            retries,
+        ],
     );
     client.wait_for("connected to");
-    std::thread::sleep(Duration::from_millis(300));
+    // A walk takes over a second here (about 20,000 requests/s); the cut lands well inside it.
+    std::thread::sleep(Duration::from_millis(100));
     api.proc.signal("STOP");
     api.proc.signal("KILL");
     let _ = api.proc.finish();
@@ -52,7 +63,7 @@ fn a_retrying_client_loses_nothing_across_an_api_restart() {
     assert!(unknown <= 1, "{s:?}");
     let (sent, received): (u64, u64) = (s["sent"].parse().unwrap(), s["received"].parse().unwrap());
     assert_eq!(sent, received + unknown, "{s:?}");
-    assert!(received >= 600 * 8, "{s:?}");
+    assert!(received >= ROUNDS * 8, "{s:?}");
 }
 
 #[test]

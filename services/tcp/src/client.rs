@@ -7,21 +7,32 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use clap::builder::RangedU64ValueParser;
 use common::{Outcome, Stop, Summary};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
-/// What one run does.
-#[derive(Debug, Clone)]
+/// What one run does: the client's flags.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Config {
+    /// Echo server address (HOST:PORT).
+    #[arg(long, env = "CONNECT", default_value = "127.0.0.1:7000")]
     pub connect: String,
+    /// Number of messages to send in all.
+    #[arg(long, env = "COUNT", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: u64,
+    /// Bytes per message (each ends in a newline); sizes above one TCP segment are fine.
+    #[arg(long, env = "SIZE", default_value_t = 64, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1 << 30))]
     pub size: usize,
+    /// Number of connections; messages are dealt to them in turn and run in parallel.
+    #[arg(long, env = "CONCURRENCY", default_value_t = 1, value_parser = RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     pub concurrency: usize,
-    /// How long to keep trying while the server is not up.
+    /// Seconds to keep retrying while the server is not up, then give up with exit 1.
+    #[arg(long = "retry-secs", env = "RETRY_SECS", default_value = "10", value_parser = common::secs)]
     pub retry: Duration,
-    /// How long to wait for one echo before counting the message lost.
+    /// Seconds to wait for one echo before counting the message lost.
+    #[arg(long = "timeout-secs", env = "TIMEOUT_SECS", default_value = "10", value_parser = common::secs)]
     pub timeout: Duration,
 }
 

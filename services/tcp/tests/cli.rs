@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use testkit::{assert_one_error_line, free_addr, start, Proc};
+use testkit::{assert_one_error_line, start, Proc};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_tcp-echo-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-echo-client");
@@ -58,41 +58,22 @@ fn env_fallbacks_configure_the_client() {
 
 #[test]
 fn client_with_no_server_gives_up_with_one_line() {
-    let addr = free_addr();
-    let out = Command::new(CLIENT)
-        .args(["--connect", &addr, "--retry-secs", "0.5"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        out.stdout.is_empty(),
-        "no summary for a run that never started"
-    );
-    assert_one_error_line(
-        &String::from_utf8_lossy(&out.stderr),
-        &[&addr, "gave up", "refused"],
-    );
+    testkit::assert_gives_up_with_one_line(CLIENT);
 }
 
 #[test]
 fn port_in_use_exits_1_with_one_line() {
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = taken.local_addr().unwrap().to_string();
-    let out = Command::new(SERVER)
-        .args(["--listen", &addr])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert_one_error_line(&String::from_utf8_lossy(&out.stderr), &[&addr, "in use"]);
+    testkit::assert_port_in_use_is_one_line(SERVER);
 }
 
 #[test]
 fn bad_flag_values_are_refused_by_name() {
-    let out = Command::new(CLIENT).args(["--size", "0"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--size"), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "not one line: {stderr}");
+    testkit::assert_flag_refused(CLIENT, &["--size", "0"], &[]);
+    testkit::assert_flag_refused(
+        CLIENT,
+        &["--timeout-secs", "abc"],
+        &["not a number of seconds"],
+    );
     let out = Command::new(CLIENT)
         .args([
             "--connect",

@@ -268,3 +268,49 @@ pub fn assert_one_error_line(stderr: &str, must_contain: &[&str]) {
         assert!(lines[0].contains(word), "{word:?} missing from: {stderr}");
     }
 }
+
+/// Runs `bin args` to its end with no input; its output, text.
+pub fn run_to_end(bin: &str, args: &[&str]) -> Finished {
+    Proc::spawn_with(Command::new(bin).args(args)).finish()
+}
+
+/// A server told to listen on a port that is taken exits 1 with one line naming the address.
+pub fn assert_port_in_use_is_one_line(server: &str) {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run_to_end(server, &["--listen", &addr]);
+    assert_eq!(out.status.code(), Some(1), "{server}: {}", out.stderr);
+    assert_one_error_line(&out.stderr, &[&addr, "in use"]);
+}
+
+/// A client whose server never comes up gives up after `--retry-secs` with exit 1, no summary
+/// and one line naming the address.
+pub fn assert_gives_up_with_one_line(client: &str) {
+    let addr = free_addr();
+    let out = run_to_end(client, &["--connect", &addr, "--retry-secs", "0.5"]);
+    assert_eq!(out.status.code(), Some(1), "{client}: {}", out.stderr);
+    assert!(
+        out.stdout.is_empty(),
+        "{client}: a summary for a run that never started"
+    );
+    assert_one_error_line(&out.stderr, &[&addr, "gave up"]);
+}
+
+/// A bad flag value exits 2 with one line naming the flag (and what else `must_contain` says).
+pub fn assert_flag_refused(bin: &str, args: &[&str], must_contain: &[&str]) {
+    let out = run_to_end(bin, args);
+    assert_eq!(out.status.code(), Some(2), "{bin} {args:?}: {}", out.stderr);
+    assert_eq!(
+        out.stderr.lines().count(),
+        1,
+        "{bin} {args:?}: not one line: {}",
+        out.stderr
+    );
+    for word in must_contain.iter().chain(&args[..1]) {
+        assert!(
+            out.stderr.contains(word),
+            "{bin} {args:?}: {word:?} missing: {}",
+            out.stderr
+        );
+    }
+}

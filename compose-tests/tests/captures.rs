@@ -6,7 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use pola::decode::walk::{walk, What};
+use pola::decode::zmtp::{Part, Zmtp};
+use pola::decode::Message;
+use pola::report::proof::plain;
 
 mod support;
 use support::{complete_pcap, tshark};
@@ -177,7 +180,7 @@ fn check_mqtt(qos: u8) {
             let filter = packets[pos(SUBSCRIBE).unwrap()].1.clone();
             for p in packets.iter().filter(|p| p.0 == PUBLISH) {
                 assert!(
-                    topic_matches(&filter, &p.1),
+                    rumqttc::matches(&p.1, &filter),
                     "{model}: subscriber of {filter} got a PUBLISH on {}",
                     p.1
                 );
@@ -198,20 +201,6 @@ fn check_mqtt(qos: u8) {
         filters, expected,
         "{model}: subscriber filters and the PUBLISH count each received"
     );
-}
-
-/// MQTT topic filter matching: `+` one level, `#` the rest.
-fn topic_matches(filter: &str, topic: &str) -> bool {
-    let (mut f, mut t) = (filter.split('/'), topic.split('/'));
-    loop {
-        match (f.next(), t.next()) {
-            (Some("#"), _) => return true,
-            (Some("+"), Some(_)) => {}
-            (Some(a), Some(b)) if a == b => {}
-            (None, None) => return true,
-            _ => return false,
-        }
-    }
 }
 
 #[test]
@@ -325,163 +314,78 @@ fn rest_every_verb_is_http_on_8080_and_answered() {
     }
 }
 
-/// One TCP connection's two byte streams, reassembled by sequence number.
-struct Conn {
-    stream: String,
-    server_port: u16,
-    to_server: Vec<u8>,
-    to_client: Vec<u8>,
-}
-
-fn connections(model: &str, pcap: &Path, server_ports: &[u16]) -> Vec<Conn> {
-    let rows = tshark(
-        model,
-        pcap,
-        &[
-            "-Y",
-            "tcp.len > 0",
-            "-e",
-            "tcp.stream",
-            "-e",
-            "tcp.srcport",
-            "-e",
-            "tcp.dstport",
-            "-e",
-            "tcp.seq",
-            "-e",
-            "tcp.payload",
-        ],
-    );
-    let mut segments: BTreeMap<(String, bool), BTreeMap<u64, Vec<u8>>> = BTreeMap::new();
-    let mut ports = BTreeMap::new();
-    for r in &rows {
-        let dst: u16 = r[2].parse().unwrap();
-        let to_server = server_ports.contains(&dst);
-        ports.insert(
-            r[0].clone(),
-            if to_server {
-                dst
-            } else {
-                r[1].parse().unwrap()
-            },
-        );
-        // Keyed by sequence number: a retransmission replaces, never duplicates.
-        segments
-            .entry((r[0].clone(), to_server))
-            .or_default()
-            .insert(r[3].parse().unwrap(), hex(&r[4]));
-    }
-    let mut joined = |stream: &str, dir: bool| {
-        segments
-            .remove(&(stream.to_string(), dir))
-            .unwrap_or_default()
-            .into_values()
-            .flatten()
-            .collect()
-    };
-    ports
-        .into_iter()
-        .map(|(stream, server_port)| Conn {
-            to_server: joined(&stream, true),
-            to_client: joined(&stream, false),
-            stream,
-            server_port,
-        })
-        .collect()
-}
-
-fn hex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-/// One side of a ZMTP 3 conversation: its messages (frames) and commands (name, body).
+/// One side of a ZeroMQ connection as pola's decoder reads it.
 #[derive(Debug, Default)]
-struct Zmtp {
-    messages: Vec<Vec<Vec<u8>>>,
-    commands: Vec<(String, Vec<u8>)>,
+struct Side {
+    /// The ZMTP version its greeting announced.
+    version: Option<String>,
+    /// Commands by name, with the topic of SUBSCRIBE and CANCEL (3.0's subscription messages
+    /// included).
+    commands: Vec<(String, Option<String>)>,
+    /// Messages: their frames, and the task number their first bytes carry.
+    messages: Vec<(Vec<Part>, Option<u64>)>,
 }
 
-/// Parses a ZMTP byte stream: the 64-byte greeting (signature 0xFF, 8 bytes, 0x7F; version 3),
-/// then frames (flags: MORE 1, LONG 2, COMMAND 4; size of 1 or 8 bytes; body).
-fn zmtp(bytes: &[u8]) -> Result<Zmtp, String> {
-    if bytes.len() < 64 {
-        return Err(format!(
-            "only {} bytes, no full 64-byte greeting",
-            bytes.len()
-        ));
-    }
-    if bytes[0] != 0xFF || bytes[9] != 0x7F {
-        return Err(format!(
-            "greeting signature is {:02x?}, not 0xFF .. 0x7F",
-            &bytes[..10]
-        ));
-    }
-    if bytes[10] != 3 {
-        return Err(format!(
-            "greeting version {}.{}, not 3",
-            bytes[10], bytes[11]
-        ));
-    }
-    let (mut at, mut out, mut frames) = (64, Zmtp::default(), Vec::new());
-    while at < bytes.len() {
-        let flags = bytes[at];
-        let (size, head) = if flags & 2 != 0 {
-            let b: [u8; 8] = bytes
-                .get(at + 1..at + 9)
-                .ok_or("truncated size")?
-                .try_into()
-                .unwrap();
-            (u64::from_be_bytes(b) as usize, 9)
-        } else {
-            (*bytes.get(at + 1).ok_or("truncated size")? as usize, 2)
+/// Both sides of one connection to a server port.
+struct Conn {
+    stream: u64,
+    server_port: u16,
+    up: Side,
+    down: Side,
+}
+
+/// Every connection to `ports`, decoded by pola (the same decoder as `pola inspect`), each
+/// checked for a ZMTP 3 greeting on both sides and for no malformed or missing bytes.
+fn zmtp_connections(model: &str, pcap: &Path, ports: &[u16]) -> Vec<Conn> {
+    let mut conns: BTreeMap<u64, Conn> = BTreeMap::new();
+    walk(pcap, |packet| {
+        let What::Tcp(t) = &packet.what else {
+            return Ok(());
         };
-        let body = bytes
-            .get(at + head..at + head + size)
-            .ok_or_else(|| format!("frame at byte {at} is cut short"))?
-            .to_vec();
-        at += head + size;
-        if flags & 4 != 0 {
-            let n = *body.first().ok_or("empty command")? as usize;
-            out.commands.push((
-                String::from_utf8_lossy(&body[1..=n]).into_owned(),
-                body[1 + n..].to_vec(),
-            ));
+        let server = if t.from_client { t.dst } else { t.src };
+        if !ports.contains(&server.port()) {
+            return Ok(());
+        }
+        let conn = conns.entry(t.stream).or_insert_with(|| Conn {
+            stream: t.stream,
+            server_port: server.port(),
+            up: Side::default(),
+            down: Side::default(),
+        });
+        let side = if t.from_client {
+            &mut conn.up
         } else {
-            frames.push(body);
-            if flags & 1 == 0 {
-                out.messages.push(std::mem::take(&mut frames));
+            &mut conn.down
+        };
+        for m in &t.messages {
+            match m {
+                Message::Zmtp(Zmtp::Greeting { version, .. }) => {
+                    side.version = Some(version.clone())
+                }
+                Message::Zmtp(Zmtp::Command { name, topic, .. }) => {
+                    side.commands.push((name.clone(), topic.clone()))
+                }
+                Message::Zmtp(Zmtp::Message { frames, task, .. }) => {
+                    side.messages.push((frames.clone(), *task))
+                }
+                other => panic!("{model}: packet {}: not ZMTP: {other:?}", packet.no),
             }
         }
-    }
-    Ok(out)
-}
-
-/// Both sides of every connection to `ports`, each checked for the ZMTP 3 greeting.
-fn zmtp_connections(model: &str, pcap: &Path, ports: &[u16]) -> Vec<(Conn, Zmtp, Zmtp)> {
-    let conns = connections(model, pcap, ports);
-    assert!(!conns.is_empty(), "{model}: no ZeroMQ connection with data");
-    conns
-        .into_iter()
-        .map(|c| {
-            let up = zmtp(&c.to_server)
-                .unwrap_or_else(|e| panic!("{model}: connection {} to the server: {e}", c.stream));
-            let down = zmtp(&c.to_client)
-                .unwrap_or_else(|e| panic!("{model}: connection {} to the client: {e}", c.stream));
-            (c, up, down)
-        })
-        .collect()
-}
-
-fn json(model: &str, frame: &[u8]) -> Value {
-    serde_json::from_slice(frame).unwrap_or_else(|e| {
-        panic!(
-            "{model}: not JSON ({e}): {}",
-            String::from_utf8_lossy(frame)
-        )
+        Ok(())
     })
+    .unwrap_or_else(|e| panic!("{model}: pola cannot read {}: {e:#}", pcap.display()));
+    assert!(!conns.is_empty(), "{model}: no ZeroMQ connection with data");
+    for c in conns.values() {
+        for (side, dir) in [(&c.up, "to the server"), (&c.down, "to the client")] {
+            assert!(
+                side.version.as_deref().is_some_and(|v| v.starts_with('3')),
+                "{model}: connection {} {dir}: greeting version {:?}, not 3",
+                c.stream,
+                side.version
+            );
+        }
+    }
+    conns.into_values().collect()
 }
 
 #[test]
@@ -490,17 +394,19 @@ fn reqrep_zmtp3_on_every_connection_and_one_reply_per_request() {
     let count = 20;
     let pcap = capture("reqrep", &[("REQREP_COUNT", "20")]);
     let conns = zmtp_connections("reqrep", &pcap, &[5555]);
-    let requests: usize = conns.iter().map(|(_, up, _)| up.messages.len()).sum();
-    let replies: usize = conns.iter().map(|(_, _, down)| down.messages.len()).sum();
+    let requests: usize = conns.iter().map(|c| c.up.messages.len()).sum();
+    let replies: usize = conns.iter().map(|c| c.down.messages.len()).sum();
     assert_eq!(
         (requests, replies),
         (count, count),
         "reqrep: (requests, replies) on the wire"
     );
-    for (c, up, _) in &conns {
+    for c in &conns {
         // REQ puts an empty delimiter frame before the body.
         assert!(
-            up.messages.iter().all(|m| m.len() == 2 && m[0].is_empty()),
+            c.up.messages
+                .iter()
+                .all(|(frames, _)| frames.len() == 2 && frames[0].size == 0),
             "reqrep: connection {}: a request without REQ's envelope",
             c.stream
         );
@@ -515,16 +421,16 @@ fn pushpull_tasks_go_to_each_worker_in_turn_and_every_result_reaches_the_sink() 
     let conns = zmtp_connections("pushpull", &pcap, &[5557, 5558]);
     let mut firsts = BTreeSet::new();
     let (mut tasks, mut results) = (0, 0);
-    for (c, up, down) in &conns {
+    for c in &conns {
         if c.server_port == 5557 {
             // The pusher's tasks to this worker: round-robin gives it every third task.
-            let ids: Vec<u64> = down
+            let ids: Vec<u64> = c
+                .down
                 .messages
                 .iter()
-                .map(|m| json("pushpull", &m[0]))
-                .filter_map(|v| v.get("task").and_then(Value::as_u64))
+                .filter_map(|(_, task)| *task)
                 .collect();
-            let ends = down.messages.len() - ids.len();
+            let ends = c.down.messages.len() - ids.len();
             assert_eq!(
                 ends, 1,
                 "pushpull: connection {} got {ends} end markers",
@@ -543,7 +449,7 @@ fn pushpull_tasks_go_to_each_worker_in_turn_and_every_result_reaches_the_sink() 
             firsts.insert(ids[0]);
             tasks += ids.len() as u64;
         } else {
-            results += up.messages.len() as u64;
+            results += c.up.messages.len() as u64;
         }
     }
     assert_eq!(
@@ -565,20 +471,14 @@ fn pubsub_each_subscription_reaches_the_publisher_and_no_foreign_topic_comes_bac
     let pcap = capture("pubsub", &[("PUBSUB_COUNT", "10")]);
     let conns = zmtp_connections("pubsub", &pcap, &[5556]);
     let mut subscribed = BTreeSet::new();
-    for (c, up, down) in &conns {
-        // ZMTP 3.1 sends a SUBSCRIBE command; 3.0 a message starting with byte 1.
-        let mut topics: BTreeSet<String> = up
-            .commands
-            .iter()
-            .filter(|(name, _)| name == "SUBSCRIBE")
-            .map(|(_, t)| String::from_utf8_lossy(t).into_owned())
-            .collect();
-        topics.extend(
-            up.messages
+    for c in &conns {
+        // ZMTP 3.1's SUBSCRIBE command and 3.0's subscription message both decode as SUBSCRIBE.
+        let topics: BTreeSet<String> =
+            c.up.commands
                 .iter()
-                .filter(|m| m[0].first() == Some(&1))
-                .map(|m| String::from_utf8_lossy(&m[0][1..]).into_owned()),
-        );
+                .filter(|(name, _)| name == "SUBSCRIBE")
+                .filter_map(|(_, topic)| topic.clone())
+                .collect();
         assert_eq!(
             topics.len(),
             1,
@@ -586,8 +486,8 @@ fn pubsub_each_subscription_reaches_the_publisher_and_no_foreign_topic_comes_bac
             c.stream
         );
         let mut per_topic: BTreeMap<String, usize> = BTreeMap::new();
-        for m in &down.messages {
-            let topic = String::from_utf8_lossy(&m[0]).into_owned();
+        for (frames, _) in &c.down.messages {
+            let topic = plain(&frames[0].preview);
             assert!(
                 topics.iter().any(|t| topic.starts_with(t.as_str())),
                 "pubsub: connection {} subscribed to {topics:?} got {topic}",
