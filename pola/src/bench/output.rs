@@ -81,72 +81,62 @@ pub fn svg(figs: &[Figure], title: &str) -> String {
             |f: &Figure| f.metric == Metric::MsgsPerS,
         ),
     ];
-    let (bar_h, left, width) = (16.0, 330.0, 520.0);
     let mut svg = Svg::new();
     svg.raw(r#"<rect width="100%" height="100%" fill="white"/>"#);
     svg.text(10.0, 20.0, r#"font-size="14""#, title);
     let mut y = 40.0;
     for (heading, pick) in panels {
         let chosen: Vec<&Figure> = figs.iter().filter(|f| pick(f) && f.is_sane()).collect();
-        svg.text(10.0, y, r#"font-weight="bold""#, heading);
-        y += 10.0;
-        if chosen.is_empty() {
-            y += 20.0;
-            continue;
-        }
-        let lo = chosen
-            .iter()
-            .map(|f| f.value)
-            .fold(f64::INFINITY, f64::min)
-            .log10()
-            .floor();
-        let hi = chosen
-            .iter()
-            .map(|f| f.value)
-            .fold(0.0, f64::max)
-            .log10()
-            .ceil()
-            .max(lo + 1.0);
-        let scale = |v: f64| (v.log10() - lo) / (hi - lo) * width;
-        let top = y;
-        for f in &chosen {
-            let colour = match f.by {
-                Side::Ours => "#2b6cb0",
-                Side::Floor => "#718096",
-                _ => "#dd6b20",
-            };
-            let bar = scale(f.value).max(1.0);
-            let small = r#"font-size="11""#;
-            svg.text(
-                left - 6.0,
-                y + 12.0,
-                &format!(r#"text-anchor="end" {small}"#),
-                &label(f),
-            );
-            svg.rect(
-                (left, y),
-                (bar, bar_h - 3.0),
-                &format!(r#"fill="{colour}""#),
-            );
-            svg.text(
-                left + bar + 4.0,
-                y + 11.0,
-                r#"font-size="10""#,
-                &format!("{:.1}", f.value),
-            );
-            y += bar_h;
-        }
-        for decade in lo as i32..=hi as i32 {
-            let x = left + scale(10f64.powi(decade));
-            svg.line((x, top), (x, y), r##"stroke="#ccc""##);
-            let tick = r#"font-size="10" text-anchor="middle""#;
-            svg.text(x, y + 12.0, tick, &format!("1e{decade}"));
-        }
-        y += 40.0;
+        y = panel(&mut svg, y, heading, &chosen);
     }
     let legend = "blue: pola, grey: floor, orange: peer tool";
     svg.text(10.0, y - 10.0, r#"font-size="10""#, legend);
-    svg.finish(left + width + 80.0, y, r#"font-family="sans-serif""#) + "\n"
+    svg.finish(LEFT + WIDTH + 80.0, y, r#"font-family="sans-serif""#) + "\n"
+}
+
+/// Where the bars start (labels end), and the width of the longest bar.
+const LEFT: f64 = 330.0;
+const WIDTH: f64 = 520.0;
+
+/// One panel of the chart from `y` down: its heading, a bar per figure on a log scale with
+/// gridlines at each power of ten. Returns where the next panel starts.
+fn panel(svg: &mut Svg, mut y: f64, heading: &str, chosen: &[&Figure]) -> f64 {
+    let bar_h = 16.0;
+    svg.text(10.0, y, r#"font-weight="bold""#, heading);
+    y += 10.0;
+    if chosen.is_empty() {
+        return y + 20.0;
+    }
+    let values = chosen.iter().map(|f| f.value);
+    let lo = values.clone().fold(f64::INFINITY, f64::min).log10().floor();
+    let hi = values.fold(0.0, f64::max).log10().ceil().max(lo + 1.0);
+    let scale = |v: f64| (v.log10() - lo) / (hi - lo) * WIDTH;
+    let top = y;
+    for f in chosen {
+        let colour = match f.by {
+            Side::Ours => "#2b6cb0",
+            Side::Floor => "#718096",
+            _ => "#dd6b20",
+        };
+        let bar = scale(f.value).max(1.0);
+        let label_attrs = r#"text-anchor="end" font-size="11""#;
+        svg.text(LEFT - 6.0, y + 12.0, label_attrs, &label(f));
+        svg.rect(
+            (LEFT, y),
+            (bar, bar_h - 3.0),
+            &format!(r#"fill="{colour}""#),
+        );
+        let value = format!("{:.1}", f.value);
+        svg.text(LEFT + bar + 4.0, y + 11.0, r#"font-size="10""#, &value);
+        y += bar_h;
+    }
+    for decade in lo as i32..=hi as i32 {
+        let x = LEFT + scale(10f64.powi(decade));
+        svg.line((x, top), (x, y), r##"stroke="#ccc""##);
+        let tick = r#"font-size="10" text-anchor="middle""#;
+        svg.text(x, y + 12.0, tick, &format!("1e{decade}"));
+    }
+    y + 40.0
 }
 
 /// Everything one run produced, with where and when.

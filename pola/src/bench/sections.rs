@@ -12,7 +12,7 @@ use rumqttc::QoS;
 use super::capture::{self, Captured};
 use super::procs::{free_port, our_binary, Running};
 use super::stats::{Figure, Metric, Model, Samples, Series, Side};
-use super::zmq_runs::Ends;
+use super::zmq_runs::{self, Ends};
 use super::{floor, models, peers, Outcome, Plan};
 
 /// What every section needs: the plan, where our binaries are, a scratch folder for pcaps.
@@ -382,9 +382,9 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, capture
         out.take(
             &format!("pushpull {size} B"),
             (|| {
-                let (rate, _) = super::zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, None)?;
+                let (rate, _) = zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, None)?;
                 let mut figs = capture_run(ctx, captures, Model::Pushpull, size, |pcap| {
-                    super::zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, Some(pcap))
+                    zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, Some(pcap))
                 })?;
                 figs.push(Series::new(Model::Pushpull, size, Side::Ours).figure(
                     Metric::MsgsPerS,
@@ -401,7 +401,7 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, capture
                 &format!("pushpull baseline {size} B"),
                 (|| {
                     let (rate, _) =
-                        super::zmq_runs::pushpull(ctx, Ends::Dir(dir), size, p.messages, None)?;
+                        zmq_runs::pushpull(ctx, Ends::Dir(dir), size, p.messages, None)?;
                     let how = format!(
                         "zmq-pusher -> 2 zmq-workers -> zmq-sink from {}; the sink's summary",
                         dir.display()
@@ -417,7 +417,7 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, capture
             (|| {
                 let tools = peers::zmq_perf_tools(&ctx.root)?;
                 let (rate, _) =
-                    super::zmq_runs::pushpull(ctx, Ends::C(&tools), size, p.messages, None)?;
+                    zmq_runs::pushpull(ctx, Ends::C(&tools), size, p.messages, None)?;
                 let how = "C taskvent -> 2 taskwork -> tasksink (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; the sink's summary";
                 Ok(vec![Series::new(Model::Pushpull, size, Side::peer("c")).figure(Metric::MsgsPerS, rate, how)])
             })(),
@@ -462,26 +462,23 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
         })());
         bar.inc(1);
         for &subs in &p.subscribers {
+            let series =
+                Series::new(Model::Pubsub, size, Side::Ours).variant(format!("subs={subs}"));
             bar.set_message(format!("publisher -> {subs} subscribers {size} B"));
             out.take(
                 &format!("pubsub {subs} subs {size} B"),
                 (|| {
                     let (rate, _) =
-                        super::zmq_runs::pubsub(ctx, Ends::Pola, size, p.messages, subs, None)?;
+                        zmq_runs::pubsub(ctx, Ends::Pola, size, p.messages, subs, None)?;
                     let mut figs = Vec::new();
                     if subs == 1 {
                         figs = capture_run(ctx, captures, Model::Pubsub, size, |pcap| {
-                            super::zmq_runs::pubsub(
-                                ctx,
-                                Ends::Pola,
-                                size,
-                                p.messages,
-                                subs,
-                                Some(pcap),
-                            )
+                            zmq_runs::pubsub(ctx, Ends::Pola, size, p.messages, subs, Some(pcap))
                         })?;
                     }
-                    figs.push(Series::new(Model::Pubsub, size, Side::Ours).variant(format!("subs={subs}")).figure(Metric::MsgsPerS, rate, "zmq-publisher -> zmq-subscriber binaries; slowest subscriber's summary"));
+                    let how =
+                        "zmq-publisher -> zmq-subscriber binaries; slowest subscriber's summary";
+                    figs.push(series.figure(Metric::MsgsPerS, rate, how));
                     Ok(figs)
                 })(),
             );
@@ -490,21 +487,14 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
                 out.take(
                     &format!("pubsub baseline {subs} subs {size} B"),
                     (|| {
-                        let (rate, _) = super::zmq_runs::pubsub(
-                            ctx,
-                            Ends::Dir(dir),
-                            size,
-                            p.messages,
-                            subs,
-                            None,
-                        )?;
+                        let (rate, _) =
+                            zmq_runs::pubsub(ctx, Ends::Dir(dir), size, p.messages, subs, None)?;
                         let how = format!(
                             "zmq-publisher -> zmq-subscriber from {}; slowest subscriber's summary",
                             dir.display()
                         );
-                        Ok(vec![Series::new(Model::Pubsub, size, Side::Baseline)
-                            .variant(format!("subs={subs}"))
-                            .figure(Metric::MsgsPerS, rate, &how)])
+                        let baseline = series.by(Side::Baseline);
+                        Ok(vec![baseline.figure(Metric::MsgsPerS, rate, &how)])
                     })(),
                 );
             }
@@ -513,7 +503,7 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
                 &format!("pubsub C {subs} subs {size} B"),
                 (|| {
                     let tools = peers::zmq_perf_tools(&ctx.root)?;
-                    let (rate, _) = super::zmq_runs::pubsub(
+                    let (rate, _) = zmq_runs::pubsub(
                         ctx,
                         Ends::C(&tools),
                         size,
@@ -522,7 +512,7 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
                         None,
                     )?;
                     let how = "C wuserver -> wuclient (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; slowest subscriber's summary";
-                    Ok(vec![Series::new(Model::Pubsub, size, Side::peer("c")).variant(format!("subs={subs}")).figure(Metric::MsgsPerS, rate, how)])
+                    Ok(vec![series.by(Side::peer("c")).figure(Metric::MsgsPerS, rate, how)])
                 })(),
             );
             bar.inc(1);
@@ -567,42 +557,16 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
         for (qos, variant) in variants {
             for &size in &p.sizes {
                 if *side == Side::Ours && qos == QoS::AtMostOnce {
-                    let filter =
-                        format!("tcp port {}", addr.rsplit(':').next().unwrap_or_default());
                     out.take(
                         &format!("mqtt capture {size} B"),
-                        capture_run(ctx, captures, Model::Mqtt, size, |pcap| {
-                            capture::maybe(Some(pcap), &filter, || {
-                                let run = models::mqtt_throughput(
-                                    &addr,
-                                    None,
-                                    qos,
-                                    size,
-                                    p.broker_messages,
-                                );
-                                ctx.runtime.block_on(run).map(|(rate, _lost)| rate)
-                            })
-                        }),
+                        mqtt_capture(ctx, captures, &addr, size),
                     );
                 }
                 bar.set_message(format!("{broker_name} {variant} {size} B"));
-                out.take(&format!("mqtt {broker_name} {variant} {size} B"), (|| {
-                    let (s, floor_figs) = alternating(ctx, Model::Mqtt, size, |w, n| {
-                        ctx.runtime.block_on(models::mqtt_latency(&addr, None, qos, size, w, n))
-                    })?;
-                    let how = format!("{label}; rumqttc publisher and subscriber in pola bench, one message in flight");
-                    let series = Series::new(Model::Mqtt, size, *side).variant(variant);
-                    let mut figs = series.latency(s, &how);
-                    if *side == Side::Ours && qos == QoS::AtMostOnce {
-                        figs.extend(floor_figs);
-                    }
-                    let run = models::mqtt_throughput(&addr, None, qos, size, p.broker_messages);
-                    let (rate, lost) = ctx.runtime.block_on(run)?;
-                    let how = format!("{label}; {} rumqttc publishes back to back, rate of delivery", p.broker_messages);
-                    figs.push(series.figure(Metric::MsgsPerS, rate, &how));
-                    figs.push(series.figure(Metric::Lost, lost as f64, &how));
-                    Ok(figs)
-                })());
+                out.take(
+                    &format!("mqtt {broker_name} {variant} {size} B"),
+                    mqtt_figures(ctx, (*side, label), &addr, (qos, variant), size),
+                );
                 bar.inc(1);
             }
         }
@@ -624,6 +588,57 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
         bar.inc(1);
         broker.terminate();
     }
+}
+
+/// Our broker's QoS 0 throughput run at `size` repeated under tcpdump.
+fn mqtt_capture(
+    ctx: &Context,
+    captures: &mut Captures,
+    addr: &str,
+    size: usize,
+) -> anyhow::Result<Vec<Figure>> {
+    let filter = format!("tcp port {}", addr.rsplit(':').next().unwrap_or_default());
+    capture_run(ctx, captures, Model::Mqtt, size, |pcap| {
+        capture::maybe(Some(pcap), &filter, || {
+            let run = models::mqtt_throughput(
+                addr,
+                None,
+                QoS::AtMostOnce,
+                size,
+                ctx.plan.broker_messages,
+            );
+            ctx.runtime.block_on(run).map(|(rate, _lost)| rate)
+        })
+    })
+}
+
+/// One broker's latency (alternating with the floor's), rate and loss at one QoS and size.
+fn mqtt_figures(
+    ctx: &Context,
+    (side, label): (Side, &str),
+    addr: &str,
+    (qos, variant): (QoS, &str),
+    size: usize,
+) -> anyhow::Result<Vec<Figure>> {
+    let (s, floor_figs) = alternating(ctx, Model::Mqtt, size, |w, n| {
+        ctx.runtime
+            .block_on(models::mqtt_latency(addr, None, qos, size, w, n))
+    })?;
+    let how =
+        format!("{label}; rumqttc publisher and subscriber in pola bench, one message in flight");
+    let series = Series::new(Model::Mqtt, size, side).variant(variant);
+    let mut figs = series.latency(s, &how);
+    if side == Side::Ours && qos == QoS::AtMostOnce {
+        figs.extend(floor_figs);
+    }
+    let count = ctx.plan.broker_messages;
+    let (rate, lost) = ctx
+        .runtime
+        .block_on(models::mqtt_throughput(addr, None, qos, size, count))?;
+    let how = format!("{label}; {count} rumqttc publishes back to back, rate of delivery");
+    figs.push(series.figure(Metric::MsgsPerS, rate, &how));
+    figs.push(series.figure(Metric::Lost, lost as f64, &how));
+    Ok(figs)
 }
 
 /// Another broker binary on a free loopback port (`--listen HOST:PORT`).
