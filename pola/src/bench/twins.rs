@@ -22,12 +22,17 @@ use super::sections::{Context, BLOCKS};
 use super::stats::{Figure, Metric, Model, Samples, Series, Side};
 use super::{models, Outcome};
 
-/// One model served twice, plain and over TLS, by the same binary.
-struct Pair {
-    plain: (Running, String),
-    tls: (Running, String),
-    ca: PathBuf,
+/// One end of a pair: a server, where it listens, and the CA its clients trust (none in plain
+/// text).
+struct End {
+    side: Side,
+    server: Running,
+    addr: String,
+    ca: Option<PathBuf>,
 }
+
+/// One model served twice by the same binary: plain first, then over TLS (side [`Side::Ours`]).
+struct Pair([End; 2]);
 
 impl Pair {
     /// `name` on two free ports, the second with the certificate `pola certs` issues to `cert`.
@@ -41,27 +46,22 @@ impl Pair {
             "--tls-key".as_ref(),
             key.as_os_str(),
         ];
-        Ok(Pair {
-            plain: ctx.server_with(name, &[])?,
-            tls: ctx.server_with(name, &tls_args)?,
-            ca: dir.join(common::tls::CA_FILE),
-        })
-    }
-
-    /// Each side's address and the CA its clients trust (none for plain text).
-    fn sides(&self) -> [(Side, &str, Option<&Path>); 2] {
-        [
-            (Side::Plain, &self.plain.1, None),
-            (Side::Ours, &self.tls.1, Some(&self.ca)),
-        ]
-    }
-
-    fn server(&self, side: Side) -> &Running {
-        if side == Side::Plain {
-            &self.plain.0
-        } else {
-            &self.tls.0
-        }
+        let (plain, plain_addr) = ctx.server_with(name, &[])?;
+        let (tls, tls_addr) = ctx.server_with(name, &tls_args)?;
+        Ok(Pair([
+            End {
+                side: Side::Plain,
+                server: plain,
+                addr: plain_addr,
+                ca: None,
+            },
+            End {
+                side: Side::Ours,
+                server: tls,
+                addr: tls_addr,
+                ca: Some(dir.join(common::tls::CA_FILE)),
+            },
+        ]))
     }
 }
 
@@ -110,18 +110,18 @@ fn latency_turns(
     pair: &Pair,
     series: &Series,
     how: &str,
-    mut run: impl FnMut(&str, Option<&Path>, usize, usize) -> anyhow::Result<Samples>,
+    mut run: impl FnMut(&End, usize, usize) -> anyhow::Result<Samples>,
 ) -> anyhow::Result<Vec<Figure>> {
     let (warmup, count) = (ctx.plan.warmup / BLOCKS, ctx.plan.round_trips / BLOCKS);
     let mut samples = [Samples::default(), Samples::default()];
     for _ in 0..BLOCKS {
-        for (i, (_, addr, ca)) in pair.sides().into_iter().enumerate() {
-            samples[i].extend(run(addr, ca, warmup, count)?);
+        for (end, samples) in pair.0.iter().zip(&mut samples) {
+            samples.extend(run(end, warmup, count)?);
         }
     }
     let mut figs = Vec::new();
-    for ((side, ..), s) in pair.sides().into_iter().zip(samples) {
-        figs.extend(series.by(side).latency(s, how));
+    for (end, s) in pair.0.iter().zip(samples) {
+        figs.extend(series.by(end.side).latency(s, how));
     }
     Ok(figs)
 }
@@ -133,28 +133,26 @@ fn throughput_turns(
     pair: &Pair,
     series: &Series,
     how: &str,
-    mut run: impl FnMut(&str, Option<&Path>) -> anyhow::Result<f64>,
+    mut run: impl FnMut(&End) -> anyhow::Result<f64>,
 ) -> anyhow::Result<Vec<Figure>> {
     // Per side: seconds taken, messages moved, CPU seconds of the server and of this process.
     let mut totals = [[0.0; 4]; 2];
     for _ in 0..2 {
-        for (i, (side, addr, ca)) in pair.sides().into_iter().enumerate() {
-            let server = pair.server(side);
-            let (server_cpu, own_cpu) = (server.cpu_secs()?, procs::cpu_secs("self")?);
+        for (end, t) in pair.0.iter().zip(&mut totals) {
+            let (server_cpu, own_cpu) = (end.server.cpu_secs()?, procs::cpu_secs("self")?);
             let start = Instant::now();
-            let msgs_per_s = run(addr, ca)?;
+            let msgs_per_s = run(end)?;
             let secs = start.elapsed().as_secs_f64();
-            let t = &mut totals[i];
             t[0] += secs;
             t[1] += msgs_per_s * secs;
-            t[2] += server.cpu_secs()? - server_cpu;
+            t[2] += end.server.cpu_secs()? - server_cpu;
             t[3] += procs::cpu_secs("self")? - own_cpu;
         }
     }
     let cpu_how = format!("CPU time over wall time during the msgs/s runs ({how})");
     let mut figs = Vec::new();
-    for ((side, ..), [secs, msgs, server_cpu, own_cpu]) in pair.sides().into_iter().zip(totals) {
-        let series = series.by(side);
+    for (end, [secs, msgs, server_cpu, own_cpu]) in pair.0.iter().zip(totals) {
+        let series = series.by(end.side);
         figs.push(series.figure(Metric::MsgsPerS, msgs / secs, how));
         let cpu = |who: &str| series.clone().variant(format!("{} {who}", series.variant));
         figs.push(cpu("server").figure(Metric::Cpu, 100.0 * server_cpu / secs, &cpu_how));
@@ -165,24 +163,31 @@ fn throughput_turns(
 
 fn rest_turns(ctx: &Context, rest: &Pair, size: usize) -> anyhow::Result<Vec<Figure>> {
     let p = &ctx.plan;
+    // An item of `size` bytes on each server, by side.
     let mut urls = Vec::new();
-    for (_, addr, ca) in rest.sides() {
-        let base = format!("{}://{addr}", if ca.is_some() { "https" } else { "http" });
-        urls.push(ctx.runtime.block_on(models::rest_item(&base, ca, size))?);
+    for end in &rest.0 {
+        let scheme = if end.ca.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://{}", end.addr);
+        let item = models::rest_item(&base, end.ca.as_deref(), size);
+        urls.push((end.side, ctx.runtime.block_on(item)?));
     }
-    let url = |addr: &str| urls[usize::from(addr == rest.tls.1)].clone();
+    let url = |end: &End| {
+        let found = urls.iter().find(|(side, _)| *side == end.side);
+        found.map(|(_, url)| url.clone()).unwrap_or_default()
+    };
     let series = Series::new(Model::RestTls, size, Side::Plain);
     let how = format!("rest-api plain and with --tls-cert, GET /items/ID of a {size} B item, one keep-alive reqwest client, one request in flight, in turns");
-    let mut figs = latency_turns(ctx, rest, &series, &how, |addr, ca, w, n| {
+    let mut figs = latency_turns(ctx, rest, &series, &how, |end, w, n| {
+        let url = url(end);
         ctx.runtime
-            .block_on(models::rest_latency(&url(addr), ca, w, n))
+            .block_on(models::rest_latency(&url, end.ca.as_deref(), w, n))
     })?;
     let conns = *p.rest_conns.iter().max().unwrap_or(&1);
     let how = format!("rest-api plain and with --tls-cert, {} GETs of a {size} B item over {conns} reqwest keep-alive connections, two turns each", p.broker_messages);
     let series = series.variant(format!("c={conns}"));
-    figs.extend(throughput_turns(rest, &series, &how, |addr, ca| {
-        let url = url(addr);
-        let run = models::rest_throughput(&url, ca, conns, p.broker_messages);
+    figs.extend(throughput_turns(rest, &series, &how, |end| {
+        let url = url(end);
+        let run = models::rest_throughput(&url, end.ca.as_deref(), conns, p.broker_messages);
         ctx.runtime.block_on(run)
     })?);
     Ok(figs)
@@ -193,15 +198,16 @@ fn mqtt_turns(ctx: &Context, mqtt: &Pair, size: usize) -> anyhow::Result<Vec<Fig
     let qos = QoS::AtLeastOnce;
     let series = Series::new(Model::MqttTls, size, Side::Plain).variant("qos1");
     let how = "mqtt-broker plain and with --tls-cert; rumqttc publisher and subscriber in pola bench, QoS 1, one message in flight, in turns";
-    let mut figs = latency_turns(ctx, mqtt, &series, how, |addr, ca, w, n| {
-        ctx.runtime
-            .block_on(models::mqtt_latency(addr, ca, qos, size, w, n))
+    let mut figs = latency_turns(ctx, mqtt, &series, how, |end, w, n| {
+        let run = models::mqtt_latency(&end.addr, end.ca.as_deref(), qos, size, w, n);
+        ctx.runtime.block_on(run)
     })?;
     let how = format!("mqtt-broker plain and with --tls-cert; {} rumqttc QoS 1 publishes back to back, rate of delivery, two turns each", p.broker_messages);
-    figs.extend(throughput_turns(mqtt, &series, &how, |addr, ca| {
-        let run = models::mqtt_throughput(addr, ca, qos, size, p.broker_messages);
+    figs.extend(throughput_turns(mqtt, &series, &how, |end| {
+        let run =
+            models::mqtt_throughput(&end.addr, end.ca.as_deref(), qos, size, p.broker_messages);
         let (rate, lost) = ctx.runtime.block_on(run)?;
-        anyhow::ensure!(lost == 0, "{lost} QoS 1 messages lost through {addr}");
+        anyhow::ensure!(lost == 0, "{lost} QoS 1 messages lost through {}", end.addr);
         Ok(rate)
     })?);
     Ok(figs)
@@ -212,8 +218,8 @@ fn mqtt_turns(ctx: &Context, mqtt: &Pair, size: usize) -> anyhow::Result<Vec<Fig
 fn handshakes(ctx: &Context, pair: &Pair, model: Model) -> anyhow::Result<Vec<Figure>> {
     let mut samples = [Samples::default(), Samples::default()];
     for _ in 0..ctx.plan.handshakes {
-        for (i, (_, addr, ca)) in pair.sides().into_iter().enumerate() {
-            samples[i].push(first_byte(addr, ca, model)?);
+        for (end, samples) in pair.0.iter().zip(&mut samples) {
+            samples.push(first_byte(&end.addr, end.ca.as_deref(), model)?);
         }
     }
     let what = if model == Model::MqttTls {
@@ -225,14 +231,10 @@ fn handshakes(ctx: &Context, pair: &Pair, model: Model) -> anyhow::Result<Vec<Fi
         "{} fresh connections per side in turns: TCP connect, the TLS 1.3 handshake (none in plain text), {what}",
         ctx.plan.handshakes
     );
-    let figs = pair
-        .sides()
-        .into_iter()
-        .zip(samples)
-        .map(|((side, ..), mut s)| {
-            let series = Series::new(model, 0, side);
-            series.figure(Metric::FirstByteP50, s.percentile(50.0), &how)
-        });
+    let figs = pair.0.iter().zip(samples).map(|(end, mut s)| {
+        let series = Series::new(model, 0, end.side);
+        series.figure(Metric::FirstByteP50, s.percentile(50.0), &how)
+    });
     Ok(figs.collect())
 }
 
