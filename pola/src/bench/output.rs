@@ -89,7 +89,7 @@ pub fn svg(figs: &[Figure], title: &str) -> String {
         let chosen: Vec<&Figure> = figs.iter().filter(|f| pick(f) && f.is_sane()).collect();
         y = panel(&mut svg, y, heading, &chosen);
     }
-    let legend = "blue: pola, grey: floor, orange: peer tool";
+    let legend = "blue: pola, grey: floor or plain twin, orange: peer tool";
     svg.text(10.0, y - 10.0, r#"font-size="10""#, legend);
     svg.finish(LEFT + WIDTH + 80.0, y, r#"font-family="sans-serif""#) + "\n"
 }
@@ -115,7 +115,7 @@ fn panel(svg: &mut Svg, mut y: f64, heading: &str, chosen: &[&Figure]) -> f64 {
     for f in chosen {
         let colour = match f.by {
             Side::Ours => "#2b6cb0",
-            Side::Floor => "#718096",
+            Side::Floor | Side::Plain => "#718096",
             _ => "#dd6b20",
         };
         let bar = scale(f.value).max(1.0);
