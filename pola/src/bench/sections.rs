@@ -13,7 +13,7 @@ use super::capture::{self, Captured};
 use super::procs::{free_port, our_binary, Running};
 use super::stats::{Figure, Metric, Model, Samples, Series, Side};
 use super::zmq_runs::{self, Ends};
-use super::{floor, models, peers, Outcome, Plan};
+use super::{floor, models, peers, Outcome, Plan, Section};
 
 /// What every section needs: the plan, where our binaries are, a scratch folder for pcaps.
 pub struct Context {
@@ -142,31 +142,30 @@ fn capture_run(
 }
 
 /// Runs the chosen sections one after another, a progress bar each.
-pub fn run_all(ctx: &Context, chosen: &[&str]) -> Outcome {
+pub fn run_all(ctx: &Context, chosen: &[Section]) -> Outcome {
     let bars = MultiProgress::new();
     let style = ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} {msg}")
         .unwrap()
         .progress_chars("=> ");
     let mut outcome = Outcome::default();
     let mut captures: Vec<(String, Captured)> = Vec::new();
-    for &name in chosen {
+    for &section in chosen {
+        let name = format!("{section:?}").to_lowercase();
         let bar = bars.add(
             ProgressBar::new(1)
                 .with_style(style.clone())
-                .with_prefix(name.to_string()),
+                .with_prefix(name),
         );
-        let step = |what: &str| bar.set_message(what.to_string());
-        match name {
-            "floor" => section_floor(ctx, &bar, &mut outcome),
-            "tcp" => section_tcp(ctx, &bar, &mut outcome, &mut captures),
-            "rest" => section_rest(ctx, &bar, &mut outcome, &mut captures),
-            "reqrep" => section_reqrep(ctx, &bar, &mut outcome),
-            "pushpull" => section_pushpull(ctx, &bar, &mut outcome, &mut captures),
-            "pubsub" => section_pubsub(ctx, &bar, &mut outcome, &mut captures),
-            "mqtt" => section_mqtt(ctx, &bar, &mut outcome, &mut captures),
-            "tls" => super::twins::section(ctx, &bar, &mut outcome),
-            "capture" => section_capture(ctx, &bar, &mut outcome, &captures),
-            _ => step("unknown"),
+        match section {
+            Section::Floor => section_floor(ctx, &bar, &mut outcome),
+            Section::Tcp => section_tcp(ctx, &bar, &mut outcome, &mut captures),
+            Section::Rest => section_rest(ctx, &bar, &mut outcome, &mut captures),
+            Section::Reqrep => section_reqrep(ctx, &bar, &mut outcome),
+            Section::Pushpull => section_pushpull(ctx, &bar, &mut outcome, &mut captures),
+            Section::Pubsub => section_pubsub(ctx, &bar, &mut outcome, &mut captures),
+            Section::Mqtt => section_mqtt(ctx, &bar, &mut outcome, &mut captures),
+            Section::Tls => super::twins::section(ctx, &bar, &mut outcome),
+            Section::Capture => section_capture(ctx, &bar, &mut outcome, &captures),
         }
         bar.finish_with_message("done");
     }
