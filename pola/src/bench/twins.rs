@@ -10,6 +10,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -243,7 +244,11 @@ fn handshakes(ctx: &Context, pair: &Pair, model: Model) -> anyhow::Result<Vec<Fi
 fn first_byte(addr: &str, ca: Option<&Path>, model: Model) -> anyhow::Result<Duration> {
     let (request, alpn) = if model == Model::MqttTls {
         let mut connect = bytes::BytesMut::new();
-        rumqttc::Connect::new(format!("bench-handshake-{}", std::process::id()))
+        // A new client id each time: reusing one would make the broker take the session over
+        // from the connection before, which is not the cost of a handshake.
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        rumqttc::Connect::new(format!("bench-handshake-{}-{seq}", std::process::id()))
             .write(&mut connect)
             .map_err(|err| anyhow::anyhow!("encoding an MQTT CONNECT: {err:?}"))?;
         (connect.to_vec(), &b"mqtt"[..])
