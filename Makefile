@@ -45,6 +45,11 @@ fault-%:          ## one fault scenario of scripts/faults.tsv: make fault-tcp-lo
 	@$(MAKE) --no-print-directory images
 	bash scripts/fault.sh $*
 
+load-%:           ## a load run of one fault scenario: its clients streaming for SECS seconds (60), the fault in the middle, servers' RSS each second (bench/faults.json)
+	@bash scripts/fault.sh list | awk '{print $$1}' | grep -qx -- '$*' || { echo "unknown fault scenario '$*': valid scenarios are $$(bash scripts/fault.sh list | awk '{print $$1}' | xargs)" >&2; exit 2; }
+	@$(MAKE) --no-print-directory images
+	bash scripts/fault.sh load $(or $(SECS),60) $*
+
 faults: images    ## every fault scenario, one after another; pcaps in captures/fault-<name>.pcap
 	bash scripts/fault.sh all
 
