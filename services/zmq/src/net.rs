@@ -143,6 +143,42 @@ impl Watcher {
     }
 }
 
+/// Connects `socket` to `ep` and waits until its ZMTP handshake is in (a socket monitor says
+/// so); false if a stop came first. The error names the `peer` (`REP server`) when no handshake
+/// came within `limit`, and says `why_failed` when one failed (ends that disagree on security).
+pub fn connect_handshaken(
+    ctx: &zmq::Context,
+    socket: &zmq::Socket,
+    ep: &str,
+    peer: &str,
+    limit: Duration,
+    stop: &Stop,
+    why_failed: impl Fn(u16, u32) -> String,
+) -> anyhow::Result<bool> {
+    let monitor = Monitor::new(ctx, socket)?;
+    socket
+        .connect(ep)
+        .with_context(|| format!("connecting to {ep}"))?;
+    let wait = monitor.wait_handshake(stop, Some(limit))?;
+    // Stopped, not dropped: libzmq's I/O thread blocks for good on the next event (the socket's
+    // disconnect, or its close) sent to a monitor that was closed.
+    monitor.stop(socket)?;
+    match wait {
+        Wait::Ready => Ok(true),
+        Wait::Stopped => Ok(false),
+        Wait::TimedOut => anyhow::bail!(
+            "no ZeroMQ handshake with {ep} within {} s: is the {peer} up?",
+            limit.as_secs_f64()
+        ),
+        Wait::Failed { event, value } => {
+            anyhow::bail!(
+                "no ZeroMQ handshake with {ep}: {}",
+                why_failed(event, value)
+            )
+        }
+    }
+}
+
 impl Monitor {
     /// Starts monitoring `socket`; call before its bind or connect so no event is missed.
     pub fn new(ctx: &zmq::Context, socket: &zmq::Socket) -> anyhow::Result<Self> {

@@ -20,13 +20,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use common::Stop;
 use common::Summary;
 use serde::{Deserialize, Serialize};
 
 use crate::curve;
-use crate::net::{self, Monitor, Recv, Wait, Watcher};
+use crate::net::{self, Recv, Watcher};
 use crate::Outcome;
 
 /// The payload prefix of an end-of-stream marker.
@@ -323,9 +323,6 @@ pub fn run_subscriber(cfg: &SubscriberConfig, stop: &Stop) -> anyhow::Result<Out
     sub.set_rcvhwm(cfg.rcvhwm)?;
     sub.set_linger(0)?;
     cfg.curve.apply(&sub)?;
-    let monitor = Monitor::new(&ctx, &sub)?;
-    sub.connect(&ep)
-        .with_context(|| format!("connecting to {ep}"))?;
     for topic in &cfg.topics {
         sub.set_subscribe(topic.as_bytes())
             .with_context(|| format!("subscribing to {topic:?}"))?;
@@ -336,21 +333,11 @@ pub fn run_subscriber(cfg: &SubscriberConfig, stop: &Stop) -> anyhow::Result<Out
         .map(|t| (t.clone(), TopicTally::default()))
         .collect();
     let mut unexpected = 0;
-    let wait = monitor.wait_handshake(stop, Some(cfg.retry))?;
-    // Stopped, not dropped: libzmq's I/O thread blocks for good on an event sent to a closed one.
-    monitor.stop(&sub)?;
-    match wait {
-        Wait::Ready => log::info!("subscribed to {:?} at {ep}", cfg.topics),
-        Wait::Stopped => return Ok(tally_outcome(&tally, 0, Duration::ZERO, Some(None), false)),
-        Wait::TimedOut => bail!(
-            "no ZeroMQ handshake with {ep} within {} s: is the publisher up?",
-            cfg.retry.as_secs_f64()
-        ),
-        Wait::Failed { event, value } => bail!(
-            "no ZeroMQ handshake with {ep}: {}",
-            cfg.curve.why_failed(event, value)
-        ),
+    let why = |event, value| cfg.curve.why_failed(event, value);
+    if !net::connect_handshaken(&ctx, &sub, &ep, "publisher", cfg.retry, stop, why)? {
+        return Ok(tally_outcome(&tally, 0, Duration::ZERO, Some(None), false));
     }
+    log::info!("subscribed to {:?} at {ep}", cfg.topics);
     // `Some(None)`: stopped by a signal, which is a clean end however much arrived.
     let (mut start, mut ended, mut frames) = (None, None, Vec::new());
     while tally.values().any(|t| t.announced.is_none()) {

@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use common::Stop;
 use common::Summary;
 use serde::{Deserialize, Serialize};
@@ -47,24 +47,8 @@ fn connect(
         .with_context(|| format!("creating a socket for {ep}"))?;
     socket.set_linger(LINGER_MS)?;
     unbounded(&socket)?;
-    let monitor = Monitor::new(ctx, &socket)?;
-    socket
-        .connect(&ep)
-        .with_context(|| format!("connecting to {ep}"))?;
-    let wait = monitor.wait_handshakes(1, stop, Some(retry))?;
-    monitor.stop(&socket)?;
-    match wait {
-        Wait::Ready => Ok(Some(socket)),
-        Wait::Stopped => Ok(None),
-        Wait::TimedOut => bail!(
-            "no ZeroMQ handshake with {ep} within {} s: is the {what} up?",
-            retry.as_secs_f64()
-        ),
-        Wait::Failed { event, value } => bail!(
-            "no ZeroMQ handshake with {ep}: {}",
-            crate::curve::handshake_failure(event, value)
-        ),
-    }
+    let why = crate::curve::handshake_failure;
+    Ok(net::connect_handshaken(ctx, &socket, &ep, what, retry, stop, why)?.then_some(socket))
 }
 
 /// Removes a socket's high-water marks. With them, PUSH skips a worker whose queue is full, so
@@ -206,22 +190,8 @@ pub fn push(
             problem: None,
         })
     };
-    let Some(sink) = connect(ctx, zmq::PUSH, &cfg.sink, "sink", cfg.retry, stop)? else {
+    let Some((sink, acks)) = connect_sink(ctx, cfg, stop)? else {
         return stopped(summary);
-    };
-    let acks = match &cfg.reliable() {
-        Some(r) => match connect(
-            ctx,
-            zmq::PULL,
-            &r.acks,
-            "sink's ack socket",
-            cfg.retry,
-            stop,
-        )? {
-            Some(acks) => Some((acks, r.task_timeout)),
-            None => return stopped(summary),
-        },
-        None => None,
     };
     log::info!("waiting for {} workers", cfg.workers);
     if monitor.wait_handshakes(cfg.workers, stop, None)? != Wait::Ready {
@@ -256,19 +226,7 @@ pub fn push(
         summary = summary.with("reissued", run.reissued);
         problem = run.problem;
     } else {
-        let mut buf = Vec::new();
-        for i in 0..cfg.count {
-            buf.clear();
-            let out = TaskOut {
-                payload: &payload,
-                task: i,
-            };
-            serde_json::to_writer(&mut buf, &out).expect("a task is always valid JSON");
-            if !net::send(tasks, &[&buf], stop)? {
-                break;
-            }
-            summary.sent += 1;
-        }
+        summary.sent = push_plain(tasks, cfg.count, &payload, stop)?;
     }
     // With unbounded queues a send fails only when no worker is connected: the survivors of a
     // killed worker may have taken their markers and left before the last one goes out, and
@@ -283,6 +241,45 @@ pub fn push(
     let mut outcome = stopped(summary)?;
     outcome.problem = problem;
     Ok(outcome)
+}
+
+/// The sink's result socket and, in reliable mode, its ack socket with the task timeout, each
+/// once its handshake is in; None if a stop came first.
+#[allow(clippy::type_complexity)]
+fn connect_sink(
+    ctx: &zmq::Context,
+    cfg: &PusherConfig,
+    stop: &Stop,
+) -> anyhow::Result<Option<(zmq::Socket, Option<(zmq::Socket, Duration)>)>> {
+    let Some(sink) = connect(ctx, zmq::PUSH, &cfg.sink, "sink", cfg.retry, stop)? else {
+        return Ok(None);
+    };
+    let Some(r) = cfg.reliable() else {
+        return Ok(Some((sink, None)));
+    };
+    let acks = connect(
+        ctx,
+        zmq::PULL,
+        &r.acks,
+        "sink's ack socket",
+        cfg.retry,
+        stop,
+    )?;
+    Ok(acks.map(|acks| (sink, Some((acks, r.task_timeout)))))
+}
+
+/// Sends tasks 0..count in turn, each written into one reused buffer; how many went out.
+fn push_plain(tasks: &zmq::Socket, count: u64, payload: &str, stop: &Stop) -> anyhow::Result<u64> {
+    let mut buf = Vec::new();
+    for i in 0..count {
+        buf.clear();
+        let out = TaskOut { payload, task: i };
+        serde_json::to_writer(&mut buf, &out).expect("a task is always valid JSON");
+        if !net::send(tasks, &[&buf], stop)? {
+            return Ok(i);
+        }
+    }
+    Ok(count)
 }
 
 /// How a reliable batch went, from the pusher's side.
@@ -319,17 +316,7 @@ fn push_reliable(
             next += 1;
             run.sent += 1;
         }
-        let now = Instant::now();
-        let mut again = Vec::new();
-        while let Some(&(deadline, i)) = waiting.front() {
-            if deadline > now {
-                break;
-            }
-            waiting.pop_front();
-            if !done[i as usize] {
-                again.push(i);
-            }
-        }
+        let again = overdue(&mut waiting, &done);
         if !again.is_empty() {
             if last_ack.elapsed() >= timeout {
                 idle += 1;
@@ -348,13 +335,7 @@ fn push_reliable(
                 again.len(),
                 timeout.as_millis()
             );
-            for i in again {
-                // A task that cannot go out now (no worker connected) waits for the next round.
-                if try_send(tasks, &task(i))? {
-                    run.reissued += 1;
-                }
-                waiting.push_back((Instant::now() + timeout, i));
-            }
+            run.reissued += reissue(tasks, &again, timeout, task, &mut waiting)?;
         }
         let wait = waiting
             .front()
@@ -368,15 +349,9 @@ fn push_reliable(
         };
         match net::recv(acks, stop, Some(wait))? {
             Recv::Msg(frames) => {
-                let ack: Value = serde_json::from_slice(&frames[0]).unwrap_or(Value::Null);
-                match ack.get("ack").and_then(Value::as_u64) {
-                    Some(i) if i < count && !done[i as usize] => {
-                        done[i as usize] = true;
-                        run.acked += 1;
-                        (idle, last_ack) = (0, Instant::now());
-                    }
-                    Some(_) => {}
-                    None => log::warn!("ignoring a malformed ack"),
+                if newly_done(&frames[0], &mut done) {
+                    run.acked += 1;
+                    (idle, last_ack) = (0, Instant::now());
                 }
             }
             Recv::TimedOut => {}
@@ -389,6 +364,58 @@ fn push_reliable(
         run.reissued
     );
     Ok(run)
+}
+
+/// The tasks whose deadline has passed, taken off the front of `waiting`, except those done.
+fn overdue(waiting: &mut VecDeque<(Instant, u64)>, done: &[bool]) -> Vec<u64> {
+    let now = Instant::now();
+    let mut again = Vec::new();
+    while let Some(&(deadline, i)) = waiting.front() {
+        if deadline > now {
+            break;
+        }
+        waiting.pop_front();
+        if !done[i as usize] {
+            again.push(i);
+        }
+    }
+    again
+}
+
+/// Hands the tasks `again` out once more, each back in `waiting` with a new deadline; a task
+/// that cannot go out now (no worker connected) waits for the next round. How many went out.
+fn reissue(
+    tasks: &zmq::Socket,
+    again: &[u64],
+    timeout: Duration,
+    task: &dyn Fn(u64) -> String,
+    waiting: &mut VecDeque<(Instant, u64)>,
+) -> anyhow::Result<u64> {
+    let mut sent = 0;
+    for &i in again {
+        if try_send(tasks, &task(i))? {
+            sent += 1;
+        }
+        waiting.push_back((Instant::now() + timeout, i));
+    }
+    Ok(sent)
+}
+
+/// Marks the task an ack names as done; true if it was not done yet. A malformed ack is logged
+/// and ignored, and so is one for a task outside the batch.
+fn newly_done(ack: &[u8], done: &mut [bool]) -> bool {
+    let ack: Value = serde_json::from_slice(ack).unwrap_or(Value::Null);
+    match ack.get("ack").and_then(Value::as_u64) {
+        Some(i) if (i as usize) < done.len() && !done[i as usize] => {
+            done[i as usize] = true;
+            true
+        }
+        Some(_) => false,
+        None => {
+            log::warn!("ignoring a malformed ack");
+            false
+        }
+    }
 }
 
 /// Sends one task without waiting; false if no worker can take it now.

@@ -8,14 +8,14 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use common::recovery::Backoff;
 use common::Stop;
 use common::Summary;
 use serde_json::{json, Value};
 
 use crate::curve;
-use crate::net::{self, Monitor, Recv, Wait, Watcher};
+use crate::net::{self, Recv, Watcher};
 use crate::Outcome;
 
 /// The largest request the server accepts; libzmq drops a peer that sends more.
@@ -180,33 +180,16 @@ fn req_socket(
 pub fn run_client(cfg: &ClientConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     let ep = net::endpoint(net::resolve_peer(&cfg.connect, cfg.retry)?);
     let ctx = zmq::Context::new();
+    let mut summary = Summary::default();
     let mut req = ctx.socket(zmq::REQ).context("creating a REQ socket")?;
     req.set_linger(0)?;
     cfg.curve.apply(&req)?;
-    let monitor = Monitor::new(&ctx, &req)?;
-    req.connect(&ep)
-        .with_context(|| format!("connecting to {ep}"))?;
-    let mut summary = Summary::default();
-    let wait = monitor.wait_handshake(stop, Some(cfg.retry))?;
-    // Stopped, not dropped: libzmq's I/O thread blocks for good on the next event (this socket's
-    // disconnect, or its close when a retry replaces it) sent to a monitor that was closed.
-    monitor.stop(&req)?;
-    match wait {
-        Wait::Ready => {}
-        Wait::Stopped => {
-            return Ok(Outcome {
-                summary: summary.with("mismatched", 0),
-                problem: None,
-            })
-        }
-        Wait::TimedOut => bail!(
-            "no ZeroMQ handshake with {ep} within {} s: is the REP server up?",
-            cfg.retry.as_secs_f64()
-        ),
-        Wait::Failed { event, value } => bail!(
-            "no ZeroMQ handshake with {ep}: {}",
-            cfg.curve.why_failed(event, value)
-        ),
+    let why = |event, value| cfg.curve.why_failed(event, value);
+    if !net::connect_handshaken(&ctx, &req, &ep, "REP server", cfg.retry, stop, why)? {
+        return Ok(Outcome {
+            summary: summary.with("mismatched", 0),
+            problem: None,
+        });
     }
     // The receive timeout is the wait between attempts: no further pause.
     let mut backoff = Backoff::new(format!("resending to {ep}"), cfg.retries)
