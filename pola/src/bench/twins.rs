@@ -197,7 +197,10 @@ fn throughput_turns(
     for (end, [secs, msgs, server_cpu, own_cpu]) in pair.0.iter().zip(totals) {
         let series = series.by(end.side);
         figs.push(series.figure(Metric::MsgsPerS, msgs / secs, how));
-        let cpu = |who: &str| series.clone().variant(format!("{} {who}", series.variant));
+        let cpu = |who: &str| {
+            let variant = format!("{} {who}", series.variant);
+            series.clone().variant(variant.trim_start())
+        };
         figs.push(cpu("server").figure(Metric::Cpu, 100.0 * server_cpu / secs, &cpu_how));
         figs.push(cpu("client").figure(Metric::Cpu, 100.0 * own_cpu / secs, &cpu_how));
     }
