@@ -244,10 +244,10 @@ fn the_chart_opens_in_chromium_with_every_label_inside_it() {
 }
 
 #[test]
-fn quick_tls_section_sets_each_twin_beside_plain_with_its_goal() {
+fn quick_twins_section_sets_each_twin_beside_plain_with_its_goal() {
     let dir = tempfile::tempdir().unwrap();
     let out = pola()
-        .args(["bench", "--quick", "--only", "tls", "--out-dir"])
+        .args(["bench", "--quick", "--only", "twins", "--out-dir"])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -272,14 +272,14 @@ fn quick_tls_section_sets_each_twin_beside_plain_with_its_goal() {
             .as_f64()
             .unwrap()
     };
-    for model in ["rest-tls", "mqtt-tls"] {
+    for model in ["rest-tls", "mqtt-tls", "reqrep-curve"] {
         for size in [64, 1024] {
             for by in ["plain", "pola"] {
                 assert!(value(model, "p50", size, by) > 0.0);
                 assert!(value(model, "msgs_per_s", size, by) > 0.0);
             }
         }
-        // A full TLS 1.3 handshake is a round trip and public-key work more than a TCP connect.
+        // A full TLS 1.3 or CURVE handshake is public-key work and more round trips than plain.
         let (plain, tls) = (
             value(model, "first_byte_p50", 0, "plain"),
             value(model, "first_byte_p50", 0, "pola"),
@@ -306,6 +306,8 @@ fn quick_tls_section_sets_each_twin_beside_plain_with_its_goal() {
         ("MQTT/TLS QoS1 p50 vs plain 1024 B", "<= 1.3"),
         ("MQTT/TLS QoS1 msgs/s vs plain 64 B", ">= 0.769"),
         ("MQTT/TLS handshake to 1st byte vs plain", ""),
+        ("REQ/REP CURVE p50 vs plain 64 B", "<= 1.3"),
+        ("REQ/REP CURVE msgs/s vs plain 1024 B", ">= 0.769"),
     ] {
         assert!(
             goals.contains(&(what.to_string(), goal.to_string())),

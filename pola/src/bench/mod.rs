@@ -31,8 +31,8 @@ pub enum Section {
     Pushpull,
     Pubsub,
     Mqtt,
-    /// MQTT over TLS and REST over HTTPS beside their plain twins.
-    Tls,
+    /// The encrypted twins (MQTT over TLS, REST over HTTPS, REQ/REP over CURVE) beside plain.
+    Twins,
     /// tcpdump's drops, and `pola inspect` against tshark on the largest capture.
     Capture,
 }

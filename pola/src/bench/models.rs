@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
+use pola_zmq::curve::ClientKeys;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
 use super::stats::{rate, Samples};
@@ -136,10 +137,12 @@ pub async fn rest_throughput(
 }
 
 /// REQ round trips against a REP server at `endpoint` (`tcp://127.0.0.1:PORT`) with `request` as
-/// the body; every reply must be a result (not an `error`), and one taking over 5 s fails the run.
+/// the body, over CURVE if `keys` say so; every reply must be a result (not an `error`), and one
+/// taking over 5 s fails the run.
 pub fn req_latency(
     endpoint: &str,
     request: &[u8],
+    keys: &ClientKeys,
     warmup: usize,
     count: usize,
 ) -> anyhow::Result<Samples> {
@@ -148,6 +151,7 @@ pub fn req_latency(
     req.set_rcvtimeo(5000)
         .context("setting the REQ receive timeout")?;
     req.set_linger(0).context("setting the REQ linger")?;
+    keys.apply(&req)?;
     req.connect(endpoint)
         .with_context(|| format!("connecting REQ to {endpoint}"))?;
     let mut samples = Samples::with_capacity(count);

@@ -148,9 +148,9 @@ const FLOOR: Side = Side::Floor;
 const BASELINE: Side = Side::Baseline;
 const PLAIN: Side = Side::Plain;
 
-/// An encrypted twin may cost at most this much of its plain model's latency, and lose at most
+/// An encrypted twin (TLS or CURVE) may cost at most this much of its plain model's latency, and lose at most
 /// this much of its rate (its msgs/s at least 1 / 1.3 of plain).
-const TLS_COST: f64 = 1.3;
+const TWIN_COST: f64 = 1.3;
 
 /// The comparisons a bench run reports, each with its goal where it has one.
 pub const RULES: &[Rule] = &[
@@ -343,13 +343,13 @@ pub const RULES: &[Rule] = &[
         Key::of(RestTls, P50, OURS),
         Key::of(RestTls, P50, PLAIN),
     )
-    .at_most(TLS_COST),
+    .at_most(TWIN_COST),
     Rule::new(
         "HTTPS req/s c=16 vs plain HTTP",
         Key::of(RestTls, MsgsPerS, OURS).variant("c=16"),
         Key::of(RestTls, MsgsPerS, PLAIN).variant("c=16"),
     )
-    .at_least(1.0 / TLS_COST),
+    .at_least(1.0 / TWIN_COST),
     Rule::new(
         "HTTPS handshake to 1st byte vs HTTP",
         Key::of(RestTls, FirstByteP50, OURS),
@@ -360,20 +360,35 @@ pub const RULES: &[Rule] = &[
         Key::of(MqttTls, P50, OURS).variant("qos1"),
         Key::of(MqttTls, P50, PLAIN).variant("qos1"),
     )
-    .at_most(TLS_COST),
+    .at_most(TWIN_COST),
     Rule::new(
         "MQTT/TLS QoS1 msgs/s vs plain",
         Key::of(MqttTls, MsgsPerS, OURS).variant("qos1"),
         Key::of(MqttTls, MsgsPerS, PLAIN).variant("qos1"),
     )
-    .at_least(1.0 / TLS_COST),
+    .at_least(1.0 / TWIN_COST),
     Rule::new(
         "MQTT/TLS handshake to 1st byte vs plain",
         Key::of(MqttTls, FirstByteP50, OURS),
         Key::of(MqttTls, FirstByteP50, PLAIN),
     ),
-    // ZeroMQ CURVE's REQ/REP twin gets its rows here, against `reqrep` in plain text, once the
-    // section measures it.
+    Rule::new(
+        "REQ/REP CURVE p50 vs plain",
+        Key::of(ReqrepCurve, P50, OURS),
+        Key::of(ReqrepCurve, P50, PLAIN),
+    )
+    .at_most(TWIN_COST),
+    Rule::new(
+        "REQ/REP CURVE msgs/s vs plain",
+        Key::of(ReqrepCurve, MsgsPerS, OURS),
+        Key::of(ReqrepCurve, MsgsPerS, PLAIN),
+    )
+    .at_least(1.0 / TWIN_COST),
+    Rule::new(
+        "REQ/REP CURVE handshake to reply vs plain",
+        Key::of(ReqrepCurve, FirstByteP50, OURS),
+        Key::of(ReqrepCurve, FirstByteP50, PLAIN),
+    ),
     Rule::new(
         "pola inspect pkts/s vs tshark -r",
         Key::of(Capture, PktsPerS, Side::peer("pola inspect")),
@@ -430,7 +445,7 @@ mod tests {
         assert_eq!(goal.to_string(), ">= 0.9");
         let tls = Goal {
             cmp: Cmp::AtLeast,
-            bound: 1.0 / TLS_COST,
+            bound: 1.0 / TWIN_COST,
         };
         assert_eq!(tls.to_string(), ">= 0.769");
         for (bound, shown) in [

@@ -164,7 +164,7 @@ pub fn run_all(ctx: &Context, chosen: &[Section]) -> Outcome {
             Section::Pushpull => section_pushpull(ctx, &bar, &mut outcome, &mut captures),
             Section::Pubsub => section_pubsub(ctx, &bar, &mut outcome, &mut captures),
             Section::Mqtt => section_mqtt(ctx, &bar, &mut outcome, &mut captures),
-            Section::Tls => super::twins::section(ctx, &bar, &mut outcome),
+            Section::Twins => super::twins::section(ctx, &bar, &mut outcome),
             Section::Capture => section_capture(ctx, &bar, &mut outcome, &captures),
         }
         bar.finish_with_message("done");
@@ -328,7 +328,7 @@ fn section_reqrep(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
                 let (_server, addr) = ctx.server("zmq-rep-server")?;
                 let (endpoint, request) = (format!("tcp://{addr}"), upper_request(size));
                 let (s, floor_figs) = alternating(ctx, Model::Reqrep, size, |w, n| {
-                    models::req_latency(&endpoint, &request, w, n)
+                    models::req_latency(&endpoint, &request, &Default::default(), w, n)
                 })?;
                 let how = "zmq-rep-server, REQ load generator (zmq crate), one request in flight";
                 let mut figs = Series::new(Model::Reqrep, size, Side::Ours).latency(s, how);

@@ -22,6 +22,8 @@ pub enum Model {
     MqttTls,
     /// REST over HTTPS (the `rest-tls` capture's twin).
     RestTls,
+    /// ZeroMQ REQ/REP over CURVE (the `reqrep-curve` capture's twin).
+    ReqrepCurve,
     Capture,
 }
 
@@ -37,6 +39,7 @@ impl Model {
             Model::Mqtt => "mqtt",
             Model::MqttTls => "mqtt-tls",
             Model::RestTls => "rest-tls",
+            Model::ReqrepCurve => "reqrep-curve",
             Model::Capture => "capture",
         }
     }

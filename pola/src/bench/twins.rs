@@ -1,11 +1,8 @@
-//! The encrypted twins beside the plain models, in one section: MQTT over TLS and REST over HTTPS
-//! measured in turns with the same model in plain text (same binaries, load generators, sizes and
-//! counts, the same minutes of the machine), each with the CPU its server and the bench's client
-//! used, so the ratio says which side paid; and, on its own, the cost of a full handshake: the
-//! time from the TCP connect to the first byte of the server's first answer.
-//!
-//! ZeroMQ CURVE for REQ/REP is the next twin for this section (`reqrep-curve`): the same turns of
-//! `models::req_latency` against a `zmq-rep-server` with CURVE keys, once those ends exist.
+//! The encrypted twins beside the plain models, in one section: MQTT over TLS, REST over HTTPS and
+//! ZeroMQ REQ/REP over CURVE measured in turns with the same model in plain text (same binaries,
+//! load generators, sizes and counts, the same minutes of the machine), each with the CPU its
+//! server and the bench's client used, so the ratio says which side paid; and, on its own, the
+//! cost of a full handshake: the time from the connect to the first byte of the first answer.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -22,14 +19,16 @@ use super::procs::{self, Running};
 use super::sections::{Context, BLOCKS};
 use super::stats::{Figure, Metric, Model, Samples, Series, Side};
 use super::{models, Outcome};
+use pola_zmq::curve::ClientKeys;
 
-/// One end of a pair: a server, where it listens, and the CA its clients trust (none in plain
-/// text).
+/// One end of a pair: a server, where it listens, and what its clients need to reach it: the CA
+/// they trust (TLS) or their CURVE keys; neither in plain text.
 struct End {
     side: Side,
     server: Running,
     addr: String,
     ca: Option<PathBuf>,
+    curve: ClientKeys,
 }
 
 /// One model served twice by the same binary: plain first, then over TLS (side [`Side::Ours`]).
@@ -37,41 +36,70 @@ struct Pair([End; 2]);
 
 impl Pair {
     /// `name` on two free ports, the second with the certificate `pola certs` issues to `cert`.
-    fn start(ctx: &Context, name: &str, cert: &str) -> anyhow::Result<Pair> {
+    fn tls(ctx: &Context, name: &str, cert: &str) -> anyhow::Result<Pair> {
         let dir = ctx.scratch.join("certs");
         common::tls::generate(&dir)?;
         let (cert, key) = common::tls::server_files(&dir, cert);
-        let tls_args = [
+        let flags = [
             "--tls-cert".as_ref(),
             cert.as_os_str(),
             "--tls-key".as_ref(),
             key.as_os_str(),
         ];
+        let ca = Some(dir.join(common::tls::CA_FILE));
+        Pair::start(ctx, name, &flags, ca, ClientKeys::default())
+    }
+
+    /// `zmq-rep-server` on two free ports, the second a CURVE server with the lab's key pairs as
+    /// `pola certs` makes them.
+    fn curve(ctx: &Context) -> anyhow::Result<Pair> {
+        let dir = ctx.scratch.join("curve");
+        pola_zmq::curve::generate(&dir)?;
+        let secret = dir.join("server.key");
+        let flags = ["--curve-secret-key".as_ref(), secret.as_os_str()];
+        let keys = ClientKeys {
+            curve_server_key: Some(dir.join("server.pub")),
+            curve_public_key: Some(dir.join("client.pub")),
+            curve_secret_key: Some(dir.join("client.key")),
+        };
+        Pair::start(ctx, "zmq-rep-server", &flags, None, keys)
+    }
+
+    /// `name` plain, then with `flags`, whose clients need `ca` or `curve`.
+    fn start(
+        ctx: &Context,
+        name: &str,
+        flags: &[&std::ffi::OsStr],
+        ca: Option<PathBuf>,
+        curve: ClientKeys,
+    ) -> anyhow::Result<Pair> {
         let (plain, plain_addr) = ctx.server_with(name, &[])?;
-        let (tls, tls_addr) = ctx.server_with(name, &tls_args)?;
+        let (secure, secure_addr) = ctx.server_with(name, flags)?;
         Ok(Pair([
             End {
                 side: Side::Plain,
                 server: plain,
                 addr: plain_addr,
                 ca: None,
+                curve: ClientKeys::default(),
             },
             End {
                 side: Side::Ours,
-                server: tls,
-                addr: tls_addr,
-                ca: Some(dir.join(common::tls::CA_FILE)),
+                server: secure,
+                addr: secure_addr,
+                ca,
+                curve,
             },
         ]))
     }
 }
 
-/// Runs the section: REST then MQTT, each at every size, then the handshakes.
+/// Runs the section: REST, MQTT, then REQ/REP, each at every size and then its handshakes.
 pub fn section(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
     let sizes = ctx.plan.sizes.len() as u64;
-    bar.set_length(2 * sizes + 2);
+    bar.set_length(3 * sizes + 3);
     bar.set_message("rest-api, plain and HTTPS");
-    match Pair::start(ctx, "rest-api", "rest-api") {
+    match Pair::tls(ctx, "rest-api", "rest-api") {
         Ok(rest) => {
             for &size in &ctx.plan.sizes {
                 bar.set_message(format!("REST plain and HTTPS {size} B"));
@@ -87,7 +115,7 @@ pub fn section(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
         Err(err) => out.take("rest-tls", Err(err)),
     }
     bar.inc(1);
-    match Pair::start(ctx, "mqtt-broker", "broker") {
+    match Pair::tls(ctx, "mqtt-broker", "broker") {
         Ok(mqtt) => {
             for &size in &ctx.plan.sizes {
                 bar.set_message(format!("MQTT plain and TLS {size} B"));
@@ -101,6 +129,20 @@ pub fn section(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
             );
         }
         Err(err) => out.take("mqtt-tls", Err(err)),
+    }
+    bar.inc(1);
+    match Pair::curve(ctx) {
+        Ok(reqrep) => {
+            for &size in &ctx.plan.sizes {
+                bar.set_message(format!("REQ/REP plain and CURVE {size} B"));
+                let figs = reqrep_turns(ctx, &reqrep, size);
+                out.take(&format!("reqrep-curve {size} B"), figs);
+                bar.inc(1);
+            }
+            bar.set_message("REQ/REP handshakes");
+            out.take("reqrep-curve handshakes", reqrep_handshakes(ctx, &reqrep));
+        }
+        Err(err) => out.take("reqrep-curve", Err(err)),
     }
     bar.inc(1);
 }
@@ -155,7 +197,10 @@ fn throughput_turns(
     for (end, [secs, msgs, server_cpu, own_cpu]) in pair.0.iter().zip(totals) {
         let series = series.by(end.side);
         figs.push(series.figure(Metric::MsgsPerS, msgs / secs, how));
-        let cpu = |who: &str| series.clone().variant(format!("{} {who}", series.variant));
+        let cpu = |who: &str| {
+            let variant = format!("{} {who}", series.variant);
+            series.clone().variant(variant.trim_start())
+        };
         figs.push(cpu("server").figure(Metric::Cpu, 100.0 * server_cpu / secs, &cpu_how));
         figs.push(cpu("client").figure(Metric::Cpu, 100.0 * own_cpu / secs, &cpu_how));
     }
@@ -217,12 +262,6 @@ fn mqtt_turns(ctx: &Context, mqtt: &Pair, size: usize) -> anyhow::Result<Vec<Fig
 /// A full handshake, taken in turns on fresh connections: connect, TLS where the side has it,
 /// the protocol's first request (`GET /health`, or MQTT CONNECT), and the first byte back.
 fn handshakes(ctx: &Context, pair: &Pair, model: Model) -> anyhow::Result<Vec<Figure>> {
-    let mut samples = [Samples::default(), Samples::default()];
-    for _ in 0..ctx.plan.handshakes {
-        for (end, samples) in pair.0.iter().zip(&mut samples) {
-            samples.push(first_byte(&end.addr, end.ca.as_deref(), model)?);
-        }
-    }
     let what = if model == Model::MqttTls {
         "MQTT CONNECT to the first byte of CONNACK"
     } else {
@@ -232,11 +271,77 @@ fn handshakes(ctx: &Context, pair: &Pair, model: Model) -> anyhow::Result<Vec<Fi
         "{} fresh connections per side in turns: TCP connect, the TLS 1.3 handshake (none in plain text), {what}",
         ctx.plan.handshakes
     );
+    handshake_turns(ctx, pair, model, &how, |end| {
+        first_byte(&end.addr, end.ca.as_deref(), model)
+    })
+}
+
+/// `probe`'s times in turns per side, [`Plan::handshakes`](super::Plan) each: their p50.
+fn handshake_turns(
+    ctx: &Context,
+    pair: &Pair,
+    model: Model,
+    how: &str,
+    mut probe: impl FnMut(&End) -> anyhow::Result<Duration>,
+) -> anyhow::Result<Vec<Figure>> {
+    let mut samples = [Samples::default(), Samples::default()];
+    for _ in 0..ctx.plan.handshakes {
+        for (end, samples) in pair.0.iter().zip(&mut samples) {
+            samples.push(probe(end)?);
+        }
+    }
     let figs = pair.0.iter().zip(samples).map(|(end, mut s)| {
         let series = Series::new(model, 0, end.side);
-        series.figure(Metric::FirstByteP50, s.percentile(50.0), &how)
+        series.figure(Metric::FirstByteP50, s.percentile(50.0), how)
     });
     Ok(figs.collect())
+}
+
+/// REQ/REP in plain ZMTP and over CURVE: round trips in turns, their closed-loop rate (one
+/// request in flight, so msgs/s is what one client gets), and new connections.
+fn reqrep_turns(ctx: &Context, pair: &Pair, size: usize) -> anyhow::Result<Vec<Figure>> {
+    let p = &ctx.plan;
+    let request = super::sections::upper_request(size);
+    let endpoint = |end: &End| format!("tcp://{}", end.addr);
+    let series = Series::new(Model::ReqrepCurve, size, Side::Plain);
+    let how = "zmq-rep-server plain and with --curve-secret-key, REQ load generator (zmq crate), one request in flight, in turns";
+    let mut figs = latency_turns(ctx, pair, &series, how, |end, w, n| {
+        models::req_latency(&endpoint(end), &request, &end.curve, w, n)
+    })?;
+    let how = format!("zmq-rep-server plain and with --curve-secret-key, {} REQ round trips back to back on one socket, two turns each", p.round_trips);
+    figs.extend(throughput_turns(pair, &series, &how, |end| {
+        let start = Instant::now();
+        models::req_latency(&endpoint(end), &request, &end.curve, 0, p.round_trips)?;
+        Ok(p.round_trips as f64 / start.elapsed().as_secs_f64())
+    })?);
+    Ok(figs)
+}
+
+/// The time from a new REQ socket's connect to the first byte of the reply to one request: the
+/// ZMTP greeting, CURVE's HELLO, WELCOME, INITIATE and READY where the side has it, the request.
+fn reqrep_handshakes(ctx: &Context, pair: &Pair) -> anyhow::Result<Vec<Figure>> {
+    let zmq_ctx = zmq::Context::new();
+    let request = super::sections::upper_request(64);
+    let how = format!(
+        "{} new REQ sockets per side in turns: connect, the ZMTP greeting and handshake (CURVE's or NULL's), one 64 B request to its reply",
+        ctx.plan.handshakes
+    );
+    handshake_turns(ctx, pair, Model::ReqrepCurve, &how, |end| {
+        let endpoint = format!("tcp://{}", end.addr);
+        let req = zmq_ctx.socket(zmq::REQ).context("creating a REQ socket")?;
+        req.set_linger(0).context("setting the REQ linger")?;
+        req.set_rcvtimeo(5000)
+            .context("setting the REQ receive timeout")?;
+        end.curve.apply(&req)?;
+        let start = Instant::now();
+        req.connect(&endpoint)
+            .with_context(|| format!("connecting REQ to {endpoint}"))?;
+        req.send(&request[..], 0)
+            .with_context(|| format!("sending a request to {endpoint}"))?;
+        req.recv_bytes(0)
+            .with_context(|| format!("waiting for the reply from {endpoint}"))?;
+        Ok(start.elapsed())
+    })
 }
 
 /// The time from the TCP connect to `addr` to the first byte of the answer to the model's first
