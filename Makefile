@@ -35,7 +35,7 @@ down:             ## stop and remove every container and network of pola
 capture: images   ## capture every model, one after another
 	bash scripts/capture.sh $(MODELS)
 
-capture-%:        ## capture one model: make capture-mqtt (or tcp, rest, reqrep, pushpull, pubsub, mqtt-tls, rest-tls)
+capture-%:        ## capture one model: make capture-mqtt (or tcp, rest, reqrep, pushpull, pubsub, mqtt-tls, rest-tls, reqrep-curve, pubsub-curve)
 	@case " $(MODELS) $(VARIANTS) " in *" $* "*) ;; *) echo "unknown model '$*': valid models are $(MODELS) $(VARIANTS)" >&2; exit 2;; esac
 	@$(MAKE) --no-print-directory images
 	bash scripts/capture.sh $*
@@ -44,6 +44,11 @@ fault-%:          ## one fault scenario of scripts/faults.tsv: make fault-tcp-lo
 	@bash scripts/fault.sh list | awk '{print $$1}' | grep -qx -- '$*' || { echo "unknown fault scenario '$*': valid scenarios are $$(bash scripts/fault.sh list | awk '{print $$1}' | xargs)" >&2; exit 2; }
 	@$(MAKE) --no-print-directory images
 	bash scripts/fault.sh $*
+
+load-%:           ## a load run of one fault scenario: its clients streaming for SECS seconds (60), the fault in the middle, servers' RSS each second (bench/faults.json)
+	@bash scripts/fault.sh list | awk '{print $$1}' | grep -qx -- '$*' || { echo "unknown fault scenario '$*': valid scenarios are $$(bash scripts/fault.sh list | awk '{print $$1}' | xargs)" >&2; exit 2; }
+	@$(MAKE) --no-print-directory images
+	bash scripts/fault.sh load $(or $(SECS),60) $*
 
 faults: images    ## every fault scenario, one after another; pcaps in captures/fault-<name>.pcap
 	bash scripts/fault.sh all

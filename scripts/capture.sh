@@ -5,6 +5,8 @@
 #   capture.sh mqtt-tls        an encrypted twin (also rest-tls): certificates made first if
 #                              missing, and captures/<variant>.pcapng carries the clients' TLS
 #                              secrets, so Wireshark and tshark decrypt it with no settings
+#   capture.sh reqrep-curve    a CURVE twin (also pubsub-curve): key pairs made first if missing;
+#                              nothing can decrypt captures/<variant>.pcap
 #   capture.sh up              every model at once, as a plain `docker compose up` does
 #   capture.sh down            stop and remove every pola container, network and volume
 set -euo pipefail
@@ -37,6 +39,15 @@ dc() { timeout -k 10 "${DC_SECS:-120}" env COMPOSE_PROFILES="$1" docker compose 
 # Every profile, the fault runs' own (scripts/fault.sh) included.
 down() { dc '*' down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true; }
 
+# True if the model is an encrypted twin (TLS or CURVE): its certificates or keys come first.
+is_twin() { [[ $(awk -v m="$1" '!/^#/ && $1 == m {print $2}' models.tsv) != - ]]; }
+
+# The lab CA, the servers' certificates and the CURVE key pairs in certs/, made once.
+make_certs() {
+  [[ -x $POLA ]] || die "$POLA is missing: run make build"
+  "$POLA" certs --dir certs >/dev/null
+}
+
 # True if the model's ports carry TLS (an encrypted twin whose capture gets its secrets).
 is_tls() { [[ $(awk -v m="$1" '!/^#/ && $1 == m {print $4}' models.tsv) == tls ]]; }
 
@@ -66,8 +77,6 @@ write_hosts() {
 # made writable for them (they run as an unprivileged user); certs/ holds the lab CA.
 prepare_tls() {
   local model=$1
-  [[ -x $POLA ]] || die "$POLA is missing: run make build"
-  "$POLA" certs --dir certs >/dev/null
   rm -rf "captures/keys/$model" "captures/$model.pcapng"
   mkdir -p "captures/keys/$model"
   chmod 1777 "captures/keys/$model"
@@ -128,6 +137,7 @@ run() {
   mkdir -p captures
   for model in ${profiles//,/ }; do
     rm -f "captures/$model.pcap" "captures/$model.pcap.part" "captures/$model.hosts"
+    ! is_twin "$model" || make_certs
     ! is_tls "$model" || prepare_tls "$model"
   done
   trap 'echo "capture: interrupted, cleaning up" >&2; down; exit 130' INT TERM

@@ -8,6 +8,9 @@
 #   fault.sh NAME...   the named scenarios, one after another
 #   fault.sh all       every scenario in the table
 #   fault.sh list      the table: name, model, promise
+#   fault.sh load SECS NAME...   load runs: the scenario's clients as a steady stream for SECS
+#                      seconds (scripts/load.tsv), its fault in the middle, every server's RSS
+#                      sampled each second; the figures go to bench/faults.json as load-<name>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +25,14 @@ die() { echo "fault: $*" >&2; exit 1; }
 rows() { sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' -e 's/[[:space:]]*|[[:space:]]*/|/g' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' "$TABLE"; }
 names() { rows | cut -d'|' -f1; }
 
-[[ $# -gt 0 ]] || die "usage: fault.sh NAME... | all | list   (scenarios: $(names | xargs))"
+[[ $# -gt 0 ]] || die "usage: fault.sh NAME... | all | list | load SECS NAME...   (scenarios: $(names | xargs))"
+LOAD_SECS=
+if [[ $1 == load ]]; then
+  [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "fault: load wants a whole number of seconds, not '${2:-}'" >&2; exit 2; }
+  LOAD_SECS=$2
+  shift 2
+  [[ $# -gt 0 ]] || die "usage: fault.sh load SECS NAME..."
+fi
 case $1 in
   list) rows | awk -F'|' '{printf "%-22s %-9s %s\n", $1, $2, $6}'; exit 0 ;;
   all) set -- $(names) ;;
@@ -64,6 +74,9 @@ record() {
         date: $date,
         rss_kb: ($lines | map(select(.phase)) | group_by(.service)
           | map({(.[0].service): (map({(.phase): (.kb | tonumber)}) | add)}) | add // {}),
+        # Every sample as [Unix time, KiB] per server (a load run takes one a second).
+        rss_series: ($lines | map(select(.phase)) | group_by(.service)
+          | map({(.[0].service): map([(.at | tonumber), (.kb | tonumber)])}) | add // {}),
         clients: ($lines | map(select(.client)) | map({(.client): del(.client)}) | add // {})
       }' "$file" >"$tmp" && mv "$tmp" "$file"
 }
@@ -75,17 +88,72 @@ back() {
     (.Health == null or ([.Health.Log[] | select(.Start > $s and .ExitCode == 0)] | length > 0))' >/dev/null
 }
 
+# A load run's RSS per server from its events: before the fault, the most while it ran, at the end.
+load_rss() {
+  awk '$1 == "rss" {
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      s = f["service"]; kb = f["kb"]
+      if (f["phase"] == "before") before[s] = kb
+      if (f["phase"] == "end") end[s] = kb
+      if (kb > most[s]) most[s] = kb
+      n[s]++
+    }
+    END { for (s in n) printf "    %s RSS: %s KiB before the fault, %s KiB at most (%d samples), %s\n", s, before[s], most[s], n[s],
+            (s in end) ? end[s] " KiB at the end" : "stopped with the clients" }' "$events"
+}
+
+# A load run's steps from the scenario's: the link capped (the scenario's own cap, else the
+# model's in scripts/load.tsv), the clients started, half the run, the faults, the other half,
+# then the clients stopped (each prints its summary of what it did so far).
+load_steps() {
+  local steps=$1 cap=$2 step verb args ups=() faults=() link=
+  IFS=';' read -ra list <<<"$steps"
+  for step in "${list[@]}"; do
+    read -r verb args <<<"$step"
+    if [[ $verb == up ]]; then ups+=("$verb $args")
+    elif [[ $verb == net && $args == rate* ]]; then link="$verb $args"
+    # The scenario's own pause before its first fault: the load run waits half its time instead.
+    elif [[ $verb == sleep && ${#faults[@]} -eq 0 ]]; then :
+    else faults+=("$verb $args"); fi
+  done
+  [[ -n $link || $cap == - ]] || link="net rate $cap"
+  { [[ -z $link ]] || echo "$link"; printf '%s\n' "${ups[@]}"; echo "sleep $((LOAD_SECS / 2))"
+    printf '%s\n' "${faults[@]}"; echo "sleep $((LOAD_SECS - LOAD_SECS / 2))"; echo "stop-clients"; } | paste -sd';'
+}
+
+# The model's row of scripts/load.tsv: "env|cap".
+load_row() {
+  sed -e '/^[[:space:]]*#/d' -e 's/[[:space:]]*|[[:space:]]*/|/g' scripts/load.tsv |
+    awk -F'|' -v m="$1" '$1 == m {print $2 "|" $3}'
+}
+
 # One scenario's run; the globals below belong to it.
 run() {
   local name=$1 row model env steps exits promise
   row=$(rows | awk -F'|' -v n="$name" '$1 == n')
   IFS='|' read -r _ model env steps exits promise <<<"$row"
-  local capture=fault-$name events=captures/fault-$name.events start=$SECONDS
+  local capture=fault-$name
+  if [[ -n $LOAD_SECS ]]; then
+    local load load_env cap
+    load=$(load_row "$model")
+    [[ -n $load ]] || { echo "fault: no load row for $model in scripts/load.tsv" >&2; return 1; }
+    IFS='|' read -r load_env cap <<<"$load"
+    capture=load-$name env="$env $load_env" steps=$(load_steps "$steps" "$cap")
+    promise="load run, $LOAD_SECS s: $promise"
+  fi
+  local events=captures/$capture.events start=$SECONDS
   # The run's compose: its model's profile plus the services only faults use, its variables.
   local dc_cmd=(env $env CAPTURE_NAME="$capture" COMPOSE_PROFILES="$model,fault-$model" docker compose)
   # Every docker command is bounded: a daemon or compose that stops answering fails the run instead
   # of hanging it.
   dc() { timeout -k 10 "$STEP_SECS" "${dc_cmd[@]}" "$@"; }
+  # The clients this run started: what done-<model> waits for, and the fault-only services.
+  clients() {
+    local started; started=$(dc ps -a --services | xargs)
+    dc config --format json | jq -r --arg d "done-$model" --arg m "$model" --arg started " $started " '
+      ((.services[$d].depends_on | keys) + [.services | to_entries[] | select((.value.profiles // []) | index("fault-\($m)")) | .key])
+      | .[] | . as $s | select($started | contains(" \($s) "))'
+  }
   down() { timeout -k 10 "$STEP_SECS" bash scripts/capture.sh down >/dev/null 2>&1 || true; }
   fail() { echo "$capture: FAILED: $*" >&2; wait_bg; down; return 1; }
   local bg=()
@@ -105,6 +173,12 @@ run() {
   # The steps, each logged with its moment.
   local step verb args sampled=0 servers
   servers=$(dc config --format json | jq -r --arg c "service:capture-$model" '.services | to_entries[] | select(.value.network_mode == $c) | .key')
+  # A load run samples every server's RSS once a second while its steps run.
+  local sampler=
+  if [[ -n $LOAD_SECS ]]; then
+    { while sleep 1; do rss load || true; done; } &
+    sampler=$!
+  fi
   IFS=';' read -ra step_list <<<"$steps"
   for step in "${step_list[@]}"; do
     read -r verb args <<<"$step"
@@ -134,6 +208,11 @@ run() {
         dc up -d $args >/dev/null 2>"$events.err" || { fail "could not start $args: $(tail -n 1 "$events.err")"; return 1; }
         echo "fault=up service=$(tr " " "\n" <<<"$args" | grep -v "^-" | paste -sd,) at=$(now)" >>"$events" ;;
       sleep) sleep "$args" ;;
+      stop-clients)
+        local from running; from=$(now)
+        running=$(clients | xargs)
+        dc stop $running >/dev/null 2>&1 || { fail "docker compose stop $running failed"; return 1; }
+        echo "fault=stop-clients service=${running// /,} from=$from at=$(now)" >>"$events" ;;
       kill | pause | unpause | stop)
         # The fault hits between from= (compose called) and at= (compose returned).
         local from; from=$(now)
@@ -154,17 +233,15 @@ run() {
         echo "fault=back service=$args at=$(now)" >>"$events" ;;
       *) fail "unknown step '$step' in $TABLE"; return 1 ;;
     esac
-    [[ $verb == up || $verb == sleep ]] || rss "after-${verb%&}" || true
+    [[ $verb == up || $verb == sleep || $verb == stop-clients ]] || rss "after-${verb%&}" || true
   done
+  [[ -z $sampler ]] || { kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true; }
   rm -f "$events.err"
 
   # Every client this run started (what done-<model> waits for, and the fault-only services) must
-  # end with its expected code.
-  local clients svc id code want ok=0 started
-  started=$(dc ps -a --services | xargs)
-  clients=$(dc config --format json | jq -r --arg d "done-$model" --arg m "$model" --arg started " $started " '
-    ((.services[$d].depends_on | keys) + [.services | to_entries[] | select((.value.profiles // []) | index("fault-\($m)")) | .key])
-    | .[] | . as $s | select($started | contains(" \($s) "))')
+  # end with its expected code (a load run only reports them: it stopped them itself).
+  local clients svc id code want ok=0
+  clients=$(clients)
   local deadline=$((SECONDS + CLIENT_SECS))
   for svc in $clients; do
     id=$(dc ps -a -q "$svc")
@@ -186,7 +263,7 @@ run() {
     line=$(docker logs "$id" 2>/dev/null | grep -E '^sent=' | tail -n 1 || true)
     echo "client=$svc exit=$code ${line:-no summary line}" >>"$events"
     report+=("    $svc (exit $code): ${line:-no summary line}")
-    if [[ $code != "$want" ]]; then
+    if [[ $code != "$want" && -z $LOAD_SECS ]]; then
       report+=("      expected exit $want; its last lines:")
       while IFS= read -r l; do report+=("        $l"); done < <(docker logs --tail 8 "$id" 2>&1)
       ok=1
@@ -211,10 +288,13 @@ run() {
     ok=1
   fi
   printf '%s\n' "${report[@]}"
-  record "$name"
+  [[ -z $LOAD_SECS ]] || load_rss
+  record "${capture#fault-}"
   down
   trap - INT TERM
-  if ((ok == 0)); then
+  if ((ok == 0)) && [[ -n $LOAD_SECS ]]; then
+    echo "$capture: done ($((SECONDS - start)) s); figures in bench/faults.json under $capture"
+  elif ((ok == 0)); then
     echo "$capture: as the model promises ($((SECONDS - start)) s)"
   else
     echo "$capture: FAILED: a client did not end as expected or the capture is broken" >&2

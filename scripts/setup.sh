@@ -11,6 +11,7 @@ APT_PACKAGES=(
   mosquitto mosquitto-clients         # a real MQTT broker and clients to check ours against
   curl                                # a real HTTP client for the REST API
   python3-zmq libzmq3-dev             # pyzmq as a real ZeroMQ peer; libzmq headers for perf tools
+  libsodium-dev                       # CURVE in the vendored libzmq (vendor/zmq-sys)
   sockperf wrk                        # benchmark peers
   chromium                            # headless: the report test checks every ladder label fits its SVG
   jq pkg-config make g++ procps iproute2

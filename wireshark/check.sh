@@ -43,7 +43,9 @@ for pcap in "$@"; do
     for p in $(jq -r '.ports.mqtt // [] | .[]' <<<"$ours"); do decode_as+=(-d "tcp.port==$p,mqtt"); done
     for p in $(jq -r '.ports.http // [] | .[]' <<<"$ours"); do decode_as+=(-d "tcp.port==$p,http"); done
     # One tshark pass with the Lua dissector; every field's occurrences are comma-joined per frame.
-    theirs=$(tshark -X "lua_script:$lua" -r "$pcap" "${decode_as[@]}" -T fields \
+    # Out-of-order reassembly on, as pola does it: a segment that arrives after a later one (the
+    # retransmission of what a lossy link dropped) is put back in its place, not lost.
+    theirs=$(tshark -o tcp.reassemble_out_of_order:TRUE -X "lua_script:$lua" -r "$pcap" "${decode_as[@]}" -T fields \
             -E separator=/t -E occurrence=a -E aggregator=, \
             -e tcp.stream -e mqtt.msgtype -e http.request.method -e http.response.code \
             -e polazmtp.greeting.version -e polazmtp.command.name -e polazmtp.message.frames 2>/dev/null |

@@ -2,7 +2,8 @@
 -- Greeting (version, mechanism, as-server), commands with their properties (READY's Socket-Type
 -- and Identity, SUBSCRIBE/CANCEL topics, PING/PONG, ERROR), and messages frame by frame (MORE,
 -- LONG sizes), reassembled across TCP segments. libzmq's 3.0-style subscriptions (a one-frame
--- message 0x01/0x00 + topic from a SUB socket) are shown as SUBSCRIBE/CANCEL too.
+-- message 0x01/0x00 + topic from a SUB socket) are shown as SUBSCRIBE/CANCEL too. Under CURVE
+-- the command names (HELLO, WELCOME, INITIATE, READY, MESSAGE) show, their bodies only as bytes.
 -- Named "polazmtp" so that it never clashes with the built-in "zmtp" of Wireshark 4.4+, which
 -- registers no port or heuristic. Use: tshark -X lua_script:wireshark/zmtp.lua -r x.pcap
 -- Specs: ZMTP 3.0 https://rfc.zeromq.org/spec/23/ , ZMTP 3.1 https://rfc.zeromq.org/spec/37/
@@ -30,6 +31,7 @@ local f = {
     context = ProtoField.bytes("polazmtp.ping.context", "Context"),
     reason = ProtoField.string("polazmtp.error.reason", "Error reason"),
     body = ProtoField.bytes("polazmtp.body", "Body"),
+    boxed = ProtoField.bytes("polazmtp.curve.box", "CURVE nonce and box (ciphertext)"),
     text = ProtoField.string("polazmtp.text", "Text"),
     msg_frames = ProtoField.uint32("polazmtp.message.frames", "Message complete, frames"),
     msg_size = ProtoField.uint64("polazmtp.message.size", "Message size"),
@@ -94,7 +96,7 @@ local function add_metadata(tvb, tree, off, stop, state)
     end
 end
 
-local function dissect_greeting(tvb, tree, info)
+local function dissect_greeting(tvb, tree, info, state)
     local g = tree:add(f.greeting, tvb(0, 64))
     local version = tvb(10, 1):uint() .. "." .. tvb(11, 1):uint()
     local mech = tvb(12, 20):stringz()
@@ -103,7 +105,13 @@ local function dissect_greeting(tvb, tree, info)
     g:add(f.mechanism, tvb(12, 20), mech)
     g:add(f.as_server, tvb(32, 1))
     table.insert(info, "Greeting " .. version .. " " .. mech)
+    -- CURVE (RFC 26): the handshake commands carry boxes, and every message frame travels as a
+    -- MESSAGE command (libzmq 4.3 sends it in a data frame that starts "\7MESSAGE").
+    state.curve = mech == "CURVE"
 end
+
+-- CURVE's commands, whose bodies are ciphertext: shown by name and size only.
+local boxed = { HELLO = true, WELCOME = true, INITIATE = true, READY = true, MESSAGE = true }
 
 local function dissect_frame(tvb, pinfo, tree, info, state)
     local flags = tvb(0, 1):uint()
@@ -135,7 +143,10 @@ local function dissect_frame(tvb, pinfo, tree, info, state)
         local dataoff = head + 1 + n
         local stop = tvb:len()
         local text = name
-        if name == "READY" or name == "INITIATE" or name == "WELCOME" then
+        if state.curve and boxed[name] then
+            t:add(f.boxed, tvb(dataoff, stop - dataoff))
+            text = text .. " " .. (stop - dataoff) .. " bytes encrypted"
+        elseif name == "READY" or name == "INITIATE" or name == "WELCOME" then
             add_metadata(tvb, t, dataoff, stop, state)
             if state and state.socket_type then text = text .. " " .. state.socket_type end
         elseif name == "SUBSCRIBE" or name == "CANCEL" then
@@ -152,6 +163,13 @@ local function dissect_frame(tvb, pinfo, tree, info, state)
             t:add(f.reason, tvb(dataoff + 1, math.min(rn, stop - dataoff - 1)):string())
         end
         table.insert(info, text)
+        return
+    end
+    if state.curve and size >= 8 and body(0, 8):string() == "\7MESSAGE" then
+        t:add(f.cmd_name, body(1, 7), "MESSAGE")
+        t:add(f.boxed, body(8, size - 8))
+        t:set_text("Command MESSAGE (in a data frame)")
+        table.insert(info, "MESSAGE " .. (size - 8) .. " bytes encrypted")
         return
     end
     if body then
@@ -204,12 +222,13 @@ function zmtp.dissector(tvb, pinfo, tree)
         -- On later passes, replay the direction state this PDU saw on the first pass.
         local ck = pinfo.number .. ":" .. off
         if pinfo.visited and cache[ck] then
-            state = { frames = cache[ck].frames, size = cache[ck].size, socket_type = cache[ck].socket_type }
+            local c = cache[ck]
+            state = { frames = c.frames, size = c.size, socket_type = c.socket_type, curve = c.curve }
         elseif not pinfo.visited then
-            cache[ck] = { frames = state.frames, size = state.size, socket_type = state.socket_type }
+            cache[ck] = { frames = state.frames, size = state.size, socket_type = state.socket_type, curve = state.curve }
         end
         if need == 64 and pdu(0, 1):uint() == 0xFF then
-            dissect_greeting(pdu, subtree, info)
+            dissect_greeting(pdu, subtree, info, state)
         else
             dissect_frame(pdu, pinfo, subtree, info, state)
         end
@@ -238,7 +257,7 @@ function zmtp.init()
 end
 
 local tcp_port = DissectorTable.get("tcp.port")
-for port = 5555, 5558 do
+for _, port in ipairs({ 5555, 5556, 5557, 5558, 5565, 5566 }) do
     tcp_port:add(port, zmtp)
 end
 zmtp:register_heuristic("tcp", heuristic)

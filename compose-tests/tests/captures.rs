@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use pola::decode::mqtt::KINDS;
 use pola::decode::walk::{walk, What};
 use pola::decode::zmtp::{Part, Zmtp};
 use pola::decode::Message;
@@ -76,16 +77,9 @@ fn mqtt_qos2_shows_pubrec_pubrel_pubcomp() {
     check_mqtt(2);
 }
 
-/// MQTT control packet types as tshark's mqtt.msgtype numbers them.
-const CONNECT: u8 = 1;
-const CONNACK: u8 = 2;
-const PUBLISH: u8 = 3;
-const PUBACK: u8 = 4;
-const PUBREC: u8 = 5;
-const PUBREL: u8 = 6;
-const PUBCOMP: u8 = 7;
-const SUBSCRIBE: u8 = 8;
-const SUBACK: u8 = 9;
+/// An MQTT packet of a connection: its type by name (pola's names, which are tshark's), its topic
+/// (PUBLISH and SUBSCRIBE) and its QoS (PUBLISH).
+type Packet = (&'static str, String, Option<u8>);
 
 fn check_mqtt(qos: u8) {
     let model = &format!("mqtt (QoS {qos})");
@@ -116,20 +110,22 @@ fn check_mqtt(qos: u8) {
             "mqtt.qos",
         ],
     );
-    let mut streams: BTreeMap<String, Vec<(u8, String, Option<u8>)>> = BTreeMap::new();
+    let mut streams: BTreeMap<String, Vec<Packet>> = BTreeMap::new();
     for r in &rows {
         let mut topics = r[2].split(',').filter(|t| !t.is_empty());
         let mut qoses = r[3].split(',').filter(|q| !q.is_empty());
         for t in r[1].split(',') {
-            let t: u8 = t
-                .parse()
-                .unwrap_or_else(|_| panic!("{model}: bad msgtype {r:?}"));
-            let topic = if t == PUBLISH || t == SUBSCRIBE {
+            let t = t
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| KINDS.get(n).copied())
+                .unwrap_or_else(|| panic!("{model}: bad msgtype {r:?}"));
+            let topic = if t == "PUBLISH" || t == "SUBSCRIBE" {
                 topics.next().unwrap_or_default().to_string()
             } else {
                 String::new()
             };
-            let q = if t == PUBLISH {
+            let q = if t == "PUBLISH" {
                 qoses.next().and_then(|q| q.parse().ok())
             } else {
                 None
@@ -145,40 +141,40 @@ fn check_mqtt(qos: u8) {
     );
     let mut filters = BTreeMap::new();
     for (stream, packets) in &streams {
-        let pos = |t: u8| packets.iter().position(|p| p.0 == t);
-        let n = |t: u8| packets.iter().filter(|p| p.0 == t).count();
-        let subscribes = pos(SUBSCRIBE).is_some();
-        let order: Vec<u8> = if subscribes {
-            vec![CONNECT, CONNACK, SUBSCRIBE, SUBACK, PUBLISH]
+        let pos = |t: &str| packets.iter().position(|p| p.0 == t);
+        let n = |t: &str| packets.iter().filter(|p| p.0 == t).count();
+        let subscribes = pos("SUBSCRIBE").is_some();
+        let order: &[&str] = if subscribes {
+            &["CONNECT", "CONNACK", "SUBSCRIBE", "SUBACK", "PUBLISH"]
         } else {
-            vec![CONNECT, CONNACK, PUBLISH]
+            &["CONNECT", "CONNACK", "PUBLISH"]
         };
         let seen: Vec<Option<usize>> = order.iter().map(|&t| pos(t)).collect();
         assert!(
             seen.iter().all(Option::is_some) && seen.windows(2).all(|w| w[0] < w[1]),
             "{model}: connection {stream} lacks {order:?} in that order (first positions {seen:?})"
         );
-        let publishes = n(PUBLISH);
+        let publishes = n("PUBLISH");
         assert!(
-            packets.iter().all(|p| p.0 != PUBLISH || p.2 == Some(qos)),
+            packets.iter().all(|p| p.0 != "PUBLISH" || p.2 == Some(qos)),
             "{model}: connection {stream} has a PUBLISH not at QoS {qos}"
         );
-        let acks: &[u8] = if qos == 1 {
-            &[PUBACK]
+        let acks: &[&str] = if qos == 1 {
+            &["PUBACK"]
         } else {
-            &[PUBREC, PUBREL, PUBCOMP]
+            &["PUBREC", "PUBREL", "PUBCOMP"]
         };
         for &ack in acks {
             assert_eq!(
                 n(ack),
                 publishes,
-                "{model}: connection {stream}: {publishes} PUBLISH but {} of ack type {ack}",
+                "{model}: connection {stream}: {publishes} PUBLISH but {} {ack}",
                 n(ack)
             );
         }
         if subscribes {
-            let filter = packets[pos(SUBSCRIBE).unwrap()].1.clone();
-            for p in packets.iter().filter(|p| p.0 == PUBLISH) {
+            let filter = packets[pos("SUBSCRIBE").unwrap()].1.clone();
+            for p in packets.iter().filter(|p| p.0 == "PUBLISH") {
                 assert!(
                     rumqttc::matches(&p.1, &filter),
                     "{model}: subscriber of {filter} got a PUBLISH on {}",

@@ -139,9 +139,13 @@ fn fault_sh(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// Runs one scenario; it must succeed (every client ended as the table expects, pcap complete).
 fn scenario(name: &str) -> Run {
-    let stdout = support::script_ok("scripts/fault.sh", &[name], &[], 600);
-    let capture = format!("fault-{name}");
-    let pcap = support::complete_pcap(&capture, &stdout);
+    finished(name, &format!("fault-{name}"), &[name])
+}
+
+/// Runs scripts/fault.sh with `args`, which must succeed and leave the capture `capture`.
+fn finished(name: &str, capture: &str, args: &[&str]) -> Run {
+    let stdout = support::script_ok("scripts/fault.sh", args, &[], 600);
+    let pcap = support::complete_pcap(capture, &stdout);
     let dir = root().join("captures");
 
     let text = std::fs::read_to_string(dir.join(format!("{capture}.events"))).unwrap();
@@ -622,6 +626,53 @@ fn an_unknown_scenario_a_fault_that_cannot_be_applied_and_a_service_that_does_no
         leftovers(),
         "",
         "containers left running after a service did not come back"
+    );
+}
+
+#[test]
+#[ignore = "needs Docker and `make images`"]
+fn a_load_run_streams_through_its_fault_and_samples_every_servers_rss() {
+    let run = finished(
+        "load-tcp-lossy",
+        "load-tcp-lossy",
+        &["load", "10", "tcp-lossy"],
+    );
+    // The client streamed until the run stopped it: exit 0 with what it did so far, intact.
+    let (code, fields) = run.client("echo-client");
+    assert_eq!(*code, 0, "{fields:?}");
+    assert!(run.field("echo-client", "received") > 100, "{fields:?}");
+    assert_eq!(run.field("echo-client", "mismatched"), 0, "{fields:?}");
+    // The fault landed in the middle: about 5 s of stream before the drop and 5 s after it.
+    let (up, drop, stop) = (
+        run.event("up"),
+        run.event("drop"),
+        run.event("stop-clients"),
+    );
+    assert!(drop - up >= 4.5 && stop - drop >= 4.5, "{:?}", run.events);
+    let echoes_after = run.count(&format!(
+        "tcp.srcport == 7000 && tcp.len > 0 && frame.time_epoch > {drop}"
+    ));
+    assert!(
+        echoes_after > 0,
+        "no echo after the drop began: {:?}",
+        run.events
+    );
+    // The server's RSS once a second, recorded under the run's name.
+    let figures: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("bench/faults.json")).unwrap())
+            .unwrap();
+    let series = figures["load-tcp-lossy"]["rss_series"]["echo-server"]
+        .as_array()
+        .unwrap_or_else(|| {
+            panic!(
+                "no RSS series for echo-server: {}",
+                figures["load-tcp-lossy"]
+            )
+        });
+    assert!(series.len() >= 8, "{series:?}");
+    assert!(
+        series.iter().all(|s| s[1].as_f64().unwrap() > 0.0),
+        "{series:?}"
     );
 }
 

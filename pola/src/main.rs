@@ -33,7 +33,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = common::parse_args();
     common::run(|| match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Report(args) => report::run(args),

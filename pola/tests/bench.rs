@@ -8,6 +8,8 @@ use std::process::Command;
 
 use pola::bench::{peers, procs};
 
+mod support;
+
 fn pola() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pola"))
 }
@@ -98,6 +100,7 @@ fn an_unknown_section_is_refused_in_one_line() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("carrier-pigeon"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
 }
 
 #[test]
@@ -197,4 +200,118 @@ fn tcpdump_capture_holds_every_packet_of_a_real_exchange() {
         String::from_utf8_lossy(&listed.stdout).lines().count() as u64,
         cap.packets
     );
+}
+
+#[test]
+fn the_chart_opens_in_chromium_with_every_label_inside_it() {
+    use pola::bench::output::svg;
+    use pola::bench::stats::{Metric, Model, Series, Side};
+    let mut figs = Vec::new();
+    for (i, size) in [64, 1024].into_iter().enumerate() {
+        let scale = 10f64.powi(i as i32);
+        for (model, by, variant) in [
+            (Model::Floor, Side::Floor, ""),
+            (Model::Rest, Side::Ours, "c=16"),
+            (Model::Rest, Side::peer("wrk"), "c=16"),
+            (Model::Pubsub, Side::peer("local_thr"), "subs=4"),
+            (Model::MqttTls, Side::Plain, "qos1"),
+            (Model::Mqtt, Side::peer("a-candidate-broker"), "qos2"),
+        ] {
+            let series = Series::new(model, size, by).variant(variant);
+            figs.push(series.figure(Metric::P50, 12.5 * scale, "test"));
+            figs.push(series.figure(Metric::MsgsPerS, 1_398_601.0 / scale, "test"));
+        }
+    }
+    let chart = svg(&figs, "pola bench <&> 'quoted' \"title\"");
+    assert!(
+        chart.contains("&lt;&amp;&gt; &#39;quoted&#39; &quot;title&quot;"),
+        "{chart}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("chart.html");
+    std::fs::write(
+        &page,
+        format!("<!DOCTYPE html><html><body>{chart}</body></html>"),
+    )
+    .unwrap();
+    let (texts, bad) = support::texts_outside_their_svg(&page, "svg");
+    // A label, a bar value per figure; the headings, ticks and legend besides.
+    assert!(
+        texts as usize > 2 * figs.len(),
+        "only {texts} texts measured"
+    );
+    assert!(bad.is_empty(), "texts outside the chart: {bad:#?}");
+}
+
+#[test]
+fn quick_twins_section_sets_each_twin_beside_plain_with_its_goal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pola()
+        .args(["bench", "--quick", "--only", "twins", "--out-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("results.json")).unwrap())
+            .unwrap();
+    let value = |model: &str, metric: &str, size: u64, by: &str| {
+        json["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| {
+                f["model"] == model && f["metric"] == metric && f["size"] == size && f["by"] == by
+            })
+            .unwrap_or_else(|| panic!("no {model} {metric} {size} B by {by} in {json}"))["value"]
+            .as_f64()
+            .unwrap()
+    };
+    for model in ["rest-tls", "mqtt-tls", "reqrep-curve"] {
+        for size in [64, 1024] {
+            for by in ["plain", "pola"] {
+                assert!(value(model, "p50", size, by) > 0.0);
+                assert!(value(model, "msgs_per_s", size, by) > 0.0);
+            }
+        }
+        // A full TLS 1.3 or CURVE handshake is public-key work and more round trips than plain.
+        let (plain, tls) = (
+            value(model, "first_byte_p50", 0, "plain"),
+            value(model, "first_byte_p50", 0, "pola"),
+        );
+        assert!(
+            tls > plain,
+            "{model}: TLS first byte {tls} us, plain {plain} us"
+        );
+    }
+    let goals: Vec<(String, String)> = json["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["what"].as_str().unwrap().into(),
+                c["goal"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for (what, goal) in [
+        ("HTTPS p50 vs plain HTTP 64 B", "<= 1.3"),
+        ("HTTPS req/s c=16 vs plain HTTP 1024 B", ">= 0.769"),
+        ("MQTT/TLS QoS1 p50 vs plain 1024 B", "<= 1.3"),
+        ("MQTT/TLS QoS1 msgs/s vs plain 64 B", ">= 0.769"),
+        ("MQTT/TLS handshake to 1st byte vs plain", ""),
+        ("REQ/REP CURVE p50 vs plain 64 B", "<= 1.3"),
+        ("REQ/REP CURVE msgs/s vs plain 1024 B", ">= 0.769"),
+    ] {
+        assert!(
+            goals.contains(&(what.to_string(), goal.to_string())),
+            "no {what:?} with goal {goal:?} in {goals:?}"
+        );
+    }
 }

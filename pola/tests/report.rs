@@ -151,64 +151,6 @@ fn round_robin_holds_and_fails_when_a_worker_gets_two_tasks_in_a_row() {
     assert!(md.contains("(3): 0, 1, 6"), "{md}");
 }
 
-/// Opens `html` in headless Chromium with a script that measures every ladder text (getBBox)
-/// against its SVG; returns how many texts were measured and those outside.
-fn texts_outside_their_svg(html: &Path) -> (u64, Vec<String>) {
-    let page = std::fs::read_to_string(html).unwrap();
-    let probe = r#"<pre id="verdict"></pre><script>
-const bad = [];
-let texts = 0;
-document.querySelectorAll('.ladder svg').forEach((svg, i) => {
-  const w = svg.width.baseVal.value, h = svg.height.baseVal.value;
-  svg.querySelectorAll('text').forEach(t => {
-    texts++;
-    const b = t.getBBox();
-    if (b.x < 0 || b.y < 0 || b.x + b.width > w || b.y + b.height > h)
-      bad.push(i + ' ' + t.textContent + ' ' + [b.x, b.y, b.width, b.height].map(Math.round).join(','));
-  });
-});
-document.getElementById('verdict').textContent = 'VERDICT ' + JSON.stringify({texts, bad});
-</script></body>"#;
-    let probed = html.with_file_name("probed.html");
-    std::fs::write(&probed, page.replace("</body>", probe)).unwrap();
-    let out = run_ok(
-        Command::new("timeout")
-            .args([
-                "120",
-                "chromium",
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-            ])
-            .args(["--dump-dom", &format!("file://{}", probed.display())]),
-    );
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let line = dom
-        .lines()
-        .find_map(|l| {
-            l.split("VERDICT {")
-                .nth(1)
-                .filter(|_| !l.contains("stringify"))
-        })
-        .unwrap_or_else(|| panic!("no verdict in the DOM Chromium dumped:\n{dom}"));
-    let json = format!("{{{}", line.split("</pre>").next().unwrap());
-    let v: serde_json::Value = serde_json::from_str(
-        &json
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&"),
-    )
-    .unwrap();
-    let bad = v["bad"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b.as_str().unwrap().to_string())
-        .collect();
-    (v["texts"].as_u64().unwrap(), bad)
-}
-
 #[test]
 fn every_ladder_label_lies_inside_its_svg_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
@@ -235,7 +177,7 @@ fn every_ladder_label_lies_inside_its_svg_in_chromium() {
         "the pushpull ladder spans several pages"
     );
     assert!(!page.contains("not drawn"), "every packet is drawn");
-    let (texts, bad) = texts_outside_their_svg(&html);
+    let (texts, bad) = texts_outside_their_svg(&html, ".ladder svg");
     assert!(texts > 300, "only {texts} texts measured");
     assert!(bad.is_empty(), "texts outside their SVG: {bad:#?}");
 }

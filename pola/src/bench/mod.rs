@@ -9,8 +9,10 @@ pub mod models;
 pub mod output;
 pub mod peers;
 pub mod procs;
+pub mod rules;
 pub mod sections;
 pub mod stats;
+pub mod twins;
 pub mod zmq_runs;
 
 use std::path::PathBuf;
@@ -19,10 +21,21 @@ use anyhow::Context;
 
 use stats::Figure;
 
-/// Every section, in the order a run takes them.
-pub const MODELS: [&str; 8] = [
-    "floor", "tcp", "rest", "reqrep", "pushpull", "pubsub", "mqtt", "capture",
-];
+/// A part of a run, in the order a run takes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    Floor,
+    Tcp,
+    Rest,
+    Reqrep,
+    Pushpull,
+    Pubsub,
+    Mqtt,
+    /// The encrypted twins (MQTT over TLS, REST over HTTPS, REQ/REP over CURVE) beside plain.
+    Twins,
+    /// tcpdump's drops, and `pola inspect` against tshark on the largest capture.
+    Capture,
+}
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -30,9 +43,9 @@ pub struct Args {
     /// (finite, non-zero); never judged on speed.
     #[arg(long, env = "POLA_QUICK")]
     pub quick: bool,
-    /// Only these sections, comma-separated (floor,tcp,rest,reqrep,pushpull,pubsub,mqtt,capture).
-    #[arg(long, env = "POLA_ONLY", value_delimiter = ',')]
-    pub only: Vec<String>,
+    /// Only these sections, comma-separated.
+    #[arg(long, env = "POLA_ONLY", value_delimiter = ',', value_enum)]
+    pub only: Vec<Section>,
     /// Where results.json and latest.svg are written.
     #[arg(long, env = "POLA_OUT_DIR", default_value = "bench")]
     pub out_dir: PathBuf,
@@ -73,6 +86,8 @@ pub struct Plan {
     pub steady: std::time::Duration,
     pub rest_conns: Vec<usize>,
     pub subscribers: Vec<usize>,
+    /// Fresh connections per side whose handshake is timed (plain and TLS).
+    pub handshakes: usize,
 }
 
 impl Plan {
@@ -88,6 +103,7 @@ impl Plan {
             steady: std::time::Duration::from_secs(60),
             rest_conns: vec![1, 4, 16],
             subscribers: vec![1, 4],
+            handshakes: 40,
         };
         if quick {
             Plan {
@@ -97,6 +113,7 @@ impl Plan {
                 broker_messages: 300,
                 peer_secs: 1,
                 steady: std::time::Duration::from_secs(2),
+                handshakes: 10,
                 ..base
             }
         } else {
@@ -126,13 +143,6 @@ impl Outcome {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    for name in &args.only {
-        anyhow::ensure!(
-            MODELS.contains(&name.as_str()),
-            "--only: unknown section {name:?} (known: {})",
-            MODELS.join(",")
-        );
-    }
     let bin_dir = match &args.bin_dir {
         Some(dir) => dir.clone(),
         None => std::env::current_exe()
@@ -145,10 +155,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(steady) = args.mqtt_steady_secs {
         plan.steady = steady;
     }
-    let chosen: Vec<&str> = MODELS
+    let chosen: Vec<Section> = <Section as clap::ValueEnum>::value_variants()
         .iter()
         .copied()
-        .filter(|m| args.only.is_empty() || args.only.iter().any(|o| o == m))
+        .filter(|s| args.only.is_empty() || args.only.contains(s))
         .collect();
     let mut ctx = sections::Context::new(plan.clone(), bin_dir, args.root.clone())?;
     for candidate in &args.mqtt_candidate {

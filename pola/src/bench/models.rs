@@ -1,22 +1,26 @@
 //! Load generators for our servers, written with the crates our clients use (std/tokio sockets,
 //! reqwest, zmq, rumqttc): round trips one at a time for p50/p99 (a closed loop, each request sent
-//! after the previous reply), and back-to-back batches for messages per second.
+//! after the previous reply), and back-to-back batches for messages per second. Given a CA file
+//! (`ca`), the REST and MQTT generators speak TLS and trust only that CA, as our clients do.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
+use pola_zmq::curve::ClientKeys;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
 use super::stats::{rate, Samples};
 
 /// Creates an item on the rest-api at `base` whose JSON is `size` bytes (name padded), and
 /// returns its URL, so a GET moves a response body of the benchmark's message size.
-pub async fn rest_item(base: &str, size: usize) -> anyhow::Result<String> {
+pub async fn rest_item(base: &str, ca: Option<&Path>, size: usize) -> anyhow::Result<String> {
     let empty = r#"{"id":1,"name":"","quantity":1}"#.len();
     let item =
         serde_json::json!({"name": "x".repeat(size.saturating_sub(empty).max(1)), "quantity": 1});
     let url = format!("{base}/items");
-    let resp = reqwest::Client::new()
+    let resp = rest_client(ca)?
         .post(&url)
         .json(&item)
         .send()
@@ -38,12 +42,20 @@ pub async fn rest_item(base: &str, size: usize) -> anyhow::Result<String> {
 }
 
 /// A reqwest client as a load generator: one keep-alive connection per client, no redirects
-/// followed (none are expected; the layer cost CPU per request).
-fn rest_client() -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .context("building a reqwest client")
+/// followed (none are expected; the layer cost CPU per request); HTTPS trusting only `ca`.
+fn rest_client(ca: Option<&Path>) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if let Some(ca) = ca {
+        builder = builder.tls_backend_preconfigured(tls_config(ca, b"http/1.1")?);
+    }
+    builder.build().context("building a reqwest client")
+}
+
+/// Our clients' TLS configuration (trust only `ca`) offering one ALPN protocol.
+pub fn tls_config(ca: &Path, alpn: &[u8]) -> anyhow::Result<rustls::ClientConfig> {
+    let mut config = common::tls::client_config(ca)?;
+    config.alpn_protocols = vec![alpn.to_vec()];
+    Ok(config)
 }
 
 /// `url` parsed once: reqwest parses a `&str` URL again on every request, which the profile of
@@ -52,25 +64,36 @@ fn parse_url(url: &str) -> anyhow::Result<reqwest::Url> {
     reqwest::Url::parse(url).with_context(|| format!("parsing {url}"))
 }
 
+/// One GET of `parsed` (`url`, for messages) whose response must be a success, body read.
+async fn get(client: &reqwest::Client, parsed: &reqwest::Url, url: &str) -> anyhow::Result<()> {
+    let resp = client
+        .get(parsed.clone())
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    ensure!(
+        resp.status().is_success(),
+        "GET {url} answered {}",
+        resp.status()
+    );
+    resp.bytes()
+        .await
+        .with_context(|| format!("reading the body of GET {url}"))?;
+    Ok(())
+}
+
 /// Sequential keep-alive GETs of `url`; every response must be a success.
-pub async fn rest_latency(url: &str, warmup: usize, count: usize) -> anyhow::Result<Samples> {
-    let (client, parsed) = (rest_client()?, parse_url(url)?);
+pub async fn rest_latency(
+    url: &str,
+    ca: Option<&Path>,
+    warmup: usize,
+    count: usize,
+) -> anyhow::Result<Samples> {
+    let (client, parsed) = (rest_client(ca)?, parse_url(url)?);
     let mut samples = Samples::with_capacity(count);
     for i in 0..warmup + count {
         let start = Instant::now();
-        let resp = client
-            .get(parsed.clone())
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        ensure!(
-            resp.status().is_success(),
-            "GET {url} answered {}",
-            resp.status()
-        );
-        resp.bytes()
-            .await
-            .with_context(|| format!("reading the body of GET {url}"))?;
+        get(&client, &parsed, url).await?;
         if i >= warmup {
             samples.push(start.elapsed());
         }
@@ -78,34 +101,35 @@ pub async fn rest_latency(url: &str, warmup: usize, count: usize) -> anyhow::Res
     Ok(samples)
 }
 
-/// `count` GETs over `conns` keep-alive connections in parallel: requests per second.
-pub async fn rest_throughput(url: &str, conns: usize, count: usize) -> anyhow::Result<f64> {
-    let start = Instant::now();
+/// `count` GETs over `conns` keep-alive connections in parallel: requests per second. Each
+/// connection is opened by one GET before the clock starts (over TLS, its handshake done), so
+/// the rate is that of established connections.
+pub async fn rest_throughput(
+    url: &str,
+    ca: Option<&Path>,
+    conns: usize,
+    count: usize,
+) -> anyhow::Result<f64> {
+    let ready = Arc::new(tokio::sync::Barrier::new(conns + 1));
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..conns {
         let (url, parsed) = (url.to_string(), parse_url(url)?);
         // One client per task so each task holds its own connection, as wrk's connections do.
-        let client = rest_client()?;
+        let client = rest_client(ca)?;
         let share = count / conns + usize::from(c < count % conns);
+        let ready = ready.clone();
         tasks.spawn(async move {
+            let opened = get(&client, &parsed, &url).await;
+            ready.wait().await;
+            opened?;
             for _ in 0..share {
-                let resp = client
-                    .get(parsed.clone())
-                    .send()
-                    .await
-                    .with_context(|| format!("GET {url}"))?;
-                ensure!(
-                    resp.status().is_success(),
-                    "GET {url} answered {}",
-                    resp.status()
-                );
-                resp.bytes()
-                    .await
-                    .with_context(|| format!("reading the body of GET {url}"))?;
+                get(&client, &parsed, &url).await?;
             }
             anyhow::Ok(())
         });
     }
+    ready.wait().await;
+    let start = Instant::now();
     while let Some(done) = tasks.join_next().await {
         done.context("a REST load task panicked")??;
     }
@@ -113,10 +137,12 @@ pub async fn rest_throughput(url: &str, conns: usize, count: usize) -> anyhow::R
 }
 
 /// REQ round trips against a REP server at `endpoint` (`tcp://127.0.0.1:PORT`) with `request` as
-/// the body; every reply must be a result (not an `error`), and one taking over 5 s fails the run.
+/// the body, over CURVE if `keys` say so; every reply must be a result (not an `error`), and one
+/// taking over 5 s fails the run.
 pub fn req_latency(
     endpoint: &str,
     request: &[u8],
+    keys: &ClientKeys,
     warmup: usize,
     count: usize,
 ) -> anyhow::Result<Samples> {
@@ -125,6 +151,7 @@ pub fn req_latency(
     req.set_rcvtimeo(5000)
         .context("setting the REQ receive timeout")?;
     req.set_linger(0).context("setting the REQ linger")?;
+    keys.apply(&req)?;
     req.connect(endpoint)
         .with_context(|| format!("connecting REQ to {endpoint}"))?;
     let mut samples = Samples::with_capacity(count);
@@ -203,6 +230,7 @@ pub fn pubsub_latency(size: usize, warmup: usize, count: usize) -> anyhow::Resul
 /// An MQTT client whose event loop runs in a task; incoming publishes go to the returned channel.
 async fn mqtt_client(
     broker: &str,
+    ca: Option<&Path>,
     id: &str,
     subscribe: Option<(&str, QoS)>,
 ) -> anyhow::Result<(
@@ -217,6 +245,12 @@ async fn mqtt_client(
         .with_context(|| format!("bad port in {broker}"))?;
     let mut opts = MqttOptions::new(id, host, port);
     opts.set_keep_alive(Duration::from_secs(30));
+    if let Some(ca) = ca {
+        let config = tls_config(ca, b"mqtt")?;
+        opts.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(Arc::new(config)),
+        ));
+    }
     let (client, mut events) = AsyncClient::new(opts, 1000);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<(), String>>();
@@ -259,14 +293,16 @@ async fn mqtt_client(
 /// Publish-to-delivery round trips through the broker at `broker`, one message in flight.
 pub async fn mqtt_latency(
     broker: &str,
+    ca: Option<&Path>,
     qos: QoS,
     size: usize,
     warmup: usize,
     count: usize,
 ) -> anyhow::Result<Samples> {
     let topic = format!("bench/lat/{}", std::process::id());
-    let (_sub, mut delivered) = mqtt_client(broker, "bench-lat-sub", Some((&topic, qos))).await?;
-    let (publisher, _) = mqtt_client(broker, "bench-lat-pub", None).await?;
+    let (_sub, mut delivered) =
+        mqtt_client(broker, ca, "bench-lat-sub", Some((&topic, qos))).await?;
+    let (publisher, _) = mqtt_client(broker, ca, "bench-lat-pub", None).await?;
     let payload = vec![b'x'; size];
     let mut samples = Samples::with_capacity(count);
     for i in 0..warmup + count {
@@ -291,13 +327,15 @@ pub async fn mqtt_latency(
 /// lose messages under load, and that loss is reported, not hidden.
 pub async fn mqtt_throughput(
     broker: &str,
+    ca: Option<&Path>,
     qos: QoS,
     size: usize,
     count: usize,
 ) -> anyhow::Result<(f64, u64)> {
     let topic = format!("bench/thr/{}", std::process::id());
-    let (_sub, mut delivered) = mqtt_client(broker, "bench-thr-sub", Some((&topic, qos))).await?;
-    let (publisher, _) = mqtt_client(broker, "bench-thr-pub", None).await?;
+    let (_sub, mut delivered) =
+        mqtt_client(broker, ca, "bench-thr-sub", Some((&topic, qos))).await?;
+    let (publisher, _) = mqtt_client(broker, ca, "bench-thr-pub", None).await?;
     let payload = vec![b'x'; size];
     let start = Instant::now();
     let sender = tokio::spawn(async move {

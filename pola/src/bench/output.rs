@@ -1,110 +1,13 @@
-//! What a bench run leaves behind: the comparisons against the floor and the peers (with their
-//! goals), the terminal table, bench/results.json and the SVG chart bench/latest.svg.
+//! What a bench run leaves behind: the terminal table of figures and comparisons (from
+//! [`super::rules`]), bench/results.json and the SVG chart bench/latest.svg.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::stats::Figure;
-
-/// One figure of ours set against a reference figure, with the goal it is judged by, if any.
-#[derive(Debug, Serialize)]
-pub struct Comparison {
-    pub what: String,
-    pub ours: f64,
-    pub reference: f64,
-    pub unit: String,
-    pub ratio: f64,
-    /// `<= 1.2` or `>= 0.8`; empty for a ratio reported for information.
-    pub goal: String,
-    pub met: Option<bool>,
-}
-
-/// The value of the figure with this identity, if it was produced.
-pub fn get<'a>(
-    figs: &'a [Figure],
-    model: &str,
-    metric: &str,
-    size: usize,
-    by: &str,
-    variant: &str,
-) -> Option<&'a Figure> {
-    figs.iter().find(|f| {
-        f.model == model
-            && f.metric == metric
-            && f.size == size
-            && f.by == by
-            && f.variant == variant
-    })
-}
-
-/// A comparison row: `(model, metric, by, variant)` of ours against the reference's, same size.
-pub struct Rule {
-    pub what: &'static str,
-    pub ours: (&'static str, &'static str, &'static str, &'static str),
-    pub reference: (&'static str, &'static str, &'static str, &'static str),
-    /// (`<=` or `>=`, bound) that the figure should meet; None for information only.
-    pub goal: Option<(&'static str, f64)>,
-}
-
-/// Applies every rule at every size where both figures exist.
-pub fn compare(figs: &[Figure], rules: &[Rule], sizes: &[usize]) -> Vec<Comparison> {
-    let mut rows = Vec::new();
-    for rule in rules {
-        for &size in sizes {
-            let (m, k, b, v) = rule.ours;
-            let (rm, rk, rb, rv) = rule.reference;
-            // Sizeless figures (RSS) are stored with size 0.
-            let ours = get(figs, m, k, size, b, v).or_else(|| get(figs, m, k, 0, b, v));
-            let reference =
-                get(figs, rm, rk, size, rb, rv).or_else(|| get(figs, rm, rk, 0, rb, rv));
-            let (Some(ours), Some(reference)) = (ours, reference) else {
-                continue;
-            };
-            if ours.size == 0 && size != sizes[0] {
-                continue;
-            }
-            let ratio = ours.value / reference.value;
-            let met = rule.goal.map(|(op, bound)| {
-                if op == "<=" {
-                    ratio <= bound
-                } else {
-                    ratio >= bound
-                }
-            });
-            let at = if ours.size == 0 {
-                String::new()
-            } else {
-                format!(" {size} B")
-            };
-            rows.push(Comparison {
-                what: format!("{}{at}", rule.what),
-                ours: ours.value,
-                reference: reference.value,
-                unit: ours.unit.clone(),
-                ratio,
-                goal: rule
-                    .goal
-                    .map(|(op, b)| format!("{op} {b}"))
-                    .unwrap_or_default(),
-                met,
-            });
-        }
-    }
-    // The capture goal is absolute, not a ratio: no packet dropped by the kernel.
-    for f in figs.iter().filter(|f| f.metric == "kernel_drops") {
-        rows.push(Comparison {
-            what: format!("tcpdump kernel drops, {} {} B", f.variant, f.size),
-            ours: f.value,
-            reference: 0.0,
-            unit: f.unit.clone(),
-            ratio: f64::NAN,
-            goal: "= 0".into(),
-            met: Some(f.value == 0.0),
-        });
-    }
-    rows
-}
+use super::rules::{compare, Comparison, RULES};
+use super::stats::{Figure, Metric, Side};
+use crate::html::Svg;
 
 fn label(f: &Figure) -> String {
     let size = if f.size == 0 {
@@ -161,12 +64,6 @@ pub fn table(figs: &[Figure], rows: &[Comparison], missing: &[String]) -> String
     out
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// A horizontal bar chart on a log scale, one panel for round-trip p50 and one for msgs/s, each
 /// model's bars beside its floor and peer bars.
 pub fn svg(figs: &[Figure], title: &str) -> String {
@@ -174,291 +71,73 @@ pub fn svg(figs: &[Figure], title: &str) -> String {
     let panels: [(&str, Pick); 2] = [
         (
             "round trip p50 (µs, log scale, shorter is better)",
-            |f: &Figure| f.metric == "p50" || (f.metric == "avg_rtt" && f.by == "remote_lat"),
+            |f: &Figure| {
+                f.metric == Metric::P50
+                    || (f.metric == Metric::AvgRtt && f.by == Side::peer("remote_lat"))
+            },
         ),
         (
             "throughput (msgs/s, log scale, longer is better)",
-            |f: &Figure| f.metric == "msgs_per_s",
+            |f: &Figure| f.metric == Metric::MsgsPerS,
         ),
     ];
-    let (bar_h, left, width) = (16.0, 330.0, 520.0);
-    let mut body = String::new();
+    let mut svg = Svg::new();
+    svg.raw(r#"<rect width="100%" height="100%" fill="white"/>"#);
+    svg.text(10.0, 20.0, r#"font-size="14""#, title);
     let mut y = 40.0;
     for (heading, pick) in panels {
         let chosen: Vec<&Figure> = figs.iter().filter(|f| pick(f) && f.is_sane()).collect();
-        let _ = writeln!(
-            body,
-            r#"<text x="10" y="{y}" font-weight="bold">{}</text>"#,
-            escape(heading)
-        );
-        y += 10.0;
-        if chosen.is_empty() {
-            y += 20.0;
-            continue;
-        }
-        let lo = chosen
-            .iter()
-            .map(|f| f.value)
-            .fold(f64::INFINITY, f64::min)
-            .log10()
-            .floor();
-        let hi = chosen
-            .iter()
-            .map(|f| f.value)
-            .fold(0.0, f64::max)
-            .log10()
-            .ceil()
-            .max(lo + 1.0);
-        let scale = |v: f64| (v.log10() - lo) / (hi - lo) * width;
-        let top = y;
-        for f in &chosen {
-            let colour = match f.by.as_str() {
-                "pola" => "#2b6cb0",
-                "floor" => "#718096",
-                _ => "#dd6b20",
-            };
-            let _ = writeln!(
-                body,
-                r#"<text x="{}" y="{}" text-anchor="end" font-size="11">{}</text><rect x="{left}" y="{y}" width="{:.1}" height="{}" fill="{colour}"/><text x="{:.1}" y="{}" font-size="10">{:.1}</text>"#,
-                left - 6.0,
-                y + 12.0,
-                escape(&label(f)),
-                scale(f.value).max(1.0),
-                bar_h - 3.0,
-                left + scale(f.value).max(1.0) + 4.0,
-                y + 11.0,
-                f.value
-            );
-            y += bar_h;
-        }
-        for decade in lo as i32..=hi as i32 {
-            let x = left + scale(10f64.powi(decade));
-            let _ = writeln!(
-                body,
-                r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{y}" stroke="#ccc"/><text x="{x:.1}" y="{}" font-size="10" text-anchor="middle">1e{decade}</text>"##,
-                y + 12.0
-            );
-        }
-        y += 40.0;
+        y = panel(&mut svg, y, heading, &chosen);
     }
-    format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{y}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="14">{}</text>
-<text x="10" y="{}" font-size="10">blue: pola, grey: floor, orange: peer tool</text>
-{body}</svg>
-"#,
-        left + width + 80.0,
-        escape(title),
-        y - 10.0
-    )
+    let legend = "blue: pola, grey: floor or plain twin, orange: peer tool";
+    svg.text(10.0, y - 10.0, r#"font-size="10""#, legend);
+    svg.finish(LEFT + WIDTH + 80.0, y, r#"font-family="sans-serif""#) + "\n"
 }
 
-/// The comparisons a bench run reports, each with its goal where it has one.
-pub const RULES: &[Rule] = &[
-    Rule {
-        what: "floor p50 vs sockperf pp",
-        ours: ("floor", "p50", "floor", ""),
-        reference: ("floor", "p50", "sockperf", ""),
-        goal: None,
-    },
-    Rule {
-        what: "floor msgs/s vs sockperf tp",
-        ours: ("floor", "msgs_per_s", "floor", ""),
-        reference: ("floor", "msgs_per_s", "sockperf", ""),
-        goal: None,
-    },
-    Rule {
-        what: "TCP echo p50 vs floor",
-        ours: ("tcp", "p50", "pola", ""),
-        reference: ("tcp", "p50", "floor", ""),
-        goal: Some(("<=", 1.2)),
-    },
-    Rule {
-        what: "TCP echo p99 vs floor",
-        ours: ("tcp", "p99", "pola", ""),
-        reference: ("tcp", "p99", "floor", ""),
-        goal: None,
-    },
-    Rule {
-        what: "TCP echo msgs/s vs floor stream",
-        ours: ("tcp", "msgs_per_s", "pola", ""),
-        reference: ("floor", "msgs_per_s", "floor", ""),
-        goal: None,
-    },
-    Rule {
-        what: "REST p50 vs floor",
-        ours: ("rest", "p50", "pola", ""),
-        reference: ("rest", "p50", "floor", ""),
-        goal: Some(("<=", 1.6)),
-    },
-    Rule {
-        what: "REST p50 vs wrk c=1",
-        ours: ("rest", "p50", "pola", ""),
-        reference: ("rest", "p50", "wrk", "c=1"),
-        goal: Some(("<=", 1.3)),
-    },
-    Rule {
-        what: "REST req/s c=1 vs wrk",
-        ours: ("rest", "msgs_per_s", "pola", "c=1"),
-        reference: ("rest", "msgs_per_s", "wrk", "c=1"),
-        goal: None,
-    },
-    Rule {
-        what: "REST req/s c=4 vs wrk",
-        ours: ("rest", "msgs_per_s", "pola", "c=4"),
-        reference: ("rest", "msgs_per_s", "wrk", "c=4"),
-        goal: None,
-    },
-    Rule {
-        what: "REST req/s c=16 vs wrk",
-        ours: ("rest", "msgs_per_s", "pola", "c=16"),
-        reference: ("rest", "msgs_per_s", "wrk", "c=16"),
-        goal: Some((">=", 0.9)),
-    },
-    Rule {
-        what: "REQ/REP p50 vs remote_lat avg",
-        ours: ("reqrep", "p50", "pola", ""),
-        reference: ("reqrep", "avg_rtt", "remote_lat", ""),
-        goal: Some(("<=", 1.1)),
-    },
-    Rule {
-        what: "REQ/REP avg vs remote_lat avg",
-        ours: ("reqrep", "avg_rtt", "pola", ""),
-        reference: ("reqrep", "avg_rtt", "remote_lat", ""),
-        goal: None,
-    },
-    Rule {
-        what: "REQ/REP p50 vs floor",
-        ours: ("reqrep", "p50", "pola", ""),
-        reference: ("reqrep", "p50", "floor", ""),
-        goal: None,
-    },
-    Rule {
-        what: "PUSH/PULL msgs/s vs the same pipeline in C",
-        ours: ("pushpull", "msgs_per_s", "pola", ""),
-        reference: ("pushpull", "msgs_per_s", "c", ""),
-        goal: Some((">=", 1.0)),
-    },
-    Rule {
-        what: "PUSH/PULL msgs/s vs baseline build",
-        ours: ("pushpull", "msgs_per_s", "pola", ""),
-        reference: ("pushpull", "msgs_per_s", "baseline", ""),
-        goal: None,
-    },
-    Rule {
-        what: "PUSH/PULL msgs/s vs local_thr",
-        ours: ("pushpull", "msgs_per_s", "pola", ""),
-        reference: ("pushpull", "msgs_per_s", "local_thr", ""),
-        goal: Some((">=", 0.5)),
-    },
-    Rule {
-        what: "PUSH/PULL msgs/s vs floor",
-        ours: ("pushpull", "msgs_per_s", "pola", ""),
-        reference: ("floor", "msgs_per_s", "floor", ""),
-        goal: None,
-    },
-    Rule {
-        what: "PUB/SUB 1 sub msgs/s vs the same in C",
-        ours: ("pubsub", "msgs_per_s", "pola", "subs=1"),
-        reference: ("pubsub", "msgs_per_s", "c", "subs=1"),
-        goal: Some((">=", 1.0)),
-    },
-    Rule {
-        what: "PUB/SUB 1 sub msgs/s vs baseline build",
-        ours: ("pubsub", "msgs_per_s", "pola", "subs=1"),
-        reference: ("pubsub", "msgs_per_s", "baseline", "subs=1"),
-        goal: None,
-    },
-    Rule {
-        what: "PUB/SUB 1 sub msgs/s vs local_thr",
-        ours: ("pubsub", "msgs_per_s", "pola", "subs=1"),
-        reference: ("pubsub", "msgs_per_s", "local_thr", ""),
-        goal: Some((">=", 0.5)),
-    },
-    Rule {
-        what: "PUB/SUB 4 subs msgs/s vs the same in C",
-        ours: ("pubsub", "msgs_per_s", "pola", "subs=4"),
-        reference: ("pubsub", "msgs_per_s", "c", "subs=4"),
-        goal: Some((">=", 1.0)),
-    },
-    Rule {
-        what: "PUB/SUB 4 subs msgs/s vs baseline build",
-        ours: ("pubsub", "msgs_per_s", "pola", "subs=4"),
-        reference: ("pubsub", "msgs_per_s", "baseline", "subs=4"),
-        goal: None,
-    },
-    Rule {
-        what: "PUB/SUB 4 subs msgs/s vs local_thr",
-        ours: ("pubsub", "msgs_per_s", "pola", "subs=4"),
-        reference: ("pubsub", "msgs_per_s", "local_thr", ""),
-        goal: Some((">=", 0.5)),
-    },
-    Rule {
-        what: "PUB/SUB p50 vs floor",
-        ours: ("pubsub", "p50", "zmq crate", ""),
-        reference: ("pubsub", "p50", "floor", ""),
-        goal: None,
-    },
-    Rule {
-        what: "MQTT QoS0 msgs/s vs Mosquitto",
-        ours: ("mqtt", "msgs_per_s", "pola", "qos0"),
-        reference: ("mqtt", "msgs_per_s", "mosquitto", "qos0"),
-        goal: Some((">=", 1.0)),
-    },
-    Rule {
-        what: "MQTT QoS1 msgs/s vs Mosquitto",
-        ours: ("mqtt", "msgs_per_s", "pola", "qos1"),
-        reference: ("mqtt", "msgs_per_s", "mosquitto", "qos1"),
-        goal: Some((">=", 1.0)),
-    },
-    Rule {
-        what: "MQTT QoS2 msgs/s vs Mosquitto",
-        ours: ("mqtt", "msgs_per_s", "pola", "qos2"),
-        reference: ("mqtt", "msgs_per_s", "mosquitto", "qos2"),
-        goal: Some((">=", 1.0)),
-    },
-    Rule {
-        what: "MQTT QoS0 p50 vs Mosquitto",
-        ours: ("mqtt", "p50", "pola", "qos0"),
-        reference: ("mqtt", "p50", "mosquitto", "qos0"),
-        goal: Some(("<=", 1.2)),
-    },
-    Rule {
-        what: "MQTT QoS1 p50 vs Mosquitto",
-        ours: ("mqtt", "p50", "pola", "qos1"),
-        reference: ("mqtt", "p50", "mosquitto", "qos1"),
-        goal: Some(("<=", 1.2)),
-    },
-    Rule {
-        what: "MQTT QoS2 p50 vs Mosquitto",
-        ours: ("mqtt", "p50", "pola", "qos2"),
-        reference: ("mqtt", "p50", "mosquitto", "qos2"),
-        goal: Some(("<=", 1.2)),
-    },
-    Rule {
-        what: "MQTT QoS0 p50 vs floor",
-        ours: ("mqtt", "p50", "pola", "qos0"),
-        reference: ("mqtt", "p50", "floor", ""),
-        goal: None,
-    },
-    Rule {
-        what: "MQTT broker RSS vs Mosquitto",
-        ours: ("mqtt", "rss", "pola", ""),
-        reference: ("mqtt", "rss", "mosquitto", ""),
-        goal: Some(("<=", 2.0)),
-    },
-    Rule {
-        what: "MQTT broker RSS steady vs warm",
-        ours: ("mqtt", "rss", "pola", "steady"),
-        reference: ("mqtt", "rss", "pola", "warm"),
-        goal: Some(("<=", 1.2)),
-    },
-    Rule {
-        what: "pola inspect pkts/s vs tshark -r",
-        ours: ("capture", "pkts_per_s", "pola inspect", ""),
-        reference: ("capture", "pkts_per_s", "tshark", ""),
-        goal: None,
-    },
-];
+/// Where the bars start (labels end), and the width of the longest bar.
+const LEFT: f64 = 330.0;
+const WIDTH: f64 = 520.0;
+
+/// One panel of the chart from `y` down: its heading, a bar per figure on a log scale with
+/// gridlines at each power of ten. Returns where the next panel starts.
+fn panel(svg: &mut Svg, mut y: f64, heading: &str, chosen: &[&Figure]) -> f64 {
+    let bar_h = 16.0;
+    svg.text(10.0, y, r#"font-weight="bold""#, heading);
+    y += 10.0;
+    if chosen.is_empty() {
+        return y + 20.0;
+    }
+    let values = chosen.iter().map(|f| f.value);
+    let lo = values.clone().fold(f64::INFINITY, f64::min).log10().floor();
+    let hi = values.fold(0.0, f64::max).log10().ceil().max(lo + 1.0);
+    let scale = |v: f64| (v.log10() - lo) / (hi - lo) * WIDTH;
+    let top = y;
+    for f in chosen {
+        let colour = match f.by {
+            Side::Ours => "#2b6cb0",
+            Side::Floor | Side::Plain => "#718096",
+            _ => "#dd6b20",
+        };
+        let bar = scale(f.value).max(1.0);
+        let label_attrs = r#"text-anchor="end" font-size="11""#;
+        svg.text(LEFT - 6.0, y + 12.0, label_attrs, &label(f));
+        svg.rect(
+            (LEFT, y),
+            (bar, bar_h - 3.0),
+            &format!(r#"fill="{colour}""#),
+        );
+        let value = format!("{:.1}", f.value);
+        svg.text(LEFT + bar + 4.0, y + 11.0, r#"font-size="10""#, &value);
+        y += bar_h;
+    }
+    for decade in lo as i32..=hi as i32 {
+        let x = LEFT + scale(10f64.powi(decade));
+        svg.line((x, top), (x, y), r##"stroke="#ccc""##);
+        let tick = r#"font-size="10" text-anchor="middle""#;
+        svg.text(x, y + 12.0, tick, &format!("1e{decade}"));
+    }
+    y + 40.0
+}
 
 /// Everything one run produced, with where and when.
 #[derive(Serialize)]
@@ -473,28 +152,13 @@ pub struct Report {
     pub missing: Vec<String>,
 }
 
-/// UTC now as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, so no date crate is needed).
+/// UTC now to the second, as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    utc(jiff::Timestamp::now())
+}
+
+fn utc(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 fn machine() -> serde_json::Value {
@@ -583,5 +247,21 @@ impl Report {
         );
         anyhow::ensure!(!self.figures.is_empty(), "no figure was produced");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates_are_iso_8601_to_the_second() {
+        assert_eq!(utc(jiff::Timestamp::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        // A leap day, and the last second of a century year that is a leap year.
+        let t = jiff::Timestamp::from_second(951_868_799).unwrap();
+        assert_eq!(utc(t), "2000-02-29T23:59:59Z");
+        let t = jiff::Timestamp::from_second(4_107_542_400).unwrap();
+        assert_eq!(utc(t), "2100-03-01T00:00:00Z");
+        assert_eq!(utc_now().len(), "2026-01-01T00:00:00Z".len());
     }
 }

@@ -80,6 +80,11 @@ impl Running {
             .with_context(|| format!("no VmRSS line in {path}"))
     }
 
+    /// CPU time the process has used so far, every thread, user and system.
+    pub fn cpu_secs(&self) -> anyhow::Result<f64> {
+        cpu_secs(&self.child.id().to_string())
+    }
+
     /// Sends SIGTERM and waits for the exit, as compose would.
     pub fn terminate(mut self) {
         let _ = Command::new("kill")
@@ -200,5 +205,48 @@ impl Collected {
             .wait()
             .with_context(|| format!("waiting for {}", self.what))?;
         Ok((status, text))
+    }
+}
+
+/// CPU time used so far by process `pid` (`self` for this one), every thread, user and system,
+/// from /proc/PID/stat (fields 14 and 15, in clock ticks).
+pub fn cpu_secs(pid: &str) -> anyhow::Result<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    // The command name (field 2) may hold spaces; the fields after it are plain numbers.
+    let rest = stat
+        .rsplit_once(')')
+        .with_context(|| format!("no command name in {path}"))?
+        .1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .with_context(|| format!("no CPU time in {path}"))
+    };
+    // Fields 14 (utime) and 15 (stime) of the line are the 12th and 13th after the name.
+    // SAFETY: sysconf only reads a system constant.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Ok((ticks(11)? + ticks(12)?) / per_sec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_grows_by_the_work_done() {
+        let before = cpu_secs("self").unwrap();
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(200) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let used = cpu_secs("self").unwrap() - before;
+        // 200 ms of spinning on a shared machine: at least a quarter of it on the CPU, and no more
+        // than this process's threads could have used.
+        assert!((0.05..2.0).contains(&used), "{used} s of CPU");
+        assert!(cpu_secs("0").is_err(), "there is no process 0 in /proc");
     }
 }

@@ -11,9 +11,9 @@ use rumqttc::QoS;
 
 use super::capture::{self, Captured};
 use super::procs::{free_port, our_binary, Running};
-use super::stats::{Figure, Samples};
-use super::zmq_runs::Ends;
-use super::{floor, models, peers, Outcome, Plan};
+use super::stats::{Figure, Metric, Model, Samples, Series, Side};
+use super::zmq_runs::{self, Ends};
+use super::{floor, models, peers, Outcome, Plan, Section};
 
 /// What every section needs: the plan, where our binaries are, a scratch folder for pcaps.
 pub struct Context {
@@ -25,7 +25,7 @@ pub struct Context {
     pub mqtt_candidates: Vec<(String, PathBuf)>,
     /// Our pipeline binaries of another build, measured beside ours (`--baseline-bin-dir`).
     pub baseline: Option<PathBuf>,
-    runtime: tokio::runtime::Runtime,
+    pub runtime: tokio::runtime::Runtime,
 }
 
 impl Context {
@@ -54,9 +54,20 @@ impl Context {
 
     /// Starts one of our servers on a free loopback port and waits until it accepts.
     fn server(&self, name: &str) -> anyhow::Result<(Running, String)> {
+        self.server_with(name, &[])
+    }
+
+    /// [`Context::server`] with further flags.
+    pub fn server_with(
+        &self,
+        name: &str,
+        flags: &[&std::ffi::OsStr],
+    ) -> anyhow::Result<(Running, String)> {
         let addr = format!("127.0.0.1:{}", free_port()?);
         let mut server = Running::spawn(
-            Command::new(self.bin(name)?).args(["--listen", &addr]),
+            Command::new(self.bin(name)?)
+                .args(["--listen", &addr])
+                .args(flags),
             name,
         )?;
         server.wait_listening(&addr)?;
@@ -70,33 +81,8 @@ impl Drop for Context {
     }
 }
 
-/// A figure; `how` says what measured it.
-// Positional, because a section builds dozens of figures and each call then fits on a line or two.
-#[allow(clippy::too_many_arguments)]
-pub fn fig(
-    model: &str,
-    metric: &str,
-    size: usize,
-    by: &str,
-    variant: &str,
-    value: f64,
-    unit: &str,
-    how: &str,
-) -> Figure {
-    Figure {
-        model: model.into(),
-        metric: metric.into(),
-        size,
-        by: by.into(),
-        variant: variant.into(),
-        value,
-        unit: unit.into(),
-        how: how.into(),
-    }
-}
-
-/// Blocks a latency run is cut into, alternating with the floor's.
-const BLOCKS: usize = 4;
+/// Blocks a latency run is cut into, alternating with the floor's (or with its plain twin's).
+pub const BLOCKS: usize = 4;
 
 /// A model's round trips measured in [`BLOCKS`] blocks alternating with blocks of the floor's
 /// ping-pong, filed under that model: on a shared machine the load changes by the second, and a
@@ -104,7 +90,7 @@ const BLOCKS: usize = 4;
 /// and the floor's figures.
 fn alternating(
     ctx: &Context,
-    model: &str,
+    model: Model,
     size: usize,
     mut run: impl FnMut(usize, usize) -> anyhow::Result<Samples>,
 ) -> anyhow::Result<(Samples, Vec<Figure>)> {
@@ -117,41 +103,8 @@ fn alternating(
         server.join().ok();
     }
     let how = format!("raw TCP ping-pong in blocks alternating with the {model} latency run");
-    Ok((ours, latency(model, size, "floor", "", floor_samples, &how)))
-}
-
-/// p50, p99 and mean figures of a latency sample.
-fn latency(
-    model: &str,
-    size: usize,
-    by: &str,
-    variant: &str,
-    mut s: Samples,
-    how: &str,
-) -> Vec<Figure> {
-    vec![
-        fig(
-            model,
-            "p50",
-            size,
-            by,
-            variant,
-            s.percentile(50.0),
-            "us",
-            how,
-        ),
-        fig(
-            model,
-            "p99",
-            size,
-            by,
-            variant,
-            s.percentile(99.0),
-            "us",
-            how,
-        ),
-        fig(model, "avg_rtt", size, by, variant, s.mean(), "us", how),
-    ]
+    let floor = Series::new(model, size, Side::Floor);
+    Ok((ours, floor.latency(floor_samples, &how)))
 }
 
 /// The captures taken so far, by the run they were taken in.
@@ -162,7 +115,7 @@ type Captures = Vec<(String, Captured)>;
 fn capture_run(
     ctx: &Context,
     captures: &mut Captures,
-    model: &str,
+    model: Model,
     size: usize,
     run: impl FnOnce(&std::path::Path) -> anyhow::Result<(f64, Option<Captured>)>,
 ) -> anyhow::Result<Vec<Figure>> {
@@ -177,56 +130,42 @@ fn capture_run(
         cap.packets
     );
     let figs = vec![
-        fig(
-            "capture",
-            "kernel_drops",
-            size,
-            "tcpdump",
-            model,
-            cap.dropped as f64,
-            "packets",
-            &how,
-        ),
-        fig(
-            "capture",
-            "captured_msgs_per_s",
-            size,
-            "pola",
-            model,
-            rate,
-            "msgs/s",
-            &how,
-        ),
+        Series::new(Model::Capture, size, Side::peer("tcpdump"))
+            .variant(model.name())
+            .figure(Metric::KernelDrops, cap.dropped as f64, &how),
+        Series::new(Model::Capture, size, Side::Ours)
+            .variant(model.name())
+            .figure(Metric::CapturedMsgsPerS, rate, &how),
     ];
     captures.push((format!("{model} {size} B"), cap));
     Ok(figs)
 }
 
 /// Runs the chosen sections one after another, a progress bar each.
-pub fn run_all(ctx: &Context, chosen: &[&str]) -> Outcome {
+pub fn run_all(ctx: &Context, chosen: &[Section]) -> Outcome {
     let bars = MultiProgress::new();
     let style = ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} {msg}")
         .unwrap()
         .progress_chars("=> ");
     let mut outcome = Outcome::default();
     let mut captures: Vec<(String, Captured)> = Vec::new();
-    for &name in chosen {
+    for &section in chosen {
+        let name = format!("{section:?}").to_lowercase();
         let bar = bars.add(
             ProgressBar::new(1)
                 .with_style(style.clone())
-                .with_prefix(name.to_string()),
+                .with_prefix(name),
         );
-        let step = |what: &str| bar.set_message(what.to_string());
-        match name {
-            "floor" => section_floor(ctx, &bar, &mut outcome),
-            "tcp" => section_tcp(ctx, &bar, &mut outcome, &mut captures),
-            "rest" => section_rest(ctx, &bar, &mut outcome, &mut captures),
-            "reqrep" => section_reqrep(ctx, &bar, &mut outcome),
-            "pushpull" => section_pushpull(ctx, &bar, &mut outcome, &mut captures),
-            "pubsub" => section_pubsub(ctx, &bar, &mut outcome, &mut captures),
-            "mqtt" => section_mqtt(ctx, &bar, &mut outcome, &mut captures),
-            "capture" => section_capture(ctx, &bar, &mut outcome, &captures),
-            _ => step("unknown"),
+        match section {
+            Section::Floor => section_floor(ctx, &bar, &mut outcome),
+            Section::Tcp => section_tcp(ctx, &bar, &mut outcome, &mut captures),
+            Section::Rest => section_rest(ctx, &bar, &mut outcome, &mut captures),
+            Section::Reqrep => section_reqrep(ctx, &bar, &mut outcome),
+            Section::Pushpull => section_pushpull(ctx, &bar, &mut outcome, &mut captures),
+            Section::Pubsub => section_pubsub(ctx, &bar, &mut outcome, &mut captures),
+            Section::Mqtt => section_mqtt(ctx, &bar, &mut outcome, &mut captures),
+            Section::Twins => super::twins::section(ctx, &bar, &mut outcome),
+            Section::Capture => section_capture(ctx, &bar, &mut outcome, &captures),
         }
         bar.finish_with_message("done");
     }
@@ -244,22 +183,13 @@ fn section_floor(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
                 let (addr, server) = floor::echo_server()?;
                 let s = floor::ping_pong(&addr, size, p.warmup, p.round_trips)?;
                 server.join().ok();
-                let mut figs = latency(
-                    "floor",
-                    size,
-                    "floor",
-                    "",
+                let mut figs = Series::new(Model::Floor, size, Side::Floor).latency(
                     s,
                     "raw TCP ping-pong on 127.0.0.1 (std sockets, TCP_NODELAY), in pola bench",
                 );
-                figs.push(fig(
-                    "floor",
-                    "msgs_per_s",
-                    size,
-                    "floor",
-                    "",
+                figs.push(Series::new(Model::Floor, size, Side::Floor).figure(
+                    Metric::MsgsPerS,
                     floor::stream(size, p.messages)?,
-                    "msgs/s",
                     "raw one-way TCP stream on 127.0.0.1, clock stops at the reader's ack",
                 ));
                 Ok(figs)
@@ -275,9 +205,9 @@ fn section_floor(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
             drop(server);
             let how = format!("sockperf pp --full-rtt / tp over TCP for {} s (time-based; tp counts messages sent)", p.peer_secs);
             Ok(vec![
-                fig("floor", "p50", size, "sockperf", "", p50, "us", &how),
-                fig("floor", "p99", size, "sockperf", "", p99, "us", &how),
-                fig("floor", "msgs_per_s", size, "sockperf", "", tp, "msgs/s", &how),
+                Series::new(Model::Floor, size, Side::peer("sockperf")).figure(Metric::P50, p50, &how),
+                Series::new(Model::Floor, size, Side::peer("sockperf")).figure(Metric::P99, p99, &how),
+                Series::new(Model::Floor, size, Side::peer("sockperf")).figure(Metric::MsgsPerS, tp, &how),
             ])
         })());
         bar.inc(1);
@@ -293,26 +223,22 @@ fn section_tcp(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &m
             &format!("tcp echo {size} B"),
             (|| {
                 let (_server, addr) = ctx.server("tcp-echo-server")?;
-                let (s, floor_figs) =
-                    alternating(ctx, "tcp", size, |w, n| floor::ping_pong(&addr, size, w, n))?;
+                let (s, floor_figs) = alternating(ctx, Model::Tcp, size, |w, n| {
+                    floor::ping_pong(&addr, size, w, n)
+                })?;
                 let how =
                     "tcp-echo-server, driven by pola bench's echo client (same code as the floor)";
-                let mut figs = latency("tcp", size, "pola", "", s, how);
+                let mut figs = Series::new(Model::Tcp, size, Side::Ours).latency(s, how);
                 figs.extend(floor_figs);
                 let rate = floor::echo_stream(&addr, size, p.messages)?;
                 let how = "tcp-echo-server, pipelined: one thread writes, one reads the echoes";
-                figs.push(fig(
-                    "tcp",
-                    "msgs_per_s",
-                    size,
-                    "pola",
-                    "",
+                figs.push(Series::new(Model::Tcp, size, Side::Ours).figure(
+                    Metric::MsgsPerS,
                     rate,
-                    "msgs/s",
                     how,
                 ));
                 let filter = format!("tcp port {}", addr.rsplit(':').next().unwrap_or_default());
-                figs.extend(capture_run(ctx, captures, "tcp", size, |pcap| {
+                figs.extend(capture_run(ctx, captures, Model::Tcp, size, |pcap| {
                     capture::maybe(Some(pcap), &filter, || {
                         floor::echo_stream(&addr, size, p.messages)
                     })
@@ -332,32 +258,33 @@ fn section_rest(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
         Err(err) => return out.take("rest", Err(err)),
     };
     for &size in &p.sizes {
-        let url = match ctx
-            .runtime
-            .block_on(models::rest_item(&format!("http://{addr}"), size))
-        {
-            Ok(url) => url,
-            Err(err) => {
-                out.take(&format!("rest {size} B"), Err(err));
-                continue;
-            }
-        };
+        let url =
+            match ctx
+                .runtime
+                .block_on(models::rest_item(&format!("http://{addr}"), None, size))
+            {
+                Ok(url) => url,
+                Err(err) => {
+                    out.take(&format!("rest {size} B"), Err(err));
+                    continue;
+                }
+            };
         let most = *p.rest_conns.iter().max().unwrap_or(&1);
         let filter = format!("tcp port {}", addr.rsplit(':').next().unwrap_or_default());
         out.take(
             &format!("rest capture {size} B"),
-            capture_run(ctx, captures, "rest", size, |pcap| {
+            capture_run(ctx, captures, Model::Rest, size, |pcap| {
                 capture::maybe(Some(pcap), &filter, || {
-                    let run = models::rest_throughput(&url, most, p.broker_messages);
+                    let run = models::rest_throughput(&url, None, most, p.broker_messages);
                     ctx.runtime.block_on(run)
                 })
             }),
         );
         bar.set_message(format!("reqwest latency {size} B"));
         out.take(&format!("rest latency {size} B"), (|| {
-            let (s, floor_figs) = alternating(ctx, "rest", size, |w, n| ctx.runtime.block_on(models::rest_latency(&url, w, n)))?;
+            let (s, floor_figs) = alternating(ctx, Model::Rest, size, |w, n| ctx.runtime.block_on(models::rest_latency(&url, None, w, n)))?;
             let how = format!("rest-api, GET /items/ID of a {size} B item, one keep-alive reqwest client, one request in flight");
-            let mut figs = latency("rest", size, "pola", "", s, &how);
+            let mut figs = Series::new(Model::Rest, size, Side::Ours).latency(s, &how);
             figs.extend(floor_figs);
             Ok(figs)
         })());
@@ -366,9 +293,9 @@ fn section_rest(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
             let variant = format!("c={conns}");
             bar.set_message(format!("reqwest {variant} {size} B"));
             out.take(&format!("rest throughput {variant} {size} B"), ctx.runtime.block_on(async {
-                let rps = models::rest_throughput(&url, conns, p.broker_messages).await?;
+                let rps = models::rest_throughput(&url, None, conns, p.broker_messages).await?;
                 let how = format!("rest-api, {} GETs of a {size} B item over {conns} reqwest keep-alive connections", p.broker_messages);
-                Ok(vec![fig("rest", "msgs_per_s", size, "pola", &variant, rps, "req/s", &how)])
+                Ok(vec![Series::new(Model::Rest, size, Side::Ours).variant(&variant).figure(Metric::MsgsPerS, rps, &how)])
             }));
             bar.inc(1);
             bar.set_message(format!("wrk {variant} {size} B"));
@@ -378,10 +305,10 @@ fn section_rest(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
                     "wrk -t1 -c{conns} -d{}s --latency, same GET (time-based; wrk's latency suffers coordinated omission)",
                     p.peer_secs
                 );
-                let mut figs = vec![fig("rest", "msgs_per_s", size, "wrk", &variant, rps, "req/s", &how)];
+                let mut figs = vec![Series::new(Model::Rest, size, Side::peer("wrk")).variant(&variant).figure(Metric::MsgsPerS, rps, &how)];
                 if conns == 1 {
-                    figs.push(fig("rest", "p50", size, "wrk", &variant, p50, "us", &how));
-                    figs.push(fig("rest", "p99", size, "wrk", &variant, p99, "us", &how));
+                    figs.push(Series::new(Model::Rest, size, Side::peer("wrk")).variant(&variant).figure(Metric::P50, p50, &how));
+                    figs.push(Series::new(Model::Rest, size, Side::peer("wrk")).variant(&variant).figure(Metric::P99, p99, &how));
                 }
                 Ok(figs)
             })());
@@ -400,11 +327,11 @@ fn section_reqrep(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
             (|| {
                 let (_server, addr) = ctx.server("zmq-rep-server")?;
                 let (endpoint, request) = (format!("tcp://{addr}"), upper_request(size));
-                let (s, floor_figs) = alternating(ctx, "reqrep", size, |w, n| {
-                    models::req_latency(&endpoint, &request, w, n)
+                let (s, floor_figs) = alternating(ctx, Model::Reqrep, size, |w, n| {
+                    models::req_latency(&endpoint, &request, &Default::default(), w, n)
                 })?;
                 let how = "zmq-rep-server, REQ load generator (zmq crate), one request in flight";
-                let mut figs = latency("reqrep", size, "pola", "", s, how);
+                let mut figs = Series::new(Model::Reqrep, size, Side::Ours).latency(s, how);
                 figs.extend(floor_figs);
                 Ok(figs)
             })(),
@@ -414,7 +341,7 @@ fn section_reqrep(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
         out.take(&format!("remote_lat {size} B"), (|| {
             let tools = peers::zmq_perf_tools(&ctx.root)?;
             let avg = peers::zmq_lat(&tools, size, p.round_trips)?;
-            Ok(vec![fig("reqrep", "avg_rtt", size, "remote_lat", "", avg, "us", "libzmq local_lat/remote_lat: average only (its printed half round trip x 2), no percentiles, no warm-up")])
+            Ok(vec![Series::new(Model::Reqrep, size, Side::peer("remote_lat")).figure(Metric::AvgRtt, avg, "libzmq local_lat/remote_lat: average only (its printed half round trip x 2), no percentiles, no warm-up")])
         })());
         bar.inc(1);
     }
@@ -454,18 +381,13 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, capture
         out.take(
             &format!("pushpull {size} B"),
             (|| {
-                let (rate, _) = super::zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, None)?;
-                let mut figs = capture_run(ctx, captures, "pushpull", size, |pcap| {
-                    super::zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, Some(pcap))
+                let (rate, _) = zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, None)?;
+                let mut figs = capture_run(ctx, captures, Model::Pushpull, size, |pcap| {
+                    zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, Some(pcap))
                 })?;
-                figs.push(fig(
-                    "pushpull",
-                    "msgs_per_s",
-                    size,
-                    "pola",
-                    "",
+                figs.push(Series::new(Model::Pushpull, size, Side::Ours).figure(
+                    Metric::MsgsPerS,
                     rate,
-                    "msgs/s",
                     "zmq-pusher -> 2 zmq-workers -> zmq-sink binaries; the sink's summary",
                 ));
                 Ok(figs)
@@ -478,21 +400,13 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, capture
                 &format!("pushpull baseline {size} B"),
                 (|| {
                     let (rate, _) =
-                        super::zmq_runs::pushpull(ctx, Ends::Dir(dir), size, p.messages, None)?;
+                        zmq_runs::pushpull(ctx, Ends::Dir(dir), size, p.messages, None)?;
                     let how = format!(
                         "zmq-pusher -> 2 zmq-workers -> zmq-sink from {}; the sink's summary",
                         dir.display()
                     );
-                    Ok(vec![fig(
-                        "pushpull",
-                        "msgs_per_s",
-                        size,
-                        "baseline",
-                        "",
-                        rate,
-                        "msgs/s",
-                        &how,
-                    )])
+                    Ok(vec![Series::new(Model::Pushpull, size, Side::Baseline)
+                        .figure(Metric::MsgsPerS, rate, &how)])
                 })(),
             );
         }
@@ -502,18 +416,9 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, capture
             (|| {
                 let tools = peers::zmq_perf_tools(&ctx.root)?;
                 let (rate, _) =
-                    super::zmq_runs::pushpull(ctx, Ends::C(&tools), size, p.messages, None)?;
+                    zmq_runs::pushpull(ctx, Ends::C(&tools), size, p.messages, None)?;
                 let how = "C taskvent -> 2 taskwork -> tasksink (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; the sink's summary";
-                Ok(vec![fig(
-                    "pushpull",
-                    "msgs_per_s",
-                    size,
-                    "c",
-                    "",
-                    rate,
-                    "msgs/s",
-                    how,
-                )])
+                Ok(vec![Series::new(Model::Pushpull, size, Side::peer("c")).figure(Metric::MsgsPerS, rate, how)])
             })(),
         );
         bar.inc(1);
@@ -525,24 +430,14 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, capture
                 let thr = peers::zmq_thr(&tools, size, p.messages)?;
                 let how = "libzmq local_thr/remote_thr (PULL/PUSH), mean as local_thr prints it";
                 Ok(vec![
-                    fig(
-                        "pushpull",
-                        "msgs_per_s",
-                        size,
-                        "local_thr",
-                        "",
+                    Series::new(Model::Pushpull, size, Side::peer("local_thr")).figure(
+                        Metric::MsgsPerS,
                         thr,
-                        "msgs/s",
                         how,
                     ),
-                    fig(
-                        "pubsub",
-                        "msgs_per_s",
-                        size,
-                        "local_thr",
-                        "",
+                    Series::new(Model::Pubsub, size, Side::peer("local_thr")).figure(
+                        Metric::MsgsPerS,
                         thr,
-                        "msgs/s",
                         &format!("{how}; the same run as PUSH/PULL's peer"),
                     ),
                 ])
@@ -558,43 +453,31 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
     for &size in &p.sizes {
         bar.set_message(format!("PUB->SUB latency {size} B"));
         out.take(&format!("pubsub latency {size} B"), (|| {
-            let (s, floor_figs) = alternating(ctx, "pubsub", size, |w, n| models::pubsub_latency(size, w, n))?;
+            let (s, floor_figs) = alternating(ctx, Model::Pubsub, size, |w, n| models::pubsub_latency(size, w, n))?;
             let how = "PUB->SUB delivery through libzmq via the zmq crate in pola bench, one in flight (not our binaries)";
-            let mut figs = latency("pubsub", size, "zmq crate", "", s, how);
+            let mut figs = Series::new(Model::Pubsub, size, Side::peer("zmq crate")).latency(s, how);
             figs.extend(floor_figs);
             Ok(figs)
         })());
         bar.inc(1);
         for &subs in &p.subscribers {
+            let series =
+                Series::new(Model::Pubsub, size, Side::Ours).variant(format!("subs={subs}"));
             bar.set_message(format!("publisher -> {subs} subscribers {size} B"));
             out.take(
                 &format!("pubsub {subs} subs {size} B"),
                 (|| {
                     let (rate, _) =
-                        super::zmq_runs::pubsub(ctx, Ends::Pola, size, p.messages, subs, None)?;
+                        zmq_runs::pubsub(ctx, Ends::Pola, size, p.messages, subs, None)?;
                     let mut figs = Vec::new();
                     if subs == 1 {
-                        figs = capture_run(ctx, captures, "pubsub", size, |pcap| {
-                            super::zmq_runs::pubsub(
-                                ctx,
-                                Ends::Pola,
-                                size,
-                                p.messages,
-                                subs,
-                                Some(pcap),
-                            )
+                        figs = capture_run(ctx, captures, Model::Pubsub, size, |pcap| {
+                            zmq_runs::pubsub(ctx, Ends::Pola, size, p.messages, subs, Some(pcap))
                         })?;
                     }
-                    figs.push(fig(
-                        "pubsub",
-                        "msgs_per_s",
-                        size,
-                        "pola",
-                        &format!("subs={subs}"),
-                        rate,
-                        "msgs/s",
-                        "zmq-publisher -> zmq-subscriber binaries; slowest subscriber's summary",
-                    ));
+                    let how =
+                        "zmq-publisher -> zmq-subscriber binaries; slowest subscriber's summary";
+                    figs.push(series.figure(Metric::MsgsPerS, rate, how));
                     Ok(figs)
                 })(),
             );
@@ -603,28 +486,14 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
                 out.take(
                     &format!("pubsub baseline {subs} subs {size} B"),
                     (|| {
-                        let (rate, _) = super::zmq_runs::pubsub(
-                            ctx,
-                            Ends::Dir(dir),
-                            size,
-                            p.messages,
-                            subs,
-                            None,
-                        )?;
+                        let (rate, _) =
+                            zmq_runs::pubsub(ctx, Ends::Dir(dir), size, p.messages, subs, None)?;
                         let how = format!(
                             "zmq-publisher -> zmq-subscriber from {}; slowest subscriber's summary",
                             dir.display()
                         );
-                        Ok(vec![fig(
-                            "pubsub",
-                            "msgs_per_s",
-                            size,
-                            "baseline",
-                            &format!("subs={subs}"),
-                            rate,
-                            "msgs/s",
-                            &how,
-                        )])
+                        let baseline = series.by(Side::Baseline);
+                        Ok(vec![baseline.figure(Metric::MsgsPerS, rate, &how)])
                     })(),
                 );
             }
@@ -633,7 +502,7 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
                 &format!("pubsub C {subs} subs {size} B"),
                 (|| {
                     let tools = peers::zmq_perf_tools(&ctx.root)?;
-                    let (rate, _) = super::zmq_runs::pubsub(
+                    let (rate, _) = zmq_runs::pubsub(
                         ctx,
                         Ends::C(&tools),
                         size,
@@ -642,16 +511,7 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
                         None,
                     )?;
                     let how = "C wuserver -> wuclient (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; slowest subscriber's summary";
-                    Ok(vec![fig(
-                        "pubsub",
-                        "msgs_per_s",
-                        size,
-                        "c",
-                        &format!("subs={subs}"),
-                        rate,
-                        "msgs/s",
-                        how,
-                    )])
+                    Ok(vec![series.by(Side::peer("c")).figure(Metric::MsgsPerS, rate, how)])
                 })(),
             );
             bar.inc(1);
@@ -662,12 +522,13 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
 fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &mut Captures) {
     let p = &ctx.plan;
     let mut brokers = vec![
-        ("pola".to_string(), "mqtt-broker (rmqtt)".to_string(), None),
-        ("mosquitto".to_string(), "Mosquitto".to_string(), None),
+        (Side::Ours, "mqtt-broker (rmqtt)".to_string(), None),
+        (Side::peer("mosquitto"), "Mosquitto".to_string(), None),
     ];
     for (name, path) in &ctx.mqtt_candidates {
         brokers.push((
-            name.clone(),
+            // Named for the whole run: a candidate is one of a handful given on the command line.
+            Side::Peer(Box::leak(name.clone().into_boxed_str())),
             format!("{name} ({})", path.display()),
             Some(path),
         ));
@@ -678,13 +539,12 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
         (QoS::ExactlyOnce, "qos2"),
     ];
     bar.set_length((brokers.len() * (variants.len() * p.sizes.len() + 1)) as u64);
-    for (broker_name, label, path) in &brokers {
-        let broker_name = broker_name.as_str();
-        let started = match (broker_name, path) {
-            ("pola", _) => ctx.server("mqtt-broker"),
-            ("mosquitto", _) => peers::mosquitto(&ctx.scratch),
+    for (side, label, path) in &brokers {
+        let broker_name = side.name();
+        let started = match (side, path) {
+            (Side::Ours, _) => ctx.server("mqtt-broker"),
             (_, Some(path)) => candidate_broker(path, broker_name),
-            _ => unreachable!("every broker has a way to start"),
+            _ => peers::mosquitto(&ctx.scratch),
         };
         let (broker, addr) = match started {
             Ok(s) => s,
@@ -695,51 +555,26 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
         };
         for (qos, variant) in variants {
             for &size in &p.sizes {
-                if broker_name == "pola" && qos == QoS::AtMostOnce {
-                    let filter =
-                        format!("tcp port {}", addr.rsplit(':').next().unwrap_or_default());
+                if *side == Side::Ours && qos == QoS::AtMostOnce {
                     out.take(
                         &format!("mqtt capture {size} B"),
-                        capture_run(ctx, captures, "mqtt", size, |pcap| {
-                            capture::maybe(Some(pcap), &filter, || {
-                                let run =
-                                    models::mqtt_throughput(&addr, qos, size, p.broker_messages);
-                                ctx.runtime.block_on(run).map(|(rate, _lost)| rate)
-                            })
-                        }),
+                        mqtt_capture(ctx, captures, &addr, size),
                     );
                 }
                 bar.set_message(format!("{broker_name} {variant} {size} B"));
-                out.take(&format!("mqtt {broker_name} {variant} {size} B"), (|| {
-                    let (s, floor_figs) = alternating(ctx, "mqtt", size, |w, n| {
-                        ctx.runtime.block_on(models::mqtt_latency(&addr, qos, size, w, n))
-                    })?;
-                    let how = format!("{label}; rumqttc publisher and subscriber in pola bench, one message in flight");
-                    let mut figs = latency("mqtt", size, broker_name, variant, s, &how);
-                    if broker_name == "pola" && variant == "qos0" {
-                        figs.extend(floor_figs);
-                    }
-                    let run = models::mqtt_throughput(&addr, qos, size, p.broker_messages);
-                    let (rate, lost) = ctx.runtime.block_on(run)?;
-                    let how = format!("{label}; {} rumqttc publishes back to back, rate of delivery", p.broker_messages);
-                    figs.push(fig("mqtt", "msgs_per_s", size, broker_name, variant, rate, "msgs/s", &how));
-                    figs.push(fig("mqtt", "lost", size, broker_name, variant, lost as f64, "msgs", &how));
-                    Ok(figs)
-                })());
+                out.take(
+                    &format!("mqtt {broker_name} {variant} {size} B"),
+                    mqtt_figures(ctx, (*side, label), &addr, (qos, variant), size),
+                );
                 bar.inc(1);
             }
         }
         out.take(
             &format!("mqtt {broker_name} rss"),
             broker.rss_kib().map(|kib| {
-                vec![fig(
-                    "mqtt",
-                    "rss",
-                    0,
-                    broker_name,
-                    "",
+                vec![Series::new(Model::Mqtt, 0, *side).figure(
+                    Metric::Rss,
                     kib as f64,
-                    "KiB",
                     &format!("{label} VmRSS at the end of its runs"),
                 )]
             }),
@@ -748,12 +583,63 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
             bar.set_message(format!("{broker_name} steady load"));
             out.take(
                 &format!("mqtt {broker_name} steady load"),
-                steady_load(ctx, &broker, &addr, broker_name, label),
+                steady_load(ctx, &broker, &addr, side, label),
             );
         }
         bar.inc(1);
         broker.terminate();
     }
+}
+
+/// Our broker's QoS 0 throughput run at `size` repeated under tcpdump.
+fn mqtt_capture(
+    ctx: &Context,
+    captures: &mut Captures,
+    addr: &str,
+    size: usize,
+) -> anyhow::Result<Vec<Figure>> {
+    let filter = format!("tcp port {}", addr.rsplit(':').next().unwrap_or_default());
+    capture_run(ctx, captures, Model::Mqtt, size, |pcap| {
+        capture::maybe(Some(pcap), &filter, || {
+            let run = models::mqtt_throughput(
+                addr,
+                None,
+                QoS::AtMostOnce,
+                size,
+                ctx.plan.broker_messages,
+            );
+            ctx.runtime.block_on(run).map(|(rate, _lost)| rate)
+        })
+    })
+}
+
+/// One broker's latency (alternating with the floor's), rate and loss at one QoS and size.
+fn mqtt_figures(
+    ctx: &Context,
+    (side, label): (Side, &str),
+    addr: &str,
+    (qos, variant): (QoS, &str),
+    size: usize,
+) -> anyhow::Result<Vec<Figure>> {
+    let (s, floor_figs) = alternating(ctx, Model::Mqtt, size, |w, n| {
+        ctx.runtime
+            .block_on(models::mqtt_latency(addr, None, qos, size, w, n))
+    })?;
+    let how =
+        format!("{label}; rumqttc publisher and subscriber in pola bench, one message in flight");
+    let series = Series::new(Model::Mqtt, size, side).variant(variant);
+    let mut figs = series.latency(s, &how);
+    if side == Side::Ours && qos == QoS::AtMostOnce {
+        figs.extend(floor_figs);
+    }
+    let count = ctx.plan.broker_messages;
+    let (rate, lost) = ctx
+        .runtime
+        .block_on(models::mqtt_throughput(addr, None, qos, size, count))?;
+    let how = format!("{label}; {count} rumqttc publishes back to back, rate of delivery");
+    figs.push(series.figure(Metric::MsgsPerS, rate, &how));
+    figs.push(series.figure(Metric::Lost, lost as f64, &how));
+    Ok(figs)
 }
 
 /// Another broker binary on a free loopback port (`--listen HOST:PORT`).
@@ -770,13 +656,14 @@ fn steady_load(
     ctx: &Context,
     broker: &Running,
     addr: &str,
-    name: &str,
+    side: &Side,
     label: &str,
 ) -> anyhow::Result<Vec<Figure>> {
     let p = &ctx.plan;
     let run = || {
         ctx.runtime.block_on(models::mqtt_throughput(
             addr,
+            None,
             QoS::AtLeastOnce,
             1024,
             p.broker_messages,
@@ -796,8 +683,12 @@ fn steady_load(
         p.steady.as_secs_f64()
     );
     Ok(vec![
-        fig("mqtt", "rss", 1024, name, "warm", warm as f64, "KiB", &how),
-        fig("mqtt", "rss", 1024, name, "steady", end as f64, "KiB", &how),
+        Series::new(Model::Mqtt, 1024, *side)
+            .variant("warm")
+            .figure(Metric::Rss, warm as f64, &how),
+        Series::new(Model::Mqtt, 1024, *side)
+            .variant("steady")
+            .figure(Metric::Rss, end as f64, &how),
     ])
 }
 
@@ -821,14 +712,9 @@ fn section_capture(
     out.take(
         "tshark -r",
         capture::read_rate("tshark".as_ref(), &["-n", "-r"], &cap.pcap, cap.packets).map(|r| {
-            vec![fig(
-                "capture",
-                "pkts_per_s",
-                0,
-                "tshark",
-                "",
+            vec![Series::new(Model::Capture, 0, Side::peer("tshark")).figure(
+                Metric::PktsPerS,
                 r,
-                "pkts/s",
                 &format!("tshark -n -r on {how}"),
             )]
         }),
@@ -843,16 +729,13 @@ fn section_capture(
             .or_else(|_| std::env::current_exe().context("locating pola"))
             .and_then(|pola| {
                 capture::read_rate(&pola, &["inspect"], &cap.pcap, cap.packets).map(|r| {
-                    vec![fig(
-                        "capture",
-                        "pkts_per_s",
-                        0,
-                        "pola inspect",
-                        "",
-                        r,
-                        "pkts/s",
-                        &format!("pola inspect on {how}"),
-                    )]
+                    vec![
+                        Series::new(Model::Capture, 0, Side::peer("pola inspect")).figure(
+                            Metric::PktsPerS,
+                            r,
+                            &format!("pola inspect on {how}"),
+                        ),
+                    ]
                 })
             }),
     );

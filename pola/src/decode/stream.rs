@@ -4,6 +4,7 @@
 //! table of models, `common::models`: 1883, 8080, 5555-5558, 8883 and 8443 for TLS...) only
 //! decide for streams that begin mid-capture, so garbage there shows up as "malformed".
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -45,48 +46,126 @@ enum Decoder {
     Raw,
 }
 
-/// Expected next sequence number of one direction.
+/// One direction's reassembly: the next sequence number expected, and the segments that came
+/// ahead of a hole (a segment lost before the capture point, retransmitted later), held until
+/// the retransmission fills it.
 #[derive(Default)]
 struct Reasm {
     next: Option<u32>,
+    /// One past the highest byte seen: a segment that starts below it is a retransmission.
+    high: u32,
+    held: Vec<(u32, Vec<u8>)>,
+    held_bytes: usize,
+    /// The highest acknowledgement the peer sent for this direction.
+    acked: Option<u32>,
 }
 
-enum Accepted<'a> {
-    New(&'a [u8]),
-    /// Bytes missing from the capture before this segment.
-    Gap(u32, &'a [u8]),
+/// Bytes held ahead of a hole before pola stops waiting for its retransmission and reports the
+/// hole as missing from the capture.
+const HOLD: usize = 4 << 20;
+
+/// What a segment added to its direction: runs of in-order bytes, each after the number of bytes
+/// missing before it (0 for none), and whether the segment repeated bytes seen before.
+struct Accepted<'a> {
+    runs: Vec<(u32, Cow<'a, [u8]>)>,
+    retransmitted: bool,
 }
 
 impl Reasm {
     fn accept<'a>(&mut self, seg: &Segment<'a>) -> Accepted<'a> {
         let len = seg.payload.len() as u32;
-        if seg.flags.syn {
-            self.next = Some(seg.seq.wrapping_add(1).wrapping_add(len));
-            return Accepted::New(seg.payload);
-        }
         let fin = seg.flags.fin as u32;
-        let Some(next) = self.next else {
-            self.next = Some(seg.seq.wrapping_add(len + fin));
-            return Accepted::New(seg.payload);
-        };
-        let ahead = seg.seq.wrapping_sub(next) as i32;
-        if ahead == 0 {
-            self.next = Some(next.wrapping_add(len + fin));
-            Accepted::New(seg.payload)
-        } else if ahead < 0 {
-            // A retransmission, perhaps carrying some new bytes after the old ones.
-            let old = ahead.unsigned_abs();
-            if old >= len {
-                return Accepted::New(&[]);
-            }
-            self.next = Some(seg.seq.wrapping_add(len + fin));
-            Accepted::New(&seg.payload[old as usize..])
-        } else if len == 0 {
-            Accepted::New(&[])
-        } else {
-            self.next = Some(seg.seq.wrapping_add(len + fin));
-            Accepted::Gap(ahead as u32, seg.payload)
+        let retransmitted =
+            len > 0 && self.next.is_some() && (seg.seq.wrapping_sub(self.high) as i32) < 0;
+        let end = seg.seq.wrapping_add(len);
+        if self.next.is_none() || (end.wrapping_sub(self.high) as i32) > 0 {
+            self.high = end;
         }
+        let mut runs = Vec::new();
+        match self.next {
+            // The first bytes of the direction seen (after a SYN, the sequence starts one later).
+            None => {
+                let syn = seg.flags.syn as u32;
+                self.next = Some(seg.seq.wrapping_add(syn + len + fin));
+                runs.push((0, Cow::Borrowed(seg.payload)));
+            }
+            Some(next) => {
+                let ahead = seg.seq.wrapping_sub(next) as i32;
+                if ahead > 0 {
+                    if len > 0 {
+                        self.held.push((seg.seq, seg.payload.to_vec()));
+                        self.held_bytes += seg.payload.len();
+                    }
+                } else {
+                    // In order, or a retransmission perhaps carrying new bytes after old ones.
+                    let old = ahead.unsigned_abs();
+                    if old < len || (old == 0 && fin == 1) {
+                        self.next = Some(end.wrapping_add(fin));
+                        runs.push((0, Cow::Borrowed(&seg.payload[old as usize..])));
+                    }
+                }
+            }
+        }
+        self.release(&mut runs);
+        // A hole is never going to be filled once the peer has acknowledged bytes past it (it got
+        // them: only the capture missed them), once the connection is reset, or past the limit.
+        // Otherwise the link lost them and their retransmission is still to come.
+        while !self.held.is_empty()
+            && (self.held_bytes > HOLD || seg.flags.rst || self.acked_past_hole())
+        {
+            let next = self.next.unwrap_or_default();
+            let first = self
+                .held
+                .iter()
+                .map(|(seq, _)| seq.wrapping_sub(next))
+                .min();
+            let missing = first.unwrap_or_default();
+            self.next = Some(next.wrapping_add(missing));
+            runs.push((missing, Cow::Borrowed(&[])));
+            self.release(&mut runs);
+        }
+        Accepted {
+            runs,
+            retransmitted,
+        }
+    }
+
+    /// True if the peer acknowledged bytes beyond the next one expected here.
+    fn acked_past_hole(&self) -> bool {
+        match (self.acked, self.next) {
+            (Some(acked), Some(next)) => (acked.wrapping_sub(next) as i32) > 0,
+            _ => false,
+        }
+    }
+
+    /// An acknowledgement from the peer for this direction.
+    fn ack(&mut self, ack: u32) {
+        if self.acked.is_none_or(|a| (ack.wrapping_sub(a) as i32) > 0) {
+            self.acked = Some(ack);
+        }
+    }
+
+    /// Appends to the last run every held segment that now follows on, in order.
+    fn release<'a>(&mut self, runs: &mut Vec<(u32, Cow<'a, [u8]>)>) {
+        let Some(mut next) = self.next else { return };
+        while let Some(i) = self
+            .held
+            .iter()
+            .position(|(seq, _)| (seq.wrapping_sub(next) as i32) <= 0)
+        {
+            let (seq, bytes) = self.held.swap_remove(i);
+            self.held_bytes -= bytes.len();
+            let old = next.wrapping_sub(seq) as usize;
+            if old < bytes.len() {
+                if runs.is_empty() {
+                    runs.push((0, Cow::Borrowed(&[])));
+                }
+                let run = &mut runs.last_mut().expect("pushed above").1;
+                run.to_mut().extend_from_slice(&bytes[old..]);
+                next = seq.wrapping_add(bytes.len() as u32);
+            }
+        }
+        self.next = Some(next);
     }
 }
 
@@ -137,7 +216,12 @@ impl Stream {
             }
             Protocol::Zmtp => {
                 let [a, b] = self.socket_types();
-                match a.or(b)? {
+                let Some(socket_type) = a.or(b) else {
+                    // CURVE encrypts READY and its socket type: an encrypted twin, by its port.
+                    let row = common::models::by_port(self.server.port())?;
+                    return Model::from_name(row.twin_of?);
+                };
+                match socket_type {
                     "REQ" | "REP" | "DEALER" | "ROUTER" => Some(Model::Reqrep),
                     "PUSH" | "PULL" => Some(Model::Pushpull),
                     "PUB" | "SUB" | "XPUB" | "XSUB" => Some(Model::Pubsub),
@@ -155,8 +239,11 @@ pub struct Seen<'a> {
     pub from_client: bool,
     /// True if this segment opened a new stream.
     pub opened: bool,
-    /// The bytes this segment added to its direction, in order.
-    pub data: &'a [u8],
+    /// The bytes this segment added to its direction, in order: its own new bytes, and those of
+    /// segments held ahead of a hole that it filled.
+    pub data: Cow<'a, [u8]>,
+    /// True if the segment started below the highest byte seen: it was sent before.
+    pub retransmitted: bool,
     pub messages: Vec<Message>,
 }
 
@@ -231,20 +318,29 @@ impl Tracker {
         s.last_ts = ts;
         let dir = usize::from(seg.src != s.client);
         let mut messages = Vec::new();
-        let data = match s.reasm[dir].accept(seg) {
-            Accepted::New(data) => data,
-            Accepted::Gap(missing, data) => {
-                messages.push(s.gap(dir, missing));
-                data
+        if seg.flags.ack {
+            s.reasm[1 - dir].ack(seg.ack);
+        }
+        let accepted = s.reasm[dir].accept(seg);
+        for (missing, run) in &accepted.runs {
+            if *missing > 0 {
+                messages.push(s.gap(dir, *missing));
             }
-        };
-        feed(s, dir, data, &mut messages);
+            feed(s, dir, run, &mut messages);
+        }
         s.end(seg, dir, &mut messages);
+        let mut runs = accepted.runs.into_iter().map(|(_, run)| run);
+        let first = runs.next().unwrap_or_default();
+        let data = runs.fold(first, |mut all, run| {
+            all.to_mut().extend_from_slice(&run);
+            all
+        });
         Seen {
             stream: s.id,
             from_client: dir == 0,
             opened,
             data,
+            retransmitted: accepted.retransmitted,
             messages,
         }
     }
@@ -384,5 +480,79 @@ fn decoder_for(p: Protocol) -> Decoder {
         Protocol::Http => Decoder::Http(http::Decoder::default()),
         Protocol::Tls => Decoder::Tls(tls::Decoder::default()),
         Protocol::Raw => Decoder::Raw,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::link::Flags;
+
+    /// A data segment of the client at 10.0.0.1:40000 to the server on 5557 (ZMTP's port).
+    fn seg(seq: u32, payload: &[u8], syn: bool) -> Segment<'_> {
+        Segment {
+            src: "10.0.0.1:40000".parse().unwrap(),
+            dst: "10.0.0.2:5557".parse().unwrap(),
+            seq,
+            ack: 0,
+            flags: Flags {
+                syn,
+                ack: !syn,
+                psh: !payload.is_empty(),
+                ..Flags::default()
+            },
+            payload,
+        }
+    }
+
+    /// A segment that comes after a later one (a retransmission of what the link dropped) is put
+    /// back in its place: the bytes are decoded in order, with no gap, and it counts as resent.
+    #[test]
+    fn a_segment_retransmitted_after_a_later_one_fills_its_hole() {
+        let mut greeting = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 0];
+        greeting.extend_from_slice(b"NULL");
+        greeting.resize(64, 0);
+        let frames: Vec<u8> = [b"one".as_slice(), b"two", b"six"]
+            .iter()
+            .flat_map(|m| [&[0u8, m.len() as u8][..], m].concat())
+            .collect();
+        let mut t = Tracker::new();
+        t.segment(0.0, &seg(99, &[], true));
+        let first = t.segment(0.1, &seg(100, &greeting, false));
+        assert_eq!(first.data.len(), 64);
+        // The frame "one" is lost on the link; "two" and "six" arrive first and are held.
+        let held = t.segment(0.2, &seg(164 + 5, &frames[5..], false));
+        assert!(held.data.is_empty() && held.messages.is_empty() && !held.retransmitted);
+        let filled = t.segment(0.3, &seg(164, &frames[..5], false));
+        assert!(filled.retransmitted);
+        assert_eq!(&*filled.data, &frames[..]);
+        let texts: Vec<String> = filled
+            .messages
+            .iter()
+            .map(|m| match m {
+                Message::Zmtp(z) => z.text(),
+                other => panic!("not a ZMTP message: {other:?}"),
+            })
+            .collect();
+        assert_eq!(texts, ["one", "two", "six"]);
+    }
+
+    /// A hole never filled before the connection is reset is reported as missing bytes, and the
+    /// held bytes after it are still decoded.
+    #[test]
+    fn a_hole_left_at_a_reset_is_a_gap_and_what_follows_is_kept() {
+        let mut t = Tracker::new();
+        t.segment(0.0, &seg(99, &[], true));
+        t.segment(0.1, &seg(100, b"abc", false));
+        t.segment(0.2, &seg(110, b"xyz", false));
+        let mut rst = seg(113, &[], false);
+        rst.flags.rst = true;
+        let end = t.segment(0.3, &rst);
+        assert_eq!(&*end.data, b"xyz");
+        assert!(
+            matches!(end.messages.first(), Some(Message::Gap { missing: 7, .. })),
+            "{:?}",
+            end.messages
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! the stream [`Tracker`], and the result given to the caller as a [`Packet`]. `pola inspect`,
 //! `pola report` and the tests all read captures through [`walk`]; memory stays flat.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -30,9 +31,13 @@ pub struct Tcp<'a> {
     pub protocol: Option<Protocol>,
     #[serde(skip)]
     pub model: Option<Model>,
-    /// The bytes this segment added to its direction, in order (retransmitted bytes left out).
+    /// The bytes this segment added to its direction, in order (retransmitted bytes left out,
+    /// bytes of earlier segments held ahead of a hole that this one filled put in).
     #[serde(skip)]
-    pub data: &'a [u8],
+    pub data: Cow<'a, [u8]>,
+    /// True if the segment repeats bytes sent before (a TCP retransmission).
+    #[serde(skip)]
+    pub retransmitted: bool,
     pub messages: Vec<Message>,
 }
 
@@ -85,6 +90,7 @@ pub fn walk(
                     protocol: stream.and_then(|s| s.protocol()),
                     model: stream.and_then(|s| s.model()),
                     data: seen.data,
+                    retransmitted: seen.retransmitted,
                     messages: seen.messages,
                 })
             }

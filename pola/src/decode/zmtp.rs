@@ -4,6 +4,12 @@
 //! 1- or 8-byte size, and the body. Commands are READY, SUBSCRIBE, CANCEL, PING, PONG, ERROR...;
 //! messages are runs of frames ending with MORE clear. A SUB socket on 3.0 subscribes with a
 //! one-frame message starting 0x01 (0x00 cancels), which is shown as SUBSCRIBE/CANCEL too.
+//!
+//! With the CURVE mechanism (RFC 26, named in the greeting) the handshake commands HELLO, WELCOME,
+//! INITIATE and READY carry boxes (ciphertext) instead of readable metadata, and every message
+//! frame travels as a MESSAGE command: a nonce and a box holding the frame. libzmq 4.3 sends
+//! MESSAGE in a data frame that starts `\x07MESSAGE`; RFC 26 in a command frame: both are read.
+//! Only the command names, the sizes and the timing show; nothing is decoded as if plain.
 
 use serde::Serialize;
 
@@ -144,6 +150,8 @@ struct Dir {
     broken: bool,
     /// The socket type this side announced in READY (REQ, SUB, PUSH...).
     socket_type: Option<String>,
+    /// The greeting named CURVE: commands carry ciphertext, messages are MESSAGE commands.
+    curve: bool,
     /// Frames of a message whose last frame has not arrived.
     parts: Vec<Part>,
     frames: usize,
@@ -275,7 +283,7 @@ fn next_unit(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, S
         if more {
             return Err("a command frame with the MORE flag".into());
         }
-        let cmd = parse_command(body)?;
+        let cmd = parse_command(body, d.curve)?;
         if let Zmtp::Command {
             name, properties, ..
         } = &cmd
@@ -289,8 +297,14 @@ fn next_unit(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, S
         }
         return Ok(Some((used, Some(cmd))));
     }
+    if d.curve && body.starts_with(CURVE_MESSAGE) {
+        return Ok(Some((used, Some(parse_command(body, true)?))));
+    }
     Ok(Some((used, message_frame(d, body, more))))
 }
+
+/// The start of a CURVE MESSAGE command: its name's length and name.
+const CURVE_MESSAGE: &[u8] = b"\x07MESSAGE";
 
 /// The greeting at the start of `buf`, once all 64 bytes of it have arrived.
 fn greeting(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, String> {
@@ -313,6 +327,7 @@ fn greeting(d: &mut Dir, buf: &[u8]) -> Result<Option<(usize, Option<Zmtp>)>, St
     }
     let g = parse_greeting(&buf[..GREETING]);
     d.greeted = true;
+    d.curve = matches!(&g, Zmtp::Greeting { mechanism, .. } if mechanism == "CURVE");
     Ok(Some((GREETING, Some(g))))
 }
 
@@ -385,7 +400,8 @@ fn frames_fill(mut buf: &[u8]) -> bool {
         let Some(end) = usize::try_from(size).ok().and_then(|n| n.checked_add(head)) else {
             return false;
         };
-        if end > buf.len() || (flags & 4 != 0 && parse_command(&buf[head..end]).is_err()) {
+        // Any command name will do: after a gap the mechanism's commands are not known.
+        if end > buf.len() || (flags & 4 != 0 && command_name(&buf[head..end]).is_err()) {
             return false;
         }
         buf = &buf[end..];
@@ -407,13 +423,21 @@ fn parse_greeting(g: &[u8]) -> Zmtp {
     }
 }
 
-fn parse_command(body: &[u8]) -> Result<Zmtp, String> {
+/// A command's name and the bytes after it.
+fn command_name(body: &[u8]) -> Result<(String, &[u8]), String> {
     let name_len = *body.first().ok_or("an empty command frame")? as usize;
     let name = body
         .get(1..1 + name_len)
         .ok_or("command name longer than its frame")?;
-    let name = String::from_utf8_lossy(name).into_owned();
-    let data = &body[1 + name_len..];
+    Ok((
+        String::from_utf8_lossy(name).into_owned(),
+        &body[1 + name_len..],
+    ))
+}
+
+/// A command; `curve` when the stream's greeting named CURVE (see the module doc).
+fn parse_command(body: &[u8], curve: bool) -> Result<Zmtp, String> {
+    let (name, data) = command_name(body)?;
     let mut cmd = Zmtp::Command {
         name: name.clone(),
         properties: vec![],
@@ -431,6 +455,10 @@ fn parse_command(body: &[u8]) -> Result<Zmtp, String> {
         unreachable!()
     };
     match name.as_str() {
+        // CURVE: a nonce and a box (HELLO: a public key and a box) that only the peers can open.
+        "HELLO" | "WELCOME" | "INITIATE" | "READY" | "MESSAGE" if curve => {
+            *detail = format!("{} bytes encrypted", data.len())
+        }
         // Metadata: name-size (1 byte), name, value-size (4 bytes), value.
         "READY" | "INITIATE" | "WELCOME" => {
             let mut rest = data;
@@ -523,5 +551,57 @@ mod tests {
             })
             .collect();
         assert_eq!(texts, ["first", "third", "fourth"]);
+    }
+
+    /// A greeting with `mechanism`, as-server 0.
+    fn greeting(mechanism: &[u8]) -> Vec<u8> {
+        let mut g = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 0];
+        g.extend_from_slice(mechanism);
+        g.resize(64, 0);
+        g
+    }
+
+    #[test]
+    fn curve_shows_command_names_and_sizes_and_never_a_body() {
+        let mut d = Decoder::default();
+        let mut out = Vec::new();
+        let mut bytes = greeting(b"CURVE");
+        // HELLO as a command; READY whose box would read as bad metadata; two MESSAGEs as
+        // libzmq 4.3 sends them (data frames) and one as RFC 26 does (a command frame).
+        bytes.extend_from_slice(b"\x04\x0a\x05HELLO\x01\x00\x00\x00");
+        bytes.extend_from_slice(b"\x04\x0a\x05READY\xff\xff\xff\xff");
+        bytes.extend_from_slice(b"\x00\x0e\x07MESSAGEsecret");
+        bytes.extend_from_slice(b"\x00\x0b\x07MESSAGEabc");
+        bytes.extend_from_slice(b"\x04\x0b\x07MESSAGExyz");
+        d.feed(0, &bytes, &mut out);
+        let shown: Vec<String> = out.iter().map(|m| format!("{m:?}")).collect();
+        let lines: Vec<String> = out
+            .iter()
+            .map(|m| match m {
+                Message::Zmtp(z) => z.to_string(),
+                other => panic!("not ZMTP: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "greeting 3.0 CURVE as-server=0",
+                "HELLO 4 bytes encrypted",
+                "READY 4 bytes encrypted",
+                "MESSAGE 6 bytes encrypted",
+                "MESSAGE 3 bytes encrypted",
+                "MESSAGE 3 bytes encrypted",
+            ]
+        );
+        assert!(!shown.iter().any(|m| m.contains("secret")), "{shown:?}");
+        // The same frames under NULL: a data frame is a message, read as plain.
+        let mut d = Decoder::default();
+        let mut out = Vec::new();
+        let mut bytes = greeting(b"NULL");
+        bytes.extend_from_slice(b"\x00\x0e\x07MESSAGEsecret");
+        d.feed(0, &bytes, &mut out);
+        assert!(
+            matches!(&out[1], Message::Zmtp(z @ Zmtp::Message { .. }) if z.text().contains("secret"))
+        );
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::curve::Curve;
 use super::fault::{Events, FaultReport, Recovery};
 use super::ladder::Ladder;
 use super::proof::{provers, Proof};
@@ -39,6 +40,7 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
     let mut traffic = Traffic::default();
     let mut handshakes = Handshakes::default();
     let mut ladder = Ladder::default();
+    let mut curve = Curve::default();
     let mut provers = provers();
     let mut seen: BTreeMap<Model, u64> = BTreeMap::new();
     let events = path.with_extension("events");
@@ -58,6 +60,7 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
         }
         handshakes.packet(p);
         ladder.packet(p, names);
+        curve.packet(p);
         if let What::Tcp(t) = &p.what {
             if let Some(m) = t.model {
                 *seen.entry(m).or_default() += 1;
@@ -77,6 +80,10 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
         .filter(|p| Some(p.model()) == model)
         .flat_map(|p| p.proofs())
         .collect();
+    // Under CURVE the model's proofs have no bodies to read: what the capture shows instead.
+    if let Some(proof) = curve.proof() {
+        proofs = vec![proof];
+    }
     let fault = recovery.map(Recovery::finish);
     if let Some(f) = &fault {
         proofs.extend(f.proofs.iter().cloned());

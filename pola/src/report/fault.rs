@@ -114,7 +114,7 @@ impl Recovery {
         let Some(t) = tcp else { return };
         let window = self.events.steps.iter().filter(|(at, _)| *at <= ts).count();
         let c = &mut self.windows[window];
-        if t.len > 0 && t.data.len() < t.len {
+        if t.retransmitted {
             c.retransmissions += 1;
         }
         if t.flags.syn && !t.flags.ack {

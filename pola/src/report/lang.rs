@@ -27,6 +27,7 @@ pub struct Words {
     pub round_robin: &'static str,
     pub fair_queue: &'static str,
     pub topics: &'static str,
+    pub curve: &'static str,
     pub md_ladder: &'static str,
     pub fault_title: &'static str,
     pub fault_cols: [&'static str; 7],
@@ -71,6 +72,7 @@ pub const EN: Words = Words {
     round_robin: "PUSH at {0} hands out its tasks round robin: {1} tasks over {2} connections, each task to the next connection in turn; {3} went out of turn (each connection's tasks, in task order).",
     fair_queue: "PULL at {0} fair-queues what the PUSH sockets connected to it send: {1} messages came in from {2} connections, each taken in as it arrived; the longest run from one connection was {3} (each connection's messages in capture order).",
     topics: "Each SUB receives only its topics: {0} subscriber connection(s), {1} message(s) outside a subscription ([subscriptions]: topics received).",
+    curve: "Encrypted with CURVE on {0} connection(s): nobody can decrypt this capture, since the session keys never leave the two peers, so the model's own proofs cannot be read from it. What stays visible: the mechanism CURVE in each greeting, the command names, and the size and time of each of the {1} MESSAGE commands ({2} to {3} bytes of ciphertext) (commands seen).",
     md_ladder: "The ladder diagrams are in report.html.",
     fault_title: "The fault, step by step: what the packets show from each step to the next (times from the capture's first packet, from the .events file)",
     fault_cols: [
@@ -123,6 +125,7 @@ pub const ID: Words = Words {
     round_robin: "PUSH di {0} membagikan tugasnya secara bergiliran (round robin): {1} tugas ke {2} koneksi, setiap tugas ke koneksi berikutnya menurut giliran; {3} keluar dari gilirannya (tugas tiap koneksi, menurut urutan tugas).",
     fair_queue: "PULL di {0} mengantre secara adil (fair queueing) kiriman soket PUSH yang terhubung kepadanya: {1} pesan masuk dari {2} koneksi, masing-masing diterima saat tiba; deretan terpanjang dari satu koneksi adalah {3} (pesan tiap koneksi menurut urutan tangkapan).",
     topics: "Setiap SUB hanya menerima topiknya: {0} koneksi subscriber, {1} pesan di luar langganan ([langganan]: topik yang diterima).",
+    curve: "Dienkripsi dengan CURVE pada {0} koneksi: tidak ada yang dapat mendekripsi tangkapan ini, karena kunci sesinya tidak pernah meninggalkan kedua peer, sehingga bukti model itu sendiri tidak dapat dibaca darinya. Yang tetap terlihat: mekanisme CURVE di setiap greeting, nama-nama perintah, serta ukuran dan waktu setiap {1} perintah MESSAGE ({2} sampai {3} bita ciphertext) (perintah yang terlihat).",
     md_ladder: "Diagram tangga ada di report.html.",
     fault_title: "Gangguan, langkah demi langkah: apa yang ditunjukkan paket dari satu langkah ke langkah berikutnya (waktu sejak paket pertama tangkapan, dari berkas .events)",
     fault_cols: [
@@ -168,6 +171,7 @@ impl Words {
             Claim::RoundRobin => self.round_robin,
             Claim::FairQueue => self.fair_queue,
             Claim::Topics => self.topics,
+            Claim::Curve => self.curve,
             Claim::FaultNothingLost => self.fault_nothing_lost,
             Claim::FaultNoDuplicates => self.fault_no_duplicates,
         }

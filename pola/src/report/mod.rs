@@ -5,6 +5,7 @@
 //! with its `.events`) also gets [`fault`]'s section.
 
 pub mod analysis;
+pub mod curve;
 pub mod fault;
 pub mod ladder;
 pub mod lang;

@@ -6,7 +6,8 @@ use std::fmt::Write;
 use super::analysis::Analysis;
 use super::fault::FaultReport;
 use super::lang::{fill, Words};
-use super::svg::{esc, ladder_pages};
+use super::svg::ladder_pages;
+use crate::html::esc;
 
 fn ratio(a: f64, b: f64) -> String {
     if b > 0.0 {

@@ -1,18 +1,8 @@
-//! The ladder diagram drawn by hand as inline SVG (hosts as columns, time downwards), so the page
-//! needs no script, font or image from anywhere else; and [`esc`], the one escaper of the HTML
-//! page. Every label is cut to the width its arrow spans, so no text leaves its SVG.
-
-use std::fmt::Write;
+//! The ladder diagram as inline SVG (hosts as columns, time downwards), drawn with
+//! [`crate::html::Svg`]. Every label is cut to the width its arrow spans, so no text leaves its SVG.
 
 use super::ladder::{trim, Arrow, Ladder};
-
-/// `s` escaped for HTML text and attribute values.
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::html::Svg;
 
 /// Arrows per SVG page: long captures become a column of pages in a scrolling box.
 pub const PAGE: usize = 100;
@@ -36,18 +26,21 @@ fn page(hosts: &[String], rows: &[Arrow]) -> String {
     let height = TOP + ROW * rows.len() as f64;
     let x =
         |h: &str| LEFT + COL * hosts.iter().position(|x| x == h).unwrap_or(0) as f64 + COL / 2.0;
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="monospace" font-size="11">"#
-    );
-    s.push_str(r##"<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="3" orient="auto"><path d="M0,0 L7,3 L0,6 z" fill="#334"/></marker></defs>"##);
+    let mut svg = Svg::new();
+    svg.raw(r##"<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="3" orient="auto"><path d="M0,0 L7,3 L0,6 z" fill="#334"/></marker></defs>"##);
     for h in hosts {
         let cx = x(h);
-        let _ = write!(
-            s,
-            r##"<text x="{cx}" y="16" text-anchor="middle" font-weight="bold">{}</text><line x1="{cx}" y1="24" x2="{cx}" y2="{height}" stroke="#aab" stroke-dasharray="4 3"/>"##,
-            esc(&fit(h, COL - 10.0))
+        let name = fit(h, COL - 10.0);
+        svg.text(
+            cx,
+            16.0,
+            r#"text-anchor="middle" font-weight="bold""#,
+            &name,
+        );
+        svg.line(
+            (cx, 24.0),
+            (cx, height),
+            r##"stroke="#aab" stroke-dasharray="4 3""##,
         );
     }
     for (i, a) in rows.iter().enumerate() {
@@ -58,17 +51,25 @@ fn page(hosts: &[String], rows: &[Arrow]) -> String {
         } else {
             ("#667", "normal")
         };
-        let _ = write!(
-            s,
-            r##"<text x="4" y="{y}" fill="#667">{}</text><line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{colour}" marker-end="url(#arrow)"/><text x="{}" y="{}" text-anchor="middle" fill="{colour}" font-weight="{weight}">{}</text>"##,
-            fit(&format!("{:.6}", a.t), LEFT - 8.0),
+        svg.text(
+            4.0,
+            y,
+            r##"fill="#667""##,
+            &fit(&format!("{:.6}", a.t), LEFT - 8.0),
+        );
+        svg.line(
+            (x1, y),
+            (x2, y),
+            &format!(r#"stroke="{colour}" marker-end="url(#arrow)""#),
+        );
+        svg.text(
             (x1 + x2) / 2.0,
             y - 4.0,
-            esc(&fit(&a.text(), (x1 - x2).abs() - 10.0))
+            &format!(r#"text-anchor="middle" fill="{colour}" font-weight="{weight}""#),
+            &fit(&a.text(), (x1 - x2).abs() - 10.0),
         );
     }
-    s.push_str("</svg>");
-    s
+    svg.finish(width, height, r#"font-family="monospace" font-size="11""#)
 }
 
 /// `s` cut to what fits in `width` pixels of the monospace font.

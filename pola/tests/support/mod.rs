@@ -340,3 +340,62 @@ impl Records {
         std::fs::write(path, bytes).unwrap();
     }
 }
+
+/// Opens `html` in headless Chromium with a script that measures every text (getBBox) of the SVGs
+/// that `selector` picks against its SVG; returns how many texts were measured and those outside.
+pub fn texts_outside_their_svg(html: &Path, selector: &str) -> (u64, Vec<String>) {
+    let page = std::fs::read_to_string(html).unwrap();
+    let probe = r#"<pre id="verdict"></pre><script>
+const bad = [];
+let texts = 0;
+document.querySelectorAll(SELECTOR).forEach((svg, i) => {
+  const w = svg.width.baseVal.value, h = svg.height.baseVal.value;
+  svg.querySelectorAll('text').forEach(t => {
+    texts++;
+    const b = t.getBBox();
+    if (b.x < 0 || b.y < 0 || b.x + b.width > w || b.y + b.height > h)
+      bad.push(i + ' ' + t.textContent + ' ' + [b.x, b.y, b.width, b.height].map(Math.round).join(','));
+  });
+});
+document.getElementById('verdict').textContent = 'VERDICT ' + JSON.stringify({texts, bad});
+</script></body>"#;
+    let probed = html.with_file_name("probed.html");
+    let probe = probe.replace("SELECTOR", &format!("{selector:?}"));
+    std::fs::write(&probed, page.replace("</body>", &probe)).unwrap();
+    let out = run_ok(
+        Command::new("timeout")
+            .args([
+                "120",
+                "chromium",
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+            ])
+            .args(["--dump-dom", &format!("file://{}", probed.display())]),
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let line = dom
+        .lines()
+        .find_map(|l| {
+            l.split("VERDICT {")
+                .nth(1)
+                .filter(|_| !l.contains("stringify"))
+        })
+        .unwrap_or_else(|| panic!("no verdict in the DOM Chromium dumped:\n{dom}"));
+    let json = format!("{{{}", line.split("</pre>").next().unwrap());
+    let v: serde_json::Value = serde_json::from_str(
+        &json
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
+    .unwrap();
+    let bad = v["bad"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap().to_string())
+        .collect();
+    (v["texts"].as_u64().unwrap(), bad)
+}

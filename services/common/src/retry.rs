@@ -29,13 +29,7 @@ pub fn retry<T, E: std::fmt::Display>(
     loop {
         match attempt() {
             Ok(value) => return Ok(value),
-            Err(err) if start.elapsed() >= limit => {
-                return Err(anyhow!(
-                    "{what}: gave up after {:.1} s: {err}",
-                    limit.as_secs_f64()
-                ))
-            }
-            Err(err) => log::debug!("{what}: {err}; retrying"),
+            Err(err) => give_up(what, limit, start, err)?,
         }
         std::thread::sleep(PAUSE);
     }
@@ -56,16 +50,28 @@ where
     loop {
         match attempt().await {
             Ok(value) => return Ok(value),
-            Err(err) if start.elapsed() >= limit => {
-                return Err(anyhow!(
-                    "{what}: gave up after {:.1} s: {err}",
-                    limit.as_secs_f64()
-                ))
-            }
-            Err(err) => log::debug!("{what}: {err}; retrying"),
+            Err(err) => give_up(what, limit, start, err)?,
         }
         tokio::time::sleep(PAUSE).await;
     }
+}
+
+/// After a failed attempt: the error that names `what` once `limit` has passed since `start`,
+/// else a debug line and Ok (try again).
+fn give_up(
+    what: &str,
+    limit: Duration,
+    start: Instant,
+    err: impl std::fmt::Display,
+) -> anyhow::Result<()> {
+    if start.elapsed() >= limit {
+        return Err(anyhow!(
+            "{what}: gave up after {:.1} s: {err}",
+            limit.as_secs_f64()
+        ));
+    }
+    log::debug!("{what}: {err}; retrying");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -37,8 +37,8 @@ pub struct Args {
     pub max_payload: usize,
 
     /// Seconds a new connection may take to send CONNECT before the broker closes it.
-    #[arg(long, env = "CONNECT_TIMEOUT_SECS", default_value = "5", value_parser = common::secs)]
-    pub connect_timeout_secs: Duration,
+    #[arg(long = "connect-timeout-secs", env = "CONNECT_TIMEOUT_SECS", default_value = "5", value_parser = common::secs)]
+    pub connect_timeout: Duration,
 
     /// Directory for sessions, subscriptions, queued and retained messages (kept across
     /// restarts). Without it they go to a temporary directory removed when the broker stops.
@@ -53,9 +53,15 @@ pub struct Args {
     #[arg(long, env = "TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
-    /// Healthcheck: exit 0 if something accepts connections on --listen, else 1.
+    /// Healthcheck: exit 0 if something accepts connections on --listen, else 1. With TLS and
+    /// --probe-ca-file, a whole MQTT session over TLS (CONNECT, CONNACK, DISCONNECT) instead, so
+    /// the probe is not a failed handshake in the broker's log.
     #[arg(long)]
     pub probe: bool,
+
+    /// The CA that --probe trusts for the broker's own TLS certificate.
+    #[arg(long, env = "PROBE_CA_FILE")]
+    pub probe_ca_file: Option<PathBuf>,
 }
 
 /// Messages queued for one offline persistent session, as Mosquitto's `max_queued_messages`
@@ -97,7 +103,7 @@ fn listener(name: &str, addr: SocketAddr, args: &Args) -> anyhow::Result<rmqtt::
         // FIN_WAIT_2 (a kill with clients connected), as Mosquitto does.
         .reuseaddr(Some(true))
         .max_packet_size(max_packet)
-        .handshake_timeout(args.connect_timeout_secs)
+        .handshake_timeout(args.connect_timeout)
         .allow_zero_keepalive(true)
         .max_inflight(NonZeroU16::new(MAX_INFLIGHT).expect("non-zero"))
         .max_mqueue_len(MAX_QUEUED)

@@ -9,7 +9,7 @@ pub mod broker;
 pub mod publisher;
 pub mod subscriber;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,6 +97,26 @@ impl Tls {
         }
         Ok(())
     }
+}
+
+/// The healthcheck of a TLS broker: CONNECT and DISCONNECT over TLS to the listen address,
+/// trusting only `ca`, within two seconds.
+pub async fn probe_tls(listen: &str, ca: &Path) -> anyhow::Result<()> {
+    let target = common::probe::local_target(listen)?.to_string();
+    let mut options = client_options("pola-probe", &target)?;
+    Tls {
+        ca_file: Some(ca.to_path_buf()),
+    }
+    .apply(&mut options)?;
+    let session = async {
+        let (client, mut eventloop) = connect_once(options)
+            .await
+            .map_err(|why| anyhow::anyhow!("{target}: {why}"))?;
+        disconnect(&client, &mut eventloop).await
+    };
+    tokio::time::timeout(Duration::from_secs(2), session)
+        .await
+        .map_err(|_| anyhow::anyhow!("{target}: no CONNACK over TLS within 2 s"))?
 }
 
 /// Builds the client options for `connect` (`HOST:PORT`); the host is resolved by rumqttc at

@@ -151,7 +151,29 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
     let client_id = args
         .session
         .client_id(args.client_id.as_deref(), "mqtt-publisher");
-    let mut options = crate::client_options(&client_id, &args.connect)?;
+    let options = options(&args, &client_id)?;
+    let mut run = Run::default();
+    let (client, mut eventloop) = tokio::select! {
+        connected = crate::connect(&options, &args.connect, args.retry) => connected?,
+        _ = stop.requested() => return Ok(outcome(&args, &run, start, true)),
+    };
+    log::info!("connected to {} as {client_id}", args.connect);
+
+    // A task hands the readings to rumqttc's request channel, paced by --rate, while this task
+    // polls the event loop, which writes them and reads the acknowledgements. Polling is never
+    // cancelled: a poll cut short mid-reconnect would leave a half-open connection behind.
+    let feeder = tokio::spawn(feed(client.clone(), args.clone()));
+    let interrupted = confirm_all(&args, &mut eventloop, &mut run, &stop).await;
+    feeder.abort();
+    if !interrupted && run.confirmed == args.count {
+        crate::disconnect(&client, &mut eventloop).await?;
+    }
+    Ok(outcome(&args, &run, start, interrupted))
+}
+
+/// The connection's options: session, TLS and Last Will from the flags.
+fn options(args: &Args, client_id: &str) -> anyhow::Result<rumqttc::MqttOptions> {
+    let mut options = crate::client_options(client_id, &args.connect)?;
     args.session.apply(&mut options);
     args.tls.apply(&mut options)?;
     if let Some(topic) = &args.will_topic {
@@ -162,32 +184,35 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
             false,
         ));
     }
-    let limit = args.retry;
-    let mut run = Run::default();
-    let (client, mut eventloop) = tokio::select! {
-        connected = crate::connect(&options, &args.connect, limit) => connected?,
-        _ = stop.requested() => return Ok(outcome(&args, &run, start, true)),
-    };
-    log::info!("connected to {} as {client_id}", args.connect);
+    Ok(options)
+}
 
-    // A task hands the readings to rumqttc's request channel, paced by --rate, while this task
-    // polls the event loop, which writes them and reads the acknowledgements. Polling is never
-    // cancelled: a poll cut short mid-reconnect would leave a half-open connection behind.
-    let sender = client.clone();
-    let plan: Vec<_> = (0..args.count).map(|seq| reading(&args, seq)).collect();
-    let (qos, retain, rate) = (args.qos, args.retain, args.rate);
-    let feeder = tokio::spawn(async move {
-        let begin = tokio::time::Instant::now();
-        for (seq, (topic, payload)) in plan.into_iter().enumerate() {
-            if rate > 0.0 {
-                tokio::time::sleep_until(begin + Duration::from_secs_f64(seq as f64 / rate)).await;
-            }
-            if sender.publish(topic, qos, retain, payload).await.is_err() {
-                break; // the event loop is gone; the main task reports what went missing
-            }
+/// Hands every reading to rumqttc, each made when its turn comes, paced by --rate.
+async fn feed(sender: rumqttc::AsyncClient, args: Args) {
+    let begin = tokio::time::Instant::now();
+    for seq in 0..args.count {
+        if args.rate > 0.0 {
+            tokio::time::sleep_until(begin + Duration::from_secs_f64(seq as f64 / args.rate)).await;
         }
-    });
+        let (topic, payload) = reading(&args, seq);
+        if sender
+            .publish(topic, args.qos, args.retain, payload)
+            .await
+            .is_err()
+        {
+            break; // the event loop is gone; the main task reports what went missing
+        }
+    }
+}
 
+/// Polls the event loop until every reading is confirmed, the connection is gone for good, or a
+/// stop is requested (then true).
+async fn confirm_all(
+    args: &Args,
+    eventloop: &mut rumqttc::EventLoop,
+    run: &mut Run,
+    stop: &Stop,
+) -> bool {
     let mut in_flight: HashSet<u16> = HashSet::new();
     let mut backoff = Backoff::new(
         format!("reconnecting to {}", args.connect),
@@ -199,47 +224,8 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
             event = eventloop.poll() => event,
             _ = stop.requested() => { interrupted = true; break; }
         };
-        match event {
-            Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
-                if qos == QoS::AtMostOnce {
-                    // QoS 0 has no acknowledgement: a reading handed to TCP is all we can know.
-                    run.sent += 1;
-                    run.confirmed += 1;
-                    backoff.succeeded();
-                } else if in_flight.insert(pkid) {
-                    run.sent += 1;
-                } else {
-                    run.resent += 1;
-                }
-            }
-            Ok(Event::Incoming(Packet::PubAck(ack))) if qos == QoS::AtLeastOnce => {
-                run.confirmed += u64::from(in_flight.remove(&ack.pkid));
-                backoff.succeeded();
-            }
-            Ok(Event::Incoming(Packet::PubComp(comp))) if qos == QoS::ExactlyOnce => {
-                run.confirmed += u64::from(in_flight.remove(&comp.pkid));
-                backoff.succeeded();
-            }
-            Ok(Event::Incoming(Packet::ConnAck(connack))) => {
-                // The streak of attempts ends with progress, not with a CONNACK: a session that
-                // fails at once after each reconnect must still run out of attempts.
-                log::info!(
-                    "reconnected to {} (session present: {})",
-                    args.connect,
-                    connack.session_present
-                );
-                if !connack.session_present {
-                    // rumqttc has dropped what the old session held; which readings those were
-                    // is not known, so the run ends here with them counted as lost.
-                    log::error!(
-                        "the broker at {} lost this client's session: {} readings unconfirmed",
-                        args.connect,
-                        args.count - run.confirmed
-                    );
-                    break;
-                }
-            }
-            Ok(_) => {}
+        let event = match event {
+            Ok(event) => event,
             Err(err) => {
                 let why = crate::describe(&err);
                 let Some(pause) = backoff.failed(&why) else {
@@ -248,18 +234,17 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
                 };
                 mark_dup(&mut eventloop.pending);
                 tokio::select! {
-                    _ = tokio::time::sleep(pause) => {}
+                    _ = tokio::time::sleep(pause) => continue,
                     _ = stop.requested() => { interrupted = true; break; }
                 }
             }
+        };
+        if !run.account(args, &event, &mut in_flight, &mut backoff) {
+            break;
         }
     }
-    feeder.abort();
     run.retries = backoff.retries();
-    if !interrupted && run.confirmed == args.count {
-        crate::disconnect(&client, &mut eventloop).await?;
-    }
-    Ok(outcome(&args, &run, start, interrupted))
+    interrupted
 }
 
 /// Sets the DUP flag on the PUBLISHes rumqttc will send again on the resumed session (those
@@ -283,6 +268,62 @@ struct Run {
     /// PUBLISHes written again after a reconnect.
     resent: u64,
     retries: u64,
+}
+
+impl Run {
+    /// Counts one event of the connection; false when the run cannot go on (the broker lost the
+    /// session, and with it the readings it held).
+    fn account(
+        &mut self,
+        args: &Args,
+        event: &Event,
+        in_flight: &mut HashSet<u16>,
+        backoff: &mut Backoff,
+    ) -> bool {
+        match event {
+            Event::Outgoing(Outgoing::Publish(pkid)) => {
+                if args.qos == QoS::AtMostOnce {
+                    // QoS 0 has no acknowledgement: a reading handed to TCP is all we can know.
+                    self.sent += 1;
+                    self.confirmed += 1;
+                    backoff.succeeded();
+                } else if in_flight.insert(*pkid) {
+                    self.sent += 1;
+                } else {
+                    self.resent += 1;
+                }
+            }
+            Event::Incoming(Packet::PubAck(ack)) if args.qos == QoS::AtLeastOnce => {
+                self.confirmed += u64::from(in_flight.remove(&ack.pkid));
+                backoff.succeeded();
+            }
+            Event::Incoming(Packet::PubComp(comp)) if args.qos == QoS::ExactlyOnce => {
+                self.confirmed += u64::from(in_flight.remove(&comp.pkid));
+                backoff.succeeded();
+            }
+            Event::Incoming(Packet::ConnAck(connack)) => {
+                // The streak of attempts ends with progress, not with a CONNACK: a session that
+                // fails at once after each reconnect must still run out of attempts.
+                log::info!(
+                    "reconnected to {} (session present: {})",
+                    args.connect,
+                    connack.session_present
+                );
+                if !connack.session_present {
+                    // rumqttc has dropped what the old session held; which readings those were
+                    // is not known, so the run ends here with them counted as lost.
+                    log::error!(
+                        "the broker at {} lost this client's session: {} readings unconfirmed",
+                        args.connect,
+                        args.count - self.confirmed
+                    );
+                    return false;
+                }
+            }
+            _ => {}
+        }
+        true
+    }
 }
 
 fn outcome(args: &Args, run: &Run, start: Instant, interrupted: bool) -> Outcome {

@@ -88,10 +88,9 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
     let mut options = crate::client_options(&client_id, &args.connect)?;
     args.session.apply(&mut options);
     args.tls.apply(&mut options)?;
-    let limit = args.retry;
     let mut tally = Tally::default();
     let (client, mut eventloop) = tokio::select! {
-        connected = crate::connect(&options, &args.connect, limit) => connected?,
+        connected = crate::connect(&options, &args.connect, args.retry) => connected?,
         _ = stop.requested() => return Ok(tally.outcome(&args, start, true)),
     };
     log::info!("connected to {} as {client_id}", args.connect);
@@ -101,14 +100,45 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
         .iter()
         .map(|t| SubscribeFilter::new(t.clone(), args.qos))
         .collect();
+    if !subscribe(&args, &client, &mut eventloop, &filters, &stop).await? {
+        return Ok(tally.outcome(&args, start, true));
+    }
+    common::probe::mark_ready(args.ready_file.as_deref())?;
+    let end = receive_all(&args, &client, &mut eventloop, &filters, &mut tally, &stop).await?;
+    if end == End::Done {
+        crate::disconnect(&client, &mut eventloop).await?;
+    }
+    Ok(tally.outcome(&args, start, end == End::Stopped))
+}
+
+/// How the receiving ended.
+#[derive(PartialEq)]
+enum End {
+    /// Every message in, or the timeout passed: the client disconnects.
+    Done,
+    /// A stop was requested.
+    Stopped,
+    /// The connection is gone and the attempts to get it back ran out.
+    Lost,
+}
+
+/// Sends SUBSCRIBE and waits for its SUBACK, refusing a refused subscription; false if a stop
+/// came first.
+async fn subscribe(
+    args: &Args,
+    client: &rumqttc::AsyncClient,
+    eventloop: &mut rumqttc::EventLoop,
+    filters: &[SubscribeFilter],
+    stop: &Stop,
+) -> anyhow::Result<bool> {
     client
-        .subscribe_many(filters.clone())
+        .subscribe_many(filters.to_vec())
         .await
         .context("queueing SUBSCRIBE")?;
     let suback = loop {
         let event = tokio::select! {
             event = eventloop.poll() => event,
-            _ = stop.requested() => return Ok(tally.outcome(&args, start, true)),
+            _ = stop.requested() => return Ok(false),
         };
         match event {
             Ok(Event::Incoming(Packet::SubAck(suback))) => break suback,
@@ -128,16 +158,25 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
         args.topics,
         crate::qos_number(args.qos)
     );
-    common::probe::mark_ready(args.ready_file.as_deref())?;
+    Ok(true)
+}
 
+/// Counts messages until every expected one is in and its acknowledgement is on the wire (so the
+/// capture shows each QoS handshake complete before DISCONNECT), reconnecting within --retries.
+async fn receive_all(
+    args: &Args,
+    client: &rumqttc::AsyncClient,
+    eventloop: &mut rumqttc::EventLoop,
+    filters: &[SubscribeFilter],
+    tally: &mut Tally,
+    stop: &Stop,
+) -> anyhow::Result<End> {
     let deadline = tokio::time::Instant::now() + args.timeout;
-    let mut interrupted = false;
     let mut backoff = Backoff::new(
         format!("reconnecting to {}", args.connect),
         args.session.retries,
     );
-    // Run until every expected message is in and its acknowledgement is on the wire, so the
-    // capture shows each QoS handshake complete before DISCONNECT.
+    let mut end = End::Done;
     while tally.received < args.count || tally.acks_owed > 0 {
         let event = tokio::select! {
             event = eventloop.poll() => event,
@@ -145,7 +184,7 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
                 log::error!("timed out after {:.1} s with {} of {} messages", args.timeout.as_secs_f64(), tally.received, args.count);
                 break;
             }
-            _ = stop.requested() => { interrupted = true; break; }
+            _ = stop.requested() => { end = End::Stopped; break; }
         };
         match event {
             Ok(Event::Incoming(Packet::Publish(publish))) => {
@@ -166,7 +205,7 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
                 if !connack.session_present {
                     // The broker forgot us: without subscriptions nothing more would come.
                     client
-                        .try_subscribe_many(filters.clone())
+                        .try_subscribe_many(filters.to_vec())
                         .context("queueing SUBSCRIBE again")?;
                 }
             }
@@ -177,21 +216,18 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
                 tally.acks_owed = 0;
                 let Some(pause) = backoff.failed(&why) else {
                     log::error!("connection to {} lost: {why}", args.connect);
-                    tally.retries = backoff.retries();
-                    return Ok(tally.outcome(&args, start, false));
+                    end = End::Lost;
+                    break;
                 };
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => {}
-                    _ = stop.requested() => { interrupted = true; break; }
+                    _ = stop.requested() => { end = End::Stopped; break; }
                 }
             }
         }
     }
     tally.retries = backoff.retries();
-    if !interrupted {
-        crate::disconnect(&client, &mut eventloop).await?;
-    }
-    Ok(tally.outcome(&args, start, interrupted))
+    Ok(end)
 }
 
 /// What arrived so far.

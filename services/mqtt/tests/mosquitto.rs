@@ -93,16 +93,7 @@ fn mosquitto_pub_reaches_our_subscriber_through_our_broker() {
         .unwrap();
     assert!(pubber.wait().unwrap().success());
     let out = sub.finish();
-    let s = out.assert_success().summary();
-    assert_eq!(
-        (
-            field(&s, "received"),
-            field(&s, "unexpected"),
-            field(&s, "lost")
-        ),
-        (3, 0, 0),
-        "{s:?}"
-    );
+    delivered(&out, 3);
     assert!(
         out.stderr.contains("sensors/office/temp {\"value\":3}"),
         "{}",

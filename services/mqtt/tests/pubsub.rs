@@ -33,16 +33,7 @@ fn wildcard_delivery(qos: &str) {
     assert_eq!(p["qos"], qos);
 
     let all = all.finish();
-    let s = all.assert_success().summary();
-    assert_eq!(
-        (
-            field(&s, "received"),
-            field(&s, "lost"),
-            field(&s, "unexpected")
-        ),
-        (8, 0, 0),
-        "{s:?}"
-    );
+    delivered(&all, 8);
     assert_eq!(
         all.stderr.matches("sensors/office/").count(),
         4,
@@ -51,16 +42,7 @@ fn wildcard_delivery(qos: &str) {
     );
 
     let lab = lab.finish();
-    let s = lab.assert_success().summary();
-    assert_eq!(
-        (
-            field(&s, "received"),
-            field(&s, "lost"),
-            field(&s, "unexpected")
-        ),
-        (4, 0, 0),
-        "{s:?}"
-    );
+    delivered(&lab, 4);
     assert!(!lab.stderr.contains("sensors/office/"), "{}", lab.stderr);
 
     let s = none.finish().assert_success().summary();

@@ -173,3 +173,44 @@ fn a_missing_key_or_ca_file_is_one_line_naming_it() {
     let line = error_line(&f);
     assert!(line.contains("nope.pem"), "{line}");
 }
+
+#[test]
+fn the_tls_healthcheck_is_a_whole_mqtt_session_not_a_failed_handshake() {
+    let certs = Certs::new(&["broker", "localhost", "127.0.0.1"], false);
+    let (broker, addr) = certs.broker();
+    let (cert, key, ca) = (
+        certs.path("broker.pem"),
+        certs.path("broker.key"),
+        certs.path(CA_FILE),
+    );
+    let probe = |ca: &str| {
+        testkit::run_to_end(
+            BROKER,
+            &[
+                "--probe",
+                "--listen",
+                &addr,
+                "--tls-cert",
+                &cert,
+                "--tls-key",
+                &key,
+                "--probe-ca-file",
+                ca,
+            ],
+        )
+    };
+    let ok = probe(&ca);
+    assert!(ok.status.success(), "{}", ok.stderr);
+    // A CA that did not sign the broker's certificate: the probe fails, in one line.
+    let other = Certs::new(&["broker", "localhost", "127.0.0.1"], true);
+    let refused = probe(&other.path(CA_FILE));
+    assert_eq!(refused.status.code(), Some(1), "{}", refused.stderr);
+    testkit::assert_one_error_line(&refused.stderr, &[&addr]);
+    broker.signal("TERM");
+    let log = broker.finish().stderr;
+    assert_eq!(
+        log.matches("TLS accept error").count(),
+        1,
+        "only the refused probe: {log}"
+    );
+}

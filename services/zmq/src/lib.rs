@@ -5,6 +5,7 @@
 //! Start with [`net`]: addresses, the socket monitor that tells when a peer really arrived, and
 //! the receive loop that notices SIGTERM. The binaries in `src/bin/` only parse flags.
 
+pub mod curve;
 pub mod net;
 pub mod pubsub;
 pub mod pushpull;

@@ -66,6 +66,117 @@ pub enum Wait {
     Ready,
     Stopped,
     TimedOut,
+    /// A handshake failed: the monitor event and its value ([`Monitor::wait_handshake`] only).
+    Failed {
+        event: u16,
+        value: u32,
+    },
+}
+
+/// Whether a monitor event is a failed handshake.
+fn is_handshake_failure(event: u16) -> bool {
+    use zmq::SocketEvent as E;
+    [
+        E::HANDSHAKE_FAILED_NO_DETAIL,
+        E::HANDSHAKE_FAILED_PROTOCOL,
+        E::HANDSHAKE_FAILED_AUTH,
+    ]
+    .iter()
+    .any(|e| e.to_raw() == event)
+}
+
+/// A monitor read on a thread of its own for as long as a server runs, logging each failed
+/// handshake as one warning (a peer without CURVE, or with a wrong server key: whichever end
+/// reads the other's greeting first names the mismatch, the other only sees it leave); the server
+/// goes on serving the others. Read all the time, since a full monitor queue would block
+/// libzmq's I/O thread; [`Watcher::stop`] it before the socket closes.
+pub struct Watcher {
+    inproc: String,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Watcher {
+    /// Starts watching the peers of `socket` (after its bind: the listener's own events do not
+    /// matter here).
+    pub fn start(ctx: &zmq::Context, socket: &zmq::Socket) -> anyhow::Result<Self> {
+        let monitor = Monitor::new(ctx, socket)?;
+        let inproc = monitor.inproc.clone();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let finished = done.clone();
+        let thread = std::thread::spawn(move || {
+            while !finished.load(Ordering::Relaxed) {
+                match monitor.next(TICK_MS) {
+                    // A peer gone during the handshake may be a port probe (the healthcheck).
+                    Ok(Some((e, _)))
+                        if e == zmq::SocketEvent::HANDSHAKE_FAILED_NO_DETAIL.to_raw() =>
+                    {
+                        log::debug!("a peer left during the handshake")
+                    }
+                    Ok(Some((e, value))) if is_handshake_failure(e) => log::warn!(
+                        "a peer's handshake failed: {}",
+                        crate::curve::handshake_failure(e, value)
+                    ),
+                    Ok(_) => {}
+                    Err(err) => {
+                        log::warn!("socket monitor: {err:#}");
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(Watcher {
+            inproc,
+            done,
+            thread,
+        })
+    }
+
+    /// Stops the monitoring of `socket`, then the thread.
+    pub fn stop(self, socket: &zmq::Socket) -> anyhow::Result<()> {
+        let stopped = socket
+            .monitor(&format!("{}-stopped", self.inproc), 0)
+            .context("stopping a socket monitor");
+        self.done.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        stopped
+    }
+}
+
+/// Connects `socket` to `ep` and waits until its ZMTP handshake is in (a socket monitor says
+/// so); false if a stop came first. The error names the `peer` (`REP server`) when no handshake
+/// came within `limit`, and says `why_failed` when one failed (ends that disagree on security).
+pub fn connect_handshaken(
+    ctx: &zmq::Context,
+    socket: &zmq::Socket,
+    ep: &str,
+    peer: &str,
+    limit: Duration,
+    stop: &Stop,
+    why_failed: impl Fn(u16, u32) -> String,
+) -> anyhow::Result<bool> {
+    let monitor = Monitor::new(ctx, socket)?;
+    socket
+        .connect(ep)
+        .with_context(|| format!("connecting to {ep}"))?;
+    let wait = monitor.wait_handshake(stop, Some(limit))?;
+    // Stopped, not dropped: libzmq's I/O thread blocks for good on the next event (the socket's
+    // disconnect, or its close) sent to a monitor that was closed.
+    monitor.stop(socket)?;
+    match wait {
+        Wait::Ready => Ok(true),
+        Wait::Stopped => Ok(false),
+        Wait::TimedOut => anyhow::bail!(
+            "no ZeroMQ handshake with {ep} within {} s: is the {peer} up?",
+            limit.as_secs_f64()
+        ),
+        Wait::Failed { event, value } => {
+            anyhow::bail!(
+                "no ZeroMQ handshake with {ep}: {}",
+                why_failed(event, value)
+            )
+        }
+    }
 }
 
 impl Monitor {
@@ -81,6 +192,7 @@ impl Monitor {
             E::HANDSHAKE_SUCCEEDED,
             E::HANDSHAKE_FAILED_NO_DETAIL,
             E::HANDSHAKE_FAILED_PROTOCOL,
+            E::HANDSHAKE_FAILED_AUTH,
         ]
         .iter()
         .fold(0, |m, e| m | e.to_raw() as i32);
@@ -106,8 +218,8 @@ impl Monitor {
             .context("stopping a socket monitor")
     }
 
-    /// The next event's number, or `None` if none came within `timeout_ms`.
-    pub fn next(&self, timeout_ms: i64) -> anyhow::Result<Option<u16>> {
+    /// The next event's number and value, or `None` if none came within `timeout_ms`.
+    pub fn next(&self, timeout_ms: i64) -> anyhow::Result<Option<(u16, u32)>> {
         if !poll(&self.events, zmq::POLLIN, timeout_ms)? {
             return Ok(None);
         }
@@ -118,9 +230,10 @@ impl Monitor {
             .context("reading a monitor event")?;
         let head = frames
             .first()
-            .filter(|f| f.len() >= 2)
+            .filter(|f| f.len() >= 6)
             .context("short monitor event")?;
-        Ok(Some(u16::from_le_bytes([head[0], head[1]])))
+        let value = u32::from_le_bytes([head[2], head[3], head[4], head[5]]);
+        Ok(Some((u16::from_le_bytes([head[0], head[1]]), value)))
     }
 
     /// Waits until `n` peers have completed the ZMTP handshake. Only a completed handshake
@@ -130,6 +243,23 @@ impl Monitor {
         n: usize,
         stop: &Stop,
         limit: Option<Duration>,
+    ) -> anyhow::Result<Wait> {
+        self.wait(n, stop, limit, false)
+    }
+
+    /// Waits for a connecting socket's one peer: like [`Monitor::wait_handshakes`], except that
+    /// a failed handshake ends the wait ([`Wait::Failed`]). libzmq would only reconnect and fail
+    /// again: the two ends disagree on security (CURVE on one side only, or a wrong server key).
+    pub fn wait_handshake(&self, stop: &Stop, limit: Option<Duration>) -> anyhow::Result<Wait> {
+        self.wait(1, stop, limit, true)
+    }
+
+    fn wait(
+        &self,
+        n: usize,
+        stop: &Stop,
+        limit: Option<Duration>,
+        fail: bool,
     ) -> anyhow::Result<Wait> {
         let deadline = limit.map(|l| Instant::now() + l);
         let mut seen = 0;
@@ -141,11 +271,14 @@ impl Monitor {
                 return Ok(Wait::TimedOut);
             }
             match self.next(TICK_MS)? {
-                Some(e) if e == zmq::SocketEvent::HANDSHAKE_SUCCEEDED.to_raw() => {
+                Some((e, _)) if e == zmq::SocketEvent::HANDSHAKE_SUCCEEDED.to_raw() => {
                     seen += 1;
                     log::info!("peer handshake completed ({seen}/{n})");
                 }
-                Some(e) => log::debug!("socket event {e:#x}"),
+                Some((event, value)) if fail && is_handshake_failure(event) => {
+                    return Ok(Wait::Failed { event, value });
+                }
+                Some((e, value)) => log::debug!("socket event {e:#x} ({value:#x})"),
                 None => {}
             }
         }

@@ -20,12 +20,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use common::Stop;
 use common::Summary;
 use serde::{Deserialize, Serialize};
 
-use crate::net::{self, Monitor, Recv, Wait};
+use crate::curve;
+use crate::net::{self, Recv, Watcher};
 use crate::Outcome;
 
 /// The payload prefix of an end-of-stream marker.
@@ -45,18 +46,47 @@ struct UpdateIn {
     seq: Option<u64>,
 }
 
-/// The publisher's settings.
+/// The publisher's settings (its flags).
+#[derive(clap::Args, Debug, Clone)]
 pub struct PublisherConfig {
+    /// HOST:PORT to bind the XPUB socket on (port 0: any free port).
+    #[arg(long, env = "LISTEN", default_value = "0.0.0.0:5556")]
     pub listen: String,
+    /// Topics to cycle over, comma-separated.
+    #[arg(
+        long,
+        env = "TOPICS",
+        value_delimiter = ',',
+        default_value = "weather,news,sports"
+    )]
     pub topics: Vec<String>,
     /// Messages per topic.
+    #[arg(long, env = "COUNT", default_value_t = 100)]
     pub count: u64,
+    /// Bytes of data in each message.
+    #[arg(long, env = "SIZE", default_value_t = 16,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=1_000_000))]
     pub size: usize,
+    /// Topic filters to wait for before publishing: the sum of every subscriber's --topics (0: start
+    /// at once, so a subscriber joining later misses the start).
+    #[arg(long, env = "SUBSCRIPTIONS", default_value_t = 1)]
     pub subscriptions: usize,
-    /// ZMQ_SNDHWM per subscriber, in messages (0: no limit, nothing dropped).
+    /// ZMQ_SNDHWM: messages queued per subscriber before XPUB drops them for it (0: no limit).
+    #[arg(long, env = "SNDHWM", default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..))]
     pub sndhwm: i32,
     /// Messages per second over all topics (0: as fast as possible).
+    #[arg(long, env = "RATE", default_value_t = 0.0, value_parser = rate)]
     pub rate: f64,
+    #[command(flatten)]
+    pub curve: curve::ServerKeys,
+}
+
+/// A `--rate`: a finite number of messages per second, 0 or more.
+fn rate(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r >= 0.0 => Ok(r),
+        _ => Err(format!("{value:?} is not a number of messages per second")),
+    }
 }
 
 /// How long the end markers may wait for room in a slow subscriber's queue.
@@ -65,13 +95,26 @@ const END_WAIT: Duration = Duration::from_millis(net::FLUSH_LINGER_MS as u64);
 /// Binds the XPUB socket, then [`publish`]es.
 pub fn run_publisher(cfg: &PublisherConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     let ctx = zmq::Context::new();
-    let mut xpub = bind(&ctx, &cfg.listen, cfg.sndhwm)?;
-    publish(&mut xpub, cfg, stop)
+    let mut xpub = bind(&ctx, &cfg.listen, cfg.sndhwm, &cfg.curve)?;
+    // With CURVE, a peer whose handshake fails is logged and left out; the others get the data.
+    let watcher = (cfg.curve.enabled())
+        .then(|| Watcher::start(&ctx, &xpub))
+        .transpose()?;
+    let outcome = publish(&mut xpub, cfg, stop);
+    if let Some(watcher) = watcher {
+        watcher.stop(&xpub)?;
+    }
+    outcome
 }
 
 /// An XPUB socket bound on `listen` that reports every (un)subscription; with `sndhwm` 0 it never
-/// drops.
-pub fn bind(ctx: &zmq::Context, listen: &str, sndhwm: i32) -> anyhow::Result<zmq::Socket> {
+/// drops; a CURVE server if `keys` say so.
+pub fn bind(
+    ctx: &zmq::Context,
+    listen: &str,
+    sndhwm: i32,
+    keys: &curve::ServerKeys,
+) -> anyhow::Result<zmq::Socket> {
     let mut xpub = ctx.socket(zmq::XPUB).context("creating an XPUB socket")?;
     set_int(
         &mut xpub,
@@ -84,6 +127,7 @@ pub fn bind(ctx: &zmq::Context, listen: &str, sndhwm: i32) -> anyhow::Result<zmq
     // its connections will get.
     xpub.set_sndhwm(sndhwm)?;
     xpub.set_linger(1500)?;
+    keys.apply(&xpub)?;
     net::bind(&xpub, listen)?;
     Ok(xpub)
 }
@@ -227,19 +271,32 @@ fn done(summary: Summary, cfg: &PublisherConfig) -> Outcome {
     }
 }
 
-/// A subscriber's settings.
+/// A subscriber's settings (its flags).
+#[derive(clap::Args, Debug, Clone)]
 pub struct SubscriberConfig {
+    /// HOST:PORT of the publisher.
+    #[arg(long, env = "CONNECT", default_value = "127.0.0.1:5556")]
     pub connect: String,
+    /// Topics to subscribe to, comma-separated (ZeroMQ matches them as prefixes).
+    #[arg(long, env = "TOPICS", value_delimiter = ',', default_value = "weather")]
     pub topics: Vec<String>,
-    /// Give up after this long without a message.
+    /// Give up after this many seconds without a message.
+    #[arg(long = "timeout-secs", env = "TIMEOUT_SECS", default_value = "30", value_parser = common::secs)]
     pub timeout: Duration,
+    /// How long to keep trying while the publisher is not up, in seconds.
+    #[arg(long = "retry-secs", env = "RETRY_SECS", default_value = "10", value_parser = common::secs)]
     pub retry: Duration,
-    /// ZMQ_RCVHWM in messages (0: no limit).
+    /// ZMQ_RCVHWM: messages queued here before the publisher's side must hold or drop (0: no limit).
+    #[arg(long, env = "RCVHWM", default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..))]
     pub rcvhwm: i32,
-    /// A pause after each message, to be a slow subscriber.
+    /// Pause after each message, in seconds: a slow subscriber.
+    #[arg(long = "delay-secs", env = "DELAY_SECS", default_value = "0", value_parser = common::secs)]
     pub delay: Duration,
-    /// Loss counted exactly is a success (a fault run); otherwise any loss exits 1.
+    /// Exit 0 when messages were lost but counted exactly (a fault run); otherwise loss exits 1.
+    #[arg(long, env = "EXPECT_LOSS")]
     pub expect_loss: bool,
+    #[command(flatten)]
+    pub curve: curve::ClientKeys,
 }
 
 /// What a subscriber received for one topic.
@@ -265,9 +322,7 @@ pub fn run_subscriber(cfg: &SubscriberConfig, stop: &Stop) -> anyhow::Result<Out
     let sub = ctx.socket(zmq::SUB).context("creating a SUB socket")?;
     sub.set_rcvhwm(cfg.rcvhwm)?;
     sub.set_linger(0)?;
-    let monitor = Monitor::new(&ctx, &sub)?;
-    sub.connect(&ep)
-        .with_context(|| format!("connecting to {ep}"))?;
+    cfg.curve.apply(&sub)?;
     for topic in &cfg.topics {
         sub.set_subscribe(topic.as_bytes())
             .with_context(|| format!("subscribing to {topic:?}"))?;
@@ -278,17 +333,11 @@ pub fn run_subscriber(cfg: &SubscriberConfig, stop: &Stop) -> anyhow::Result<Out
         .map(|t| (t.clone(), TopicTally::default()))
         .collect();
     let mut unexpected = 0;
-    let wait = monitor.wait_handshakes(1, stop, Some(cfg.retry))?;
-    // Stopped, not dropped: libzmq's I/O thread blocks for good on an event sent to a closed one.
-    monitor.stop(&sub)?;
-    match wait {
-        Wait::Ready => log::info!("subscribed to {:?} at {ep}", cfg.topics),
-        Wait::Stopped => return Ok(tally_outcome(&tally, 0, Duration::ZERO, Some(None), false)),
-        Wait::TimedOut => bail!(
-            "no ZeroMQ handshake with {ep} within {} s: is the publisher up?",
-            cfg.retry.as_secs_f64()
-        ),
+    let why = |event, value| cfg.curve.why_failed(event, value);
+    if !net::connect_handshaken(&ctx, &sub, &ep, "publisher", cfg.retry, stop, why)? {
+        return Ok(tally_outcome(&tally, 0, Duration::ZERO, Some(None), false));
     }
+    log::info!("subscribed to {:?} at {ep}", cfg.topics);
     // `Some(None)`: stopped by a signal, which is a clean end however much arrived.
     let (mut start, mut ended, mut frames) = (None, None, Vec::new());
     while tally.values().any(|t| t.announced.is_none()) {

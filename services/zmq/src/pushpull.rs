@@ -13,13 +13,13 @@
 //! PUSH/PULL itself loses the tasks queued to a worker that dies. The reliable mode closes that
 //! gap: the sink acknowledges each result to the pusher on an extra socket (`--acks`), and the
 //! pusher, keeping a window of tasks in flight, hands out again every task whose result has not
-//! come back within `--task-timeout-ms`; the sink drops and counts a result that comes twice.
+//! come back within `--task-timeout-secs`; the sink drops and counts a result that comes twice.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use common::Stop;
 use common::Summary;
 use serde::{Deserialize, Serialize};
@@ -47,20 +47,8 @@ fn connect(
         .with_context(|| format!("creating a socket for {ep}"))?;
     socket.set_linger(LINGER_MS)?;
     unbounded(&socket)?;
-    let monitor = Monitor::new(ctx, &socket)?;
-    socket
-        .connect(&ep)
-        .with_context(|| format!("connecting to {ep}"))?;
-    let wait = monitor.wait_handshakes(1, stop, Some(retry))?;
-    monitor.stop(&socket)?;
-    match wait {
-        Wait::Ready => Ok(Some(socket)),
-        Wait::Stopped => Ok(None),
-        Wait::TimedOut => bail!(
-            "no ZeroMQ handshake with {ep} within {} s: is the {what} up?",
-            retry.as_secs_f64()
-        ),
-    }
+    let why = crate::curve::handshake_failure;
+    Ok(net::connect_handshaken(ctx, &socket, &ep, what, retry, stop, why)?.then_some(socket))
 }
 
 /// Removes a socket's high-water marks. With them, PUSH skips a worker whose queue is full, so
@@ -111,16 +99,48 @@ struct SinkIn<'a> {
     task: Option<u64>,
 }
 
-/// The pusher's settings.
+/// The pusher's settings (its flags).
+#[derive(clap::Args, Debug, Clone)]
 pub struct PusherConfig {
+    /// HOST:PORT to bind the task PUSH socket on (port 0: any free port).
+    #[arg(long, env = "LISTEN", default_value = "0.0.0.0:5557")]
     pub listen: String,
+    /// HOST:PORT of the sink, which is told the batch size.
+    #[arg(long, env = "SINK", default_value = "127.0.0.1:5558")]
     pub sink: String,
+    /// Number of tasks in the batch.
+    #[arg(long, env = "COUNT", default_value_t = 300)]
     pub count: u64,
+    /// Bytes of payload in each task.
+    #[arg(long, env = "SIZE", default_value_t = 16,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=50_000))]
     pub size: usize,
+    /// Workers that must be connected before the first task goes out.
+    #[arg(long, env = "WORKERS", default_value_t = 3,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub workers: usize,
+    /// How long to keep trying while the sink is not up, in seconds.
+    #[arg(long = "retry-secs", env = "RETRY_SECS", default_value = "10", value_parser = common::secs)]
     pub retry: Duration,
-    /// Reliable mode: hand out again the tasks whose results do not come back.
-    pub reliable: Option<Reliable>,
+    /// Reliable mode: hand out again every task whose result the sink has not acknowledged in time.
+    #[arg(long, env = "RELIABLE")]
+    pub reliable: bool,
+    /// Reliable mode: HOST:PORT of the sink's ack socket.
+    #[arg(long, env = "ACKS", default_value = "127.0.0.1:5559")]
+    pub acks: String,
+    /// Reliable mode: how long a task may take before it is handed out again, in seconds.
+    #[arg(long = "task-timeout-secs", env = "TASK_TIMEOUT_SECS", default_value = "1", value_parser = common::secs)]
+    pub task_timeout: Duration,
+}
+
+impl PusherConfig {
+    /// The reliable mode's settings, if it is on.
+    pub fn reliable(&self) -> Option<Reliable> {
+        self.reliable.then(|| Reliable {
+            acks: self.acks.clone(),
+            task_timeout: self.task_timeout,
+        })
+    }
 }
 
 /// The reliable mode's settings, the same on the pusher and the sink.
@@ -170,22 +190,8 @@ pub fn push(
             problem: None,
         })
     };
-    let Some(sink) = connect(ctx, zmq::PUSH, &cfg.sink, "sink", cfg.retry, stop)? else {
+    let Some((sink, acks)) = connect_sink(ctx, cfg, stop)? else {
         return stopped(summary);
-    };
-    let acks = match &cfg.reliable {
-        Some(r) => match connect(
-            ctx,
-            zmq::PULL,
-            &r.acks,
-            "sink's ack socket",
-            cfg.retry,
-            stop,
-        )? {
-            Some(acks) => Some((acks, r.task_timeout)),
-            None => return stopped(summary),
-        },
-        None => None,
     };
     log::info!("waiting for {} workers", cfg.workers);
     if monitor.wait_handshakes(cfg.workers, stop, None)? != Wait::Ready {
@@ -220,19 +226,7 @@ pub fn push(
         summary = summary.with("reissued", run.reissued);
         problem = run.problem;
     } else {
-        let mut buf = Vec::new();
-        for i in 0..cfg.count {
-            buf.clear();
-            let out = TaskOut {
-                payload: &payload,
-                task: i,
-            };
-            serde_json::to_writer(&mut buf, &out).expect("a task is always valid JSON");
-            if !net::send(tasks, &[&buf], stop)? {
-                break;
-            }
-            summary.sent += 1;
-        }
+        summary.sent = push_plain(tasks, cfg.count, &payload, stop)?;
     }
     // With unbounded queues a send fails only when no worker is connected: the survivors of a
     // killed worker may have taken their markers and left before the last one goes out, and
@@ -247,6 +241,45 @@ pub fn push(
     let mut outcome = stopped(summary)?;
     outcome.problem = problem;
     Ok(outcome)
+}
+
+/// The sink's result socket and, in reliable mode, its ack socket with the task timeout, each
+/// once its handshake is in; None if a stop came first.
+#[allow(clippy::type_complexity)]
+fn connect_sink(
+    ctx: &zmq::Context,
+    cfg: &PusherConfig,
+    stop: &Stop,
+) -> anyhow::Result<Option<(zmq::Socket, Option<(zmq::Socket, Duration)>)>> {
+    let Some(sink) = connect(ctx, zmq::PUSH, &cfg.sink, "sink", cfg.retry, stop)? else {
+        return Ok(None);
+    };
+    let Some(r) = cfg.reliable() else {
+        return Ok(Some((sink, None)));
+    };
+    let acks = connect(
+        ctx,
+        zmq::PULL,
+        &r.acks,
+        "sink's ack socket",
+        cfg.retry,
+        stop,
+    )?;
+    Ok(acks.map(|acks| (sink, Some((acks, r.task_timeout)))))
+}
+
+/// Sends tasks 0..count in turn, each written into one reused buffer; how many went out.
+fn push_plain(tasks: &zmq::Socket, count: u64, payload: &str, stop: &Stop) -> anyhow::Result<u64> {
+    let mut buf = Vec::new();
+    for i in 0..count {
+        buf.clear();
+        let out = TaskOut { payload, task: i };
+        serde_json::to_writer(&mut buf, &out).expect("a task is always valid JSON");
+        if !net::send(tasks, &[&buf], stop)? {
+            return Ok(i);
+        }
+    }
+    Ok(count)
 }
 
 /// How a reliable batch went, from the pusher's side.
@@ -283,17 +316,7 @@ fn push_reliable(
             next += 1;
             run.sent += 1;
         }
-        let now = Instant::now();
-        let mut again = Vec::new();
-        while let Some(&(deadline, i)) = waiting.front() {
-            if deadline > now {
-                break;
-            }
-            waiting.pop_front();
-            if !done[i as usize] {
-                again.push(i);
-            }
-        }
+        let again = overdue(&mut waiting, &done);
         if !again.is_empty() {
             if last_ack.elapsed() >= timeout {
                 idle += 1;
@@ -312,13 +335,7 @@ fn push_reliable(
                 again.len(),
                 timeout.as_millis()
             );
-            for i in again {
-                // A task that cannot go out now (no worker connected) waits for the next round.
-                if try_send(tasks, &task(i))? {
-                    run.reissued += 1;
-                }
-                waiting.push_back((Instant::now() + timeout, i));
-            }
+            run.reissued += reissue(tasks, &again, timeout, task, &mut waiting)?;
         }
         let wait = waiting
             .front()
@@ -332,15 +349,9 @@ fn push_reliable(
         };
         match net::recv(acks, stop, Some(wait))? {
             Recv::Msg(frames) => {
-                let ack: Value = serde_json::from_slice(&frames[0]).unwrap_or(Value::Null);
-                match ack.get("ack").and_then(Value::as_u64) {
-                    Some(i) if i < count && !done[i as usize] => {
-                        done[i as usize] = true;
-                        run.acked += 1;
-                        (idle, last_ack) = (0, Instant::now());
-                    }
-                    Some(_) => {}
-                    None => log::warn!("ignoring a malformed ack"),
+                if newly_done(&frames[0], &mut done) {
+                    run.acked += 1;
+                    (idle, last_ack) = (0, Instant::now());
                 }
             }
             Recv::TimedOut => {}
@@ -355,6 +366,58 @@ fn push_reliable(
     Ok(run)
 }
 
+/// The tasks whose deadline has passed, taken off the front of `waiting`, except those done.
+fn overdue(waiting: &mut VecDeque<(Instant, u64)>, done: &[bool]) -> Vec<u64> {
+    let now = Instant::now();
+    let mut again = Vec::new();
+    while let Some(&(deadline, i)) = waiting.front() {
+        if deadline > now {
+            break;
+        }
+        waiting.pop_front();
+        if !done[i as usize] {
+            again.push(i);
+        }
+    }
+    again
+}
+
+/// Hands the tasks `again` out once more, each back in `waiting` with a new deadline; a task
+/// that cannot go out now (no worker connected) waits for the next round. How many went out.
+fn reissue(
+    tasks: &zmq::Socket,
+    again: &[u64],
+    timeout: Duration,
+    task: &dyn Fn(u64) -> String,
+    waiting: &mut VecDeque<(Instant, u64)>,
+) -> anyhow::Result<u64> {
+    let mut sent = 0;
+    for &i in again {
+        if try_send(tasks, &task(i))? {
+            sent += 1;
+        }
+        waiting.push_back((Instant::now() + timeout, i));
+    }
+    Ok(sent)
+}
+
+/// Marks the task an ack names as done; true if it was not done yet. A malformed ack is logged
+/// and ignored, and so is one for a task outside the batch.
+fn newly_done(ack: &[u8], done: &mut [bool]) -> bool {
+    let ack: Value = serde_json::from_slice(ack).unwrap_or(Value::Null);
+    match ack.get("ack").and_then(Value::as_u64) {
+        Some(i) if (i as usize) < done.len() && !done[i as usize] => {
+            done[i as usize] = true;
+            true
+        }
+        Some(_) => false,
+        None => {
+            log::warn!("ignoring a malformed ack");
+            false
+        }
+    }
+}
+
 /// Sends one task without waiting; false if no worker can take it now.
 fn try_send(socket: &zmq::Socket, msg: &str) -> anyhow::Result<bool> {
     match socket.send(msg.as_bytes(), zmq::DONTWAIT) {
@@ -364,12 +427,25 @@ fn try_send(socket: &zmq::Socket, msg: &str) -> anyhow::Result<bool> {
     }
 }
 
-/// A worker's settings.
+/// A worker's settings (its flags).
+#[derive(clap::Args, Debug, Clone)]
 pub struct WorkerConfig {
+    /// HOST:PORT of the pusher's task socket.
+    #[arg(long, env = "CONNECT", default_value = "127.0.0.1:5557")]
     pub connect: String,
+    /// HOST:PORT of the sink's result socket.
+    #[arg(long, env = "SINK", default_value = "127.0.0.1:5558")]
     pub sink: String,
-    pub id: String,
+    /// This worker's name in the sink's per-worker counts (default: hostname-pid).
+    #[arg(long, env = "ID")]
+    pub id: Option<String>,
+    /// How long to keep trying while the pusher or sink is not up, in seconds.
+    #[arg(long = "retry-secs", env = "RETRY_SECS", default_value = "10", value_parser = common::secs)]
     pub retry: Duration,
+    /// Reliable mode: accepted so one setting serves all roles; a worker needs nothing more (the
+    /// pusher hands out again what a dead worker never finished, the sink drops duplicates).
+    #[arg(long, env = "RELIABLE")]
+    pub reliable: bool,
 }
 
 /// Pulls tasks until its end marker, reporting each one done to the sink.
@@ -386,7 +462,8 @@ pub fn run_worker(cfg: &WorkerConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     let Some(tasks) = connect(&ctx, zmq::PULL, &cfg.connect, "pusher", cfg.retry, stop)? else {
         return Ok(done(summary, 0));
     };
-    log::info!("worker {} ready", cfg.id);
+    let id = cfg.id.clone().unwrap_or_else(net::default_id);
+    log::info!("worker {id} ready");
     let (start, mut malformed, mut frames, mut result) =
         (Instant::now(), 0, Vec::new(), Vec::new());
     while let Recv::Msg(()) = net::recv_into(&tasks, &mut frames, stop, None)? {
@@ -408,7 +485,7 @@ pub fn run_worker(cfg: &WorkerConfig, stop: &Stop) -> anyhow::Result<Outcome> {
         let done = Done {
             bytes,
             task: i,
-            worker: &cfg.id,
+            worker: &id,
         };
         serde_json::to_writer(&mut result, &done).expect("a result is always valid JSON");
         if !net::send(&sink, &[&result], stop)? {
@@ -421,15 +498,28 @@ pub fn run_worker(cfg: &WorkerConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     Ok(done(summary, malformed))
 }
 
-/// The sink's settings.
+/// The sink's settings (its flags).
+#[derive(clap::Args, Debug, Clone)]
 pub struct SinkConfig {
+    /// HOST:PORT to bind the result PULL socket on (port 0: any free port).
+    #[arg(long, env = "LISTEN", default_value = "0.0.0.0:5558")]
     pub listen: String,
-    /// Workers expected to take part; 0 judges fairness over those that reported.
+    /// Workers expected to take part: one that got no task makes the split unfair (0: judge only
+    /// the workers that reported).
+    #[arg(long, env = "WORKERS", default_value_t = 3)]
     pub workers: usize,
-    /// Once the batch started, give up after this long without a result.
+    /// Once results flow, give up after this many seconds without one.
+    #[arg(long = "timeout-secs", env = "TIMEOUT_SECS", default_value = "30", value_parser = common::secs)]
     pub timeout: Duration,
-    /// Reliable mode: acknowledge each result to the pusher, drop duplicates.
-    pub reliable: Option<Reliable>,
+    /// Reliable mode: acknowledge each result to the pusher on --acks; count and drop duplicates.
+    #[arg(long, env = "RELIABLE")]
+    pub reliable: bool,
+    /// Reliable mode: HOST:PORT to bind the ack PUSH socket on, which the pusher connects to.
+    #[arg(long, env = "ACKS", default_value = "0.0.0.0:5559")]
+    pub acks: String,
+    /// Reliable mode: the pusher's task timeout (accepted here so one setting serves all roles).
+    #[arg(long = "task-timeout-secs", env = "TASK_TIMEOUT_SECS", default_value = "1", value_parser = common::secs)]
+    pub task_timeout: Duration,
 }
 
 /// The tasks done: a stop per task number below [`TaskSet::DENSE`] (a batch's numbers are dense
@@ -553,17 +643,16 @@ pub fn run_sink(cfg: &SinkConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     unbounded(&results)?;
     results.set_linger(0)?;
     net::bind(&results, &cfg.listen)?;
-    let acks = match &cfg.reliable {
-        Some(r) => {
-            let acks = ctx
-                .socket(zmq::PUSH)
-                .context("creating the ack PUSH socket")?;
-            acks.set_linger(LINGER_MS)?;
-            unbounded(&acks)?;
-            net::bind(&acks, &r.acks)?;
-            Some(acks)
-        }
-        None => None,
+    let acks = if cfg.reliable {
+        let acks = ctx
+            .socket(zmq::PUSH)
+            .context("creating the ack PUSH socket")?;
+        acks.set_linger(LINGER_MS)?;
+        unbounded(&acks)?;
+        net::bind(&acks, &cfg.acks)?;
+        Some(acks)
+    } else {
+        None
     };
     let outcome = collect(&results, acks.as_ref(), cfg, stop)?;
     if let Some(acks) = &acks {
@@ -643,11 +732,7 @@ pub fn collect(
     .with("malformed", tally.malformed);
     // In the reliable mode a worker may die: the split is then uneven by design, and a duplicate
     // is a result that was dropped, as at-least-once delivery allows.
-    if problem.is_none()
-        && tally.complete()
-        && cfg.reliable.is_none()
-        && (!fair || tally.duplicates > 0)
-    {
+    if problem.is_none() && tally.complete() && !cfg.reliable && (!fair || tally.duplicates > 0) {
         problem = Some(format!("unfair or duplicated split: {}", summary));
     }
     Ok(Outcome { summary, problem })

@@ -8,13 +8,14 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use common::recovery::Backoff;
 use common::Stop;
 use common::Summary;
 use serde_json::{json, Value};
 
-use crate::net::{self, Monitor, Recv, Wait};
+use crate::curve;
+use crate::net::{self, Recv, Watcher};
 use crate::Outcome;
 
 /// The largest request the server accepts; libzmq drops a peer that sends more.
@@ -56,11 +57,37 @@ fn compute(req: &Value) -> Result<Value, String> {
 
 /// Binds the REP socket on `listen`; returns it with the endpoint it got.
 pub fn bind(ctx: &zmq::Context, listen: &str) -> anyhow::Result<(zmq::Socket, String)> {
+    bind_with(ctx, listen, &curve::ServerKeys::default())
+}
+
+/// [`bind`], a CURVE server if `keys` say so.
+fn bind_with(
+    ctx: &zmq::Context,
+    listen: &str,
+    keys: &curve::ServerKeys,
+) -> anyhow::Result<(zmq::Socket, String)> {
     let rep = ctx.socket(zmq::REP).context("creating a REP socket")?;
     rep.set_maxmsgsize(MAX_REQUEST)?;
     rep.set_linger(0)?;
+    keys.apply(&rep)?;
     let endpoint = net::bind(&rep, listen)?;
     Ok((rep, endpoint))
+}
+
+/// Binds the REP socket, then [`serve`]s until `stop` is set.
+/// With CURVE, a peer whose handshake fails is logged and left out; the others are served.
+pub fn run_server(cfg: &ServerConfig, stop: &Stop) -> anyhow::Result<()> {
+    let ctx = zmq::Context::new();
+    let (rep, _) = bind_with(&ctx, &cfg.listen, &cfg.curve)?;
+    // The watcher's monitor starts after the bind: its events are about peers, not the listener.
+    let watcher = (cfg.curve.enabled())
+        .then(|| Watcher::start(&ctx, &rep))
+        .transpose()?;
+    let served = serve(&rep, stop);
+    if let Some(watcher) = watcher {
+        watcher.stop(&rep)?;
+    }
+    served.map(|_| ())
 }
 
 /// Answers requests until `stop` is set; returns how many were answered.
@@ -81,15 +108,40 @@ pub fn serve(rep: &zmq::Socket, stop: &Stop) -> anyhow::Result<u64> {
     Ok(answered)
 }
 
-/// The client's settings.
+/// The server's settings (its flags).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerConfig {
+    /// HOST:PORT to bind the REP socket on (port 0: any free port).
+    #[arg(long, env = "LISTEN", default_value = "0.0.0.0:5555")]
+    pub listen: String,
+    #[command(flatten)]
+    pub curve: curve::ServerKeys,
+}
+
+/// The client's settings (its flags).
+#[derive(clap::Args, Debug, Clone)]
 pub struct ClientConfig {
+    /// HOST:PORT of the REP server.
+    #[arg(long, env = "CONNECT", default_value = "127.0.0.1:5555")]
     pub connect: String,
+    /// Number of requests to send.
+    #[arg(long, env = "COUNT", default_value_t = 100)]
     pub count: u64,
+    /// Bytes of text in each `upper` request (at most 500000).
+    #[arg(long, env = "SIZE", default_value_t = 32,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=500_000))]
     pub size: usize,
+    /// How long to wait for each reply before declaring it lost, in seconds.
+    #[arg(long = "timeout-secs", env = "TIMEOUT_SECS", default_value = "3", value_parser = common::secs)]
     pub timeout: Duration,
+    /// How long to keep trying while the server is not up, in seconds.
+    #[arg(long = "retry-secs", env = "RETRY_SECS", default_value = "10", value_parser = common::secs)]
     pub retry: Duration,
-    /// Resends per unanswered request (0: the plain client, which gives up at once).
+    /// Lazy Pirate: resend an unanswered request this many times, each on a new socket (0: give up).
+    #[arg(long, env = "RETRIES", default_value_t = 0)]
     pub retries: u32,
+    #[command(flatten)]
+    pub curve: curve::ClientKeys,
 }
 
 /// Request `i` and the result that must come back: even ids upper-case `size` letters, odd ids
@@ -111,9 +163,14 @@ pub fn request(i: u64, size: usize) -> (Value, Value) {
 
 /// A REQ socket connected to `ep`. Linger 0: a request whose reply never comes must not hold
 /// the process at exit, nor a socket being replaced.
-fn req_socket(ctx: &zmq::Context, ep: &str) -> anyhow::Result<zmq::Socket> {
+fn req_socket(
+    ctx: &zmq::Context,
+    ep: &str,
+    keys: &curve::ClientKeys,
+) -> anyhow::Result<zmq::Socket> {
     let req = ctx.socket(zmq::REQ).context("creating a REQ socket")?;
     req.set_linger(0)?;
+    keys.apply(&req)?;
     req.connect(ep)
         .with_context(|| format!("connecting to {ep}"))?;
     Ok(req)
@@ -123,28 +180,16 @@ fn req_socket(ctx: &zmq::Context, ep: &str) -> anyhow::Result<zmq::Socket> {
 pub fn run_client(cfg: &ClientConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     let ep = net::endpoint(net::resolve_peer(&cfg.connect, cfg.retry)?);
     let ctx = zmq::Context::new();
+    let mut summary = Summary::default();
     let mut req = ctx.socket(zmq::REQ).context("creating a REQ socket")?;
     req.set_linger(0)?;
-    let monitor = Monitor::new(&ctx, &req)?;
-    req.connect(&ep)
-        .with_context(|| format!("connecting to {ep}"))?;
-    let mut summary = Summary::default();
-    let wait = monitor.wait_handshakes(1, stop, Some(cfg.retry))?;
-    // Stopped, not dropped: libzmq's I/O thread blocks for good on the next event (this socket's
-    // disconnect, or its close when a retry replaces it) sent to a monitor that was closed.
-    monitor.stop(&req)?;
-    match wait {
-        Wait::Ready => {}
-        Wait::Stopped => {
-            return Ok(Outcome {
-                summary: summary.with("mismatched", 0),
-                problem: None,
-            })
-        }
-        Wait::TimedOut => bail!(
-            "no ZeroMQ handshake with {ep} within {} s: is the REP server up?",
-            cfg.retry.as_secs_f64()
-        ),
+    cfg.curve.apply(&req)?;
+    let why = |event, value| cfg.curve.why_failed(event, value);
+    if !net::connect_handshaken(&ctx, &req, &ep, "REP server", cfg.retry, stop, why)? {
+        return Ok(Outcome {
+            summary: summary.with("mismatched", 0),
+            problem: None,
+        });
     }
     // The receive timeout is the wait between attempts: no further pause.
     let mut backoff = Backoff::new(format!("resending to {ep}"), cfg.retries)
@@ -171,13 +216,13 @@ pub fn run_client(cfg: &ClientConfig, stop: &Stop) -> anyhow::Result<Outcome> {
                 }
                 Recv::TimedOut => {
                     let why = format!(
-                        "no reply to request {i} within {} ms",
-                        cfg.timeout.as_millis()
+                        "no reply to request {i} within {} s",
+                        cfg.timeout.as_secs_f64()
                     );
                     if backoff.failed(&why).is_none() {
                         problem = Some(format!(
-                            "no reply to request {i} from {ep} within {} ms{}: the server is gone or stuck",
-                            cfg.timeout.as_millis(),
+                            "no reply to request {i} from {ep} within {} s{}: the server is gone or stuck",
+                            cfg.timeout.as_secs_f64(),
                             match cfg.retries {
                                 0 => String::new(),
                                 n => format!(" after {n} retries"),
@@ -186,7 +231,7 @@ pub fn run_client(cfg: &ClientConfig, stop: &Stop) -> anyhow::Result<Outcome> {
                         break 'requests;
                     }
                     // A REQ socket waiting for a reply refuses to send again: replace it.
-                    req = req_socket(&ctx, &ep)?;
+                    req = req_socket(&ctx, &ep, &cfg.curve)?;
                 }
                 Recv::Stopped => break 'requests,
             }

@@ -82,7 +82,7 @@ fn a_req_client_stopped_while_waiting_for_a_reply_exits_0_with_its_summary() {
         .to_string();
     let client = spawn(
         "zmq-req-client",
-        &["--connect", &addr, "--timeout-ms", "600000"],
+        &["--connect", &addr, "--timeout-secs", "600"],
     );
     rep.recv_bytes(0).unwrap();
     client.signal("TERM");

@@ -43,7 +43,7 @@ fn start_with(
             "--reliable",
             "--acks",
             &acks_addr,
-            "--task-timeout-ms",
+            "--task-timeout-secs",
             timeout,
         ]);
     }
@@ -213,7 +213,7 @@ fn a_worker_killed_mid_batch_costs_the_plain_pipeline_its_queued_tasks() {
 
 #[test]
 fn the_reliable_mode_hands_out_again_what_a_killed_worker_never_finished() {
-    let (sink, pusher, sink_addr, tasks_addr) = start_with("30000", "3", "info", Some("1000"));
+    let (sink, pusher, sink_addr, tasks_addr) = start_with("30000", "3", "info", Some("1"));
     let others = three_workers_one_killed(&pusher, &tasks_addr, &sink_addr);
     let done = sink.finish();
     assert!(done.status.success(), "{}", done.stderr);

@@ -114,8 +114,8 @@ fn a_client_whose_server_is_killed_reports_the_lost_request_and_exits_nonzero() 
             &addr,
             "--count",
             "100000000",
-            "--timeout-ms",
-            "500",
+            "--timeout-secs",
+            "0.5",
         ],
     );
     server.wait_for("request 10:");
@@ -148,8 +148,8 @@ fn a_lazy_pirate_client_survives_a_server_restart_on_the_same_port() {
             &addr,
             "--count",
             "3000",
-            "--timeout-ms",
-            "300",
+            "--timeout-secs",
+            "0.3",
             "--retries",
             "20",
         ],

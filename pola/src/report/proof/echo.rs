@@ -71,9 +71,9 @@ impl Prover for Echo {
         });
         if t.from_client {
             c.sent += t.data.len() as u64;
-            c.waiting.extend(t.data);
+            c.waiting.extend(t.data.iter());
         } else {
-            c.compare(t.data);
+            c.compare(&t.data);
         }
     }
 

@@ -37,6 +37,8 @@ pub enum Claim {
     FairQueue,
     /// PUB/SUB: each subscriber receives only the topics it subscribed to.
     Topics,
+    /// CURVE: nobody can decrypt the capture; the greeting, command names, sizes and timing show.
+    Curve,
     /// A fault capture: the clients' summary lines count nothing lost.
     FaultNothingLost,
     /// A fault capture: the clients count no duplicate.

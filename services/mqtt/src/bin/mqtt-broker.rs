@@ -8,7 +8,10 @@ use pola_mqtt::broker::{runtime, serve, Args};
 fn main() -> ExitCode {
     let args: Args = common::parse_args();
     if args.probe {
-        return common::run(|| common::probe::probe(&args.listen));
+        return match (&args.tls_cert, &args.probe_ca_file) {
+            (Some(_), Some(ca)) => common::run_async(pola_mqtt::probe_tls(&args.listen, ca)),
+            _ => common::run(|| common::probe::probe(&args.listen)),
+        };
     }
     common::run(|| runtime()?.block_on(serve(args)))
 }

@@ -37,3 +37,19 @@ pub fn publish(addr: &str, args: &[&str]) -> Finished {
     all.extend_from_slice(args);
     Proc::spawn(PUBLISHER, &all).finish()
 }
+
+/// A subscriber's run that ended complete: exit 0, `received` messages, none lost, none on a
+/// topic it did not subscribe to. Returns its summary.
+pub fn delivered(out: &Finished, received: u64) -> std::collections::BTreeMap<String, String> {
+    let s = out.assert_success().summary();
+    assert_eq!(
+        (
+            field(&s, "received"),
+            field(&s, "lost"),
+            field(&s, "unexpected")
+        ),
+        (received, 0, 0),
+        "{s:?}"
+    );
+    s
+}

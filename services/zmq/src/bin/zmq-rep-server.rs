@@ -10,9 +10,8 @@ use pola_zmq::reqrep;
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// HOST:PORT to bind the REP socket on (port 0: any free port).
-    #[arg(long, env = "LISTEN", default_value = "0.0.0.0:5555")]
-    listen: String,
+    #[command(flatten)]
+    server: reqrep::ServerConfig,
     /// Run the healthcheck instead: exit 0 if something accepts connections on --listen.
     #[arg(long)]
     probe: bool,
@@ -22,12 +21,8 @@ fn main() -> ExitCode {
     common::run(|| {
         let args: Args = common::parse_args();
         if args.probe {
-            return common::probe::probe(&args.listen);
+            return common::probe::probe(&args.server.listen);
         }
-        let stop = common::Stop::install()?;
-        let ctx = zmq::Context::new();
-        let (rep, _) = reqrep::bind(&ctx, &args.listen)?;
-        reqrep::serve(&rep, &stop)?;
-        Ok(())
+        reqrep::run_server(&args.server, &common::Stop::install()?)
     })
 }
