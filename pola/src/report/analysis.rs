@@ -10,6 +10,7 @@ use super::fault::{Events, FaultReport, Recovery};
 use super::ladder::Ladder;
 use super::proof::{provers, Proof};
 use super::traffic::{Handshake, Handshakes, Traffic};
+use super::twins::Exposure;
 use crate::decode::names::Names;
 use crate::decode::pcap::End;
 use crate::decode::walk::{walk, What};
@@ -25,6 +26,8 @@ pub struct Analysis {
     pub handshake: Handshake,
     pub ladder: Ladder,
     pub proofs: Vec<Proof>,
+    /// What an eavesdropper reads, for the table of encrypted twins.
+    pub exposure: Exposure,
     /// A fault capture's section: `fault-<name>.pcap` with its `.events` file beside it.
     pub fault: Option<FaultReport>,
     pub truncated: bool,
@@ -40,6 +43,7 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
     let mut handshakes = Handshakes::default();
     let mut ladder = Ladder::default();
     let mut provers = provers();
+    let mut exposure = Exposure::default();
     let mut seen: BTreeMap<Model, u64> = BTreeMap::new();
     let events = path.with_extension("events");
     let mut recovery = if name.starts_with("fault-") && events.exists() {
@@ -57,6 +61,7 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
             r.packet(p.ts, tcp);
         }
         handshakes.packet(p);
+        exposure.packet(p, names);
         ladder.packet(p, names);
         if let What::Tcp(t) = &p.what {
             if let Some(m) = t.model {
@@ -88,6 +93,7 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
         handshake: handshakes.total,
         ladder,
         proofs,
+        exposure,
         fault,
         truncated: end == End::Truncated,
     })
