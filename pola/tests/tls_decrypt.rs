@@ -38,13 +38,17 @@ fn mqtt_capture(dir: &Path, version: &str, ciphers: &str, count: usize) -> (Path
     certificate(dir);
     let port = free_port();
     let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "listener {port} 127.0.0.1\ncertfile {}\nkeyfile {}\nallow_anonymous true\nuser root\n",
+    let tls = match version {
+        "plain" => String::new(),
+        _ => format!(
+            "certfile {}\nkeyfile {}\n",
             dir.join("cert.pem").display(),
             dir.join("key.pem").display()
         ),
+    };
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\n{tls}allow_anonymous true\nuser root\n"),
     )
     .unwrap();
     let mut broker = Peer(
@@ -283,4 +287,106 @@ fn a_missing_key_log_is_a_one_line_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("/nonexistent/keys.log"), "{err}");
+}
+
+/// The cells of the twin table row starting `label` in the report's Markdown between `| plain |
+/// twin |` header and the next blank line.
+fn twin_row(md: &str, plain: &str, twin: &str, label: &str) -> (String, String) {
+    let header = format!("|   | {plain} | {twin} |\n|---|---|---|");
+    let table = md
+        .split(&header)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no table {header}:\n{md}"));
+    let table = table.split("\n\n").next().unwrap();
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&format!("| {label}")))
+        .unwrap_or_else(|| panic!("no row {label}:\n{table}"));
+    let cells: Vec<&str> = row.split(" | ").collect();
+    (
+        cells[1].to_string(),
+        cells[2].trim_end_matches(" |").to_string(),
+    )
+}
+
+/// tshark's frame count and wire bytes of a capture.
+fn tshark_size(pcap: &Path) -> (String, String) {
+    let out = run_ok(
+        Command::new("tshark")
+            .arg("-r")
+            .arg(pcap)
+            .args(["-T", "fields", "-e", "frame.len"])
+            .stderr(Stdio::null()),
+    );
+    let lens: Vec<u64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    (lens.len().to_string(), lens.iter().sum::<u64>().to_string())
+}
+
+/// A plain MQTT capture beside three twins made by real peers: TLS 1.3 and TLS 1.2 with their
+/// keys embedded, and TLS 1.3 without a key. The report pairs each twin with the plain model and
+/// its figures agree with tshark and with how TLS works (one more round trip for TLS 1.3, two
+/// for TLS 1.2; server name and ALPN in the clear; nothing opened without a key).
+#[test]
+fn report_puts_the_plain_model_beside_each_encrypted_twin() {
+    let captures = tempfile::tempdir().unwrap();
+    let take = |version: &str, ciphers: &str, name: &str, embed_key: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let (pcap, keylog) = mqtt_capture(dir.path(), version, ciphers, 3);
+        let (from, ext) = match embed_key {
+            true => (embed(&pcap, &keylog), "pcapng"),
+            false => (pcap, "pcap"),
+        };
+        let to = captures.path().join(format!("{name}.{ext}"));
+        std::fs::copy(from, &to).unwrap();
+        to
+    };
+    let plain = take("plain", "", "mqtt", false);
+    let tls13 = take("1.3", "", "mqtt-tls", true);
+    let tls12 = take("1.2", "ECDHE-ECDSA-AES128-GCM-SHA256", "mqtt-tls12", true);
+    take("1.3", "", "mqtt-sealed", false);
+    let report = |lang: &str| {
+        run_ok(
+            Command::new(POLA)
+                .args(["report", "--lang", lang, "--captures"])
+                .arg(captures.path()),
+        );
+        std::fs::read_to_string(captures.path().join("report.md")).unwrap()
+    };
+    let md = report("en");
+    let row = |twin: &str, label: &str| twin_row(&md, "mqtt", twin, label);
+    for (twin, pcap) in [("mqtt-tls", &tls13), ("mqtt-tls12", &tls12)] {
+        let (plain_packets, plain_bytes) = tshark_size(&plain);
+        let (packets, bytes) = tshark_size(pcap);
+        assert_eq!(row(twin, "packets"), (plain_packets, packets), "{md}");
+        assert_eq!(row(twin, "bytes on the wire"), (plain_bytes, bytes), "{md}");
+        assert_eq!(row(twin, "server name (SNI)").1, "localhost");
+        assert_eq!(row(twin, "application protocol (ALPN)").1, "—");
+        assert_eq!(
+            row(twin, "messages readable with the key").1,
+            "14 application messages decrypted",
+            "{md}"
+        );
+        assert!(row(twin, "encrypted records").1.contains(" B, "), "{md}");
+    }
+    assert_eq!(row("mqtt-tls", "round trips before").0, "1", "{md}");
+    assert_eq!(row("mqtt-tls", "round trips before").1, "2", "{md}");
+    assert_eq!(row("mqtt-tls12", "round trips before").1, "3", "{md}");
+    assert_eq!(row("mqtt-tls", "encryption").1, "TLS 1.3");
+    assert_eq!(row("mqtt-tls12", "encryption").1, "TLS 1.2");
+    let sealed = row("mqtt-sealed", "messages readable with the key").1;
+    assert!(sealed.starts_with("cannot be decrypted"), "{md}");
+    assert_eq!(
+        row("mqtt-sealed", "bytes on the wire per application message").1,
+        "—"
+    );
+    let id = report("id");
+    assert!(
+        id.contains("Setiap model polos di samping kembarannya yang terenkripsi"),
+        "{id}"
+    );
+    assert!(id.contains("tidak dapat didekripsi"), "{id}");
 }

@@ -6,8 +6,8 @@ usage: tls_peers.py https-server PORT CERT KEY
     an HTTP/1.1 keep-alive server over TLS answering GET /reading.json (200) and anything
     else (404); runs until killed.
 usage: tls_peers.py mqtt-client PORT CAFILE COUNT VERSION [CIPHERS]
-    an MQTT 3.1.1 client over TLS (VERSION 1.2 or 1.3; CIPHERS an OpenSSL TLS 1.2 cipher
-    list) to a broker on PORT: CONNECT, SUBSCRIBE lab/# (QoS 0), COUNT PUBLISHes at QoS 1 to
+    an MQTT 3.1.1 client over TLS (VERSION 1.2 or 1.3, or plain for no TLS; CIPHERS an
+    OpenSSL TLS 1.2 cipher list) to a broker on PORT: CONNECT, SUBSCRIBE lab/# (QoS 0), COUNT PUBLISHes at QoS 1 to
     lab/temp, each answered by a PUBACK and delivered back, then DISCONNECT. Exits 0 once every
     answer came.
 """
@@ -75,6 +75,10 @@ def read_packet(conn):
 
 
 def mqtt_client(port, cafile, count, version, ciphers):
+    raw = socket.create_connection(("127.0.0.1", port))
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if version == "plain":
+        return mqtt_session(raw, count)
     ctx = ssl.create_default_context(cafile=cafile)
     ctx.maximum_version = ctx.minimum_version = {
         "1.2": ssl.TLSVersion.TLSv1_2,
@@ -82,9 +86,10 @@ def mqtt_client(port, cafile, count, version, ciphers):
     }[version]
     if ciphers:
         ctx.set_ciphers(ciphers)
-    raw = socket.create_connection(("127.0.0.1", port))
-    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    conn = ctx.wrap_socket(raw, server_hostname="localhost")
+    mqtt_session(ctx.wrap_socket(raw, server_hostname="localhost"), count)
+
+
+def mqtt_session(conn, count):
     connect = text("MQTT") + bytes([4, 0x02]) + struct.pack(">H", 30) + text("tls-student")
     conn.sendall(packet(0x10, connect))
     assert read_packet(conn)[0] == 2, "no CONNACK"
