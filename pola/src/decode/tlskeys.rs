@@ -372,3 +372,75 @@ impl Session {
         self.handshake[dir] = buf[at..].to_vec();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        unhex(s).expect("test hex")
+    }
+
+    /// RFC 8448 section 3 (a TLS 1.3 handshake with TLS_AES_128_GCM_SHA256): the traffic
+    /// secrets of the trace give its record keys and IVs.
+    #[test]
+    fn traffic_keys_match_the_rfc_8448_trace() {
+        let cases = [
+            // server handshake, client application, server application traffic secrets
+            (
+                "b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38",
+                "3fce516009c21727d0f2e4e86ee403bc",
+                "5d313eb2671276ee13000b30",
+            ),
+            (
+                "9e40646ce79a7f9dc05af8889bce6552875afa0b06df0087f792ebb7c17504a5",
+                "17422dda596ed5d9acd890e3c63f5051",
+                "5b78923dee08579033e523d9",
+            ),
+            (
+                "a11af9f05531f856ad47116b45a950328204b4f44bfb6b3a4b4f1f3fcb631643",
+                "9f02283b6c9c07efc26bb9f2ac92e356",
+                "cf782b88dd83549aadf1e984",
+            ),
+        ];
+        for (secret, key, iv) in cases {
+            let k = Keys::tls13(Cipher::Aes128Gcm, Hash::Sha256, &hex(secret)).unwrap();
+            assert_eq!((k.key, k.iv), (hex(key), hex(iv)), "secret {secret}");
+        }
+    }
+
+    /// The published TLS 1.2 PRF vector (P_SHA256, "test label", 100 bytes).
+    #[test]
+    fn the_tls12_prf_matches_the_published_sha256_vector() {
+        let out = prf(
+            Hash::Sha256,
+            &hex("9bbe436ba940f017b17652849a71db35"),
+            b"test label",
+            &hex("a0ba9f936cda311827a6f796ffd5198c"),
+            100,
+        );
+        assert_eq!(
+            out,
+            hex("e3f229ba727be17b8d122620557cd453c2aab21d07c3d495329b52d4e61edb5a6b301791e90d35c9c9a46b4e14baf9af0fa022f7077def17abfd3797c0564bab4fbc91666e9def9b97fce34f796789baa48082d122ee42c5a72e5a5110fff70187347b66")
+        );
+    }
+
+    /// Sequence numbers enter the nonce as RFC 8446 section 5.3 says: XORed into the IV's end.
+    #[test]
+    fn the_nonce_is_the_iv_xor_the_sequence_number() {
+        let mut k = Keys::tls13(Cipher::Aes128Gcm, Hash::Sha256, &[7; 32]).unwrap();
+        k.iv = hex("000102030405060708090a0b");
+        k.seq = 0x0102;
+        assert_eq!(k.nonce(), hex("000102030405060708090b09"));
+    }
+
+    #[test]
+    fn a_key_log_skips_comments_and_unreadable_lines() {
+        let mut log = KeyLog::default();
+        let n = log.add(
+            "# comment\n\nCLIENT_RANDOM 0a0b 0102\nCLIENT_RANDOM zz 01\nSERVER_TRAFFIC_SECRET_0 0a0b 03 extra\n",
+        );
+        assert_eq!(n, 1);
+        assert_eq!(log.get("CLIENT_RANDOM", &[10, 11]), Some(&[1u8, 2][..]));
+    }
+}
