@@ -23,8 +23,9 @@ fi
 failed=0
 for pcap in "$@"; do
     ours=$("$pola" inspect --counts "$pcap")
-    # A TLS capture: pola reads the record layer and does not decrypt, so the handshake messages
-    # still in the clear are what both must count alike (tshark decrypts the rest itself).
+    # A TLS capture: the handshake messages still in the clear must be counted alike; then what
+    # both decrypted with the capture's embedded secrets (the MQTT or HTTP inside) is compared
+    # below like a plain capture's.
     if [[ $(jq '.tls // {} | length' <<<"$ours") != 0 ]]; then
         mine=$(jq -S '{ClientHello: (.tls.ClientHello // 0), ServerHello: (.tls.ServerHello // 0)}' <<<"$ours")
         theirs=$(tshark -r "$pcap" -T fields -E occurrence=a -E aggregator=, -e tls.handshake.type 2>/dev/null |
@@ -37,11 +38,19 @@ for pcap in "$@"; do
             echo "FAIL $pcap: pola and tshark disagree on the TLS handshakes"
             diff <(echo "$mine") <(echo "$theirs") | sed 's/^</  pola  /; s/^>/  tshark/' || true
         fi
-        continue
     fi
+    # A port pola found TLS on carries the protocol inside TLS (`tls.port`), not on TCP itself.
+    tls_ports=" $(jq -r '.ports.tls // [] | join(" ")' <<<"$ours") "
     decode_as=()
-    for p in $(jq -r '.ports.mqtt // [] | .[]' <<<"$ours"); do decode_as+=(-d "tcp.port==$p,mqtt"); done
-    for p in $(jq -r '.ports.http // [] | .[]' <<<"$ours"); do decode_as+=(-d "tcp.port==$p,http"); done
+    for proto in mqtt http; do
+        for p in $(jq -r ".ports.$proto // [] | .[]" <<<"$ours"); do
+            if [[ $tls_ports == *" $p "* ]]; then
+                decode_as+=(-d "tcp.port==$p,tls" -d "tls.port==$p,$proto")
+            else
+                decode_as+=(-d "tcp.port==$p,$proto")
+            fi
+        done
+    done
     # One tshark pass with the Lua dissector; every field's occurrences are comma-joined per frame.
     # Out-of-order reassembly on, as pola does it: a segment that arrives after a later one (the
     # retransmission of what a lossy link dropped) is put back in its place, not lost.

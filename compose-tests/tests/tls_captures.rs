@@ -1,7 +1,8 @@
 //! The encrypted twins in compose (`scripts/capture.sh mqtt-tls`, `rest-tls`): each leaves
 //! `captures/<variant>.pcapng` with the clients' TLS secrets inside, so Debian's tshark shows the
 //! MQTT or HTTP inside with no options; the same file with its secrets removed shows only TLS
-//! records; and `pola inspect` names the handshake (SNI, ALPN, version, cipher suite). Ignored by
+//! records; and `pola inspect` names the handshake (SNI, ALPN, version, cipher suite) and, with the
+//! same embedded secrets, counts the MQTT or HTTP messages inside as tshark does. Ignored by
 //! plain `cargo test`: scripts/test-captures.sh runs them with the images built.
 
 use std::collections::BTreeMap;
@@ -154,6 +155,16 @@ fn mqtt_tls_decrypts_itself_and_shows_only_tls_without_its_secrets() {
     let opaque = tshark(&bare, "tls.app_data", &["frame.number"]).len();
     assert!(opaque >= 30, "{opaque} frames of TLS application data");
     pola_shows_the_handshake(&pcap, "broker", "mqtt");
+
+    // pola decrypts with the same embedded secrets and counts what tshark counts.
+    let counts = pola_counts(&pcap);
+    assert_eq!(table(&counts["mqtt_types"]), kinds, "{counts}");
+    assert!(table(&pola_counts(&bare)["mqtt_types"]).is_empty());
+}
+
+/// One `{"key": count}` table of pola's counts.
+fn table(v: &serde_json::Value) -> BTreeMap<String, u64> {
+    serde_json::from_value(v.clone()).expect("a table of counts")
 }
 
 #[test]
@@ -177,4 +188,9 @@ fn rest_tls_shows_every_verb_and_status_inside_https() {
     assert!(tshark(&bare, "http", &["http.request.method"]).is_empty());
     assert!(!tshark(&bare, "tls.app_data", &["frame.number"]).is_empty());
     pola_shows_the_handshake(&pcap, "rest-api", "http/1.1");
+
+    let counts = pola_counts(&pcap);
+    assert_eq!(table(&counts["http_methods"]), methods, "{counts}");
+    assert_eq!(table(&counts["http_status"]), statuses, "{counts}");
+    assert!(table(&pola_counts(&bare)["http_methods"]).is_empty());
 }

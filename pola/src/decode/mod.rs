@@ -11,6 +11,7 @@ pub mod names;
 pub mod pcap;
 pub mod stream;
 pub mod tls;
+pub mod tlskeys;
 pub mod walk;
 pub mod zmtp;
 

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use pcap_parser::pcapng::Block;
+use pcap_parser::pcapng::{Block, SecretsType};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
 
@@ -37,6 +37,17 @@ const MAX_BUFFER: usize = 64 << 20;
 /// Calls `each` for every frame of the capture at `path` (`-`: standard input), in file order.
 pub fn for_each_frame(
     path: &Path,
+    each: impl FnMut(&Frame) -> anyhow::Result<()>,
+) -> anyhow::Result<End> {
+    for_each_frame_and_secret(path, |_| {}, each)
+}
+
+/// As [`for_each_frame`], and calls `secret` with the text of every TLS key log a pcapng
+/// Decryption Secrets Block holds (`editcap --inject-secrets tls,...` writes them before the
+/// packets they decrypt).
+pub fn for_each_frame_and_secret(
+    path: &Path,
+    mut secret: impl FnMut(&str),
     mut each: impl FnMut(&Frame) -> anyhow::Result<()>,
 ) -> anyhow::Result<End> {
     let mut reader = open(path)?;
@@ -46,6 +57,12 @@ pub fn for_each_frame(
     loop {
         match reader.next() {
             Ok((offset, block)) => {
+                if let PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)) = &block {
+                    if dsb.secrets_type == SecretsType::TlsKeyLog {
+                        let len = (dsb.secrets_len as usize).min(dsb.data.len());
+                        secret(&String::from_utf8_lossy(&dsb.data[..len]));
+                    }
+                }
                 if let Some(frame) = clock.frame(block) {
                     packets += 1;
                     each(&frame)?;

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use super::link::Segment;
+use super::tlskeys::KeyLog;
 use super::{http, mqtt, preview, tls, zmtp, Message, PREVIEW};
 use crate::model::Model;
 
@@ -42,8 +43,15 @@ enum Decoder {
     Mqtt(mqtt::Decoder),
     Http(http::Decoder),
     Zmtp(zmtp::Decoder),
-    Tls(tls::Decoder),
+    /// The record layer, and the decoder of what decrypting it with a key log gives.
+    Tls(tls::Decoder, Box<Inner>),
     Raw,
+}
+
+/// The protocol inside a decrypted TLS stream, recognised by its first bytes like a plain one.
+struct Inner {
+    decoder: Decoder,
+    pending: [Vec<u8>; 2],
 }
 
 /// One direction's reassembly: the next sequence number expected, and the segments that came
@@ -190,7 +198,7 @@ impl Stream {
             Decoder::Mqtt(_) => Some(Protocol::Mqtt),
             Decoder::Http(_) => Some(Protocol::Http),
             Decoder::Zmtp(_) => Some(Protocol::Zmtp),
-            Decoder::Tls(_) => Some(Protocol::Tls),
+            Decoder::Tls(..) => Some(Protocol::Tls),
             Decoder::Raw => Some(Protocol::Raw),
         }
     }
@@ -279,6 +287,8 @@ pub struct Tracker {
     streams: HashMap<(SocketAddr, SocketAddr), Stream>,
     next_id: u64,
     segments: u64,
+    /// TLS secrets: streams whose connection they cover are decrypted.
+    keys: KeyLog,
 }
 
 /// Bytes of undecided data pola waits for before falling back on ports.
@@ -287,6 +297,11 @@ const SNIFF: usize = 16;
 impl Tracker {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Adds TLS secrets (a key log's text) for the streams read from here on; returns how many.
+    pub fn add_keys(&mut self, text: &str) -> usize {
+        self.keys.add(text)
     }
 
     /// The stream a segment belongs to (after [`Tracker::segment`] has seen it).
@@ -326,9 +341,9 @@ impl Tracker {
             if *missing > 0 {
                 messages.push(s.gap(dir, *missing));
             }
-            feed(s, dir, run, &mut messages);
+            feed(s, dir, run, &self.keys, &mut messages);
         }
-        s.end(seg, dir, &mut messages);
+        s.end(seg, dir, &self.keys, &mut messages);
         let mut runs = accepted.runs.into_iter().map(|(_, run)| run);
         let first = runs.next().unwrap_or_default();
         let data = runs.fold(first, |mut all, run| {
@@ -391,61 +406,85 @@ impl Stream {
     }
 
     /// A FIN or RST: what the stream held back is decoded, an HTTP body read until the close ends.
-    fn end(&mut self, seg: &Segment, dir: usize, messages: &mut Vec<Message>) {
+    fn end(&mut self, seg: &Segment, dir: usize, keys: &KeyLog, messages: &mut Vec<Message>) {
         if (seg.flags.fin || seg.flags.rst) && matches!(self.decoder, Decoder::Undecided) {
             // The connection ends before its first bytes could be told apart: decide by port.
             self.decoder = by_port(self.server.port());
             for (d, bytes) in std::mem::take(&mut self.pending).iter().enumerate() {
                 if !bytes.is_empty() {
-                    decode(self, d, bytes, messages);
+                    decode(&mut self.decoder, d, bytes, keys, messages);
                 }
             }
         }
         if seg.flags.fin {
             self.fin[dir] = true;
-            if let Decoder::Http(h) = &mut self.decoder {
-                h.close(dir, messages);
-            }
+            close(&mut self.decoder, dir, messages);
         }
         if seg.flags.rst || (self.fin[0] && self.fin[1]) {
             if !self.closed {
-                if let Decoder::Http(h) = &mut self.decoder {
-                    h.close(1 - dir, messages);
-                }
+                close(&mut self.decoder, 1 - dir, messages);
             }
             self.closed = true;
         }
     }
 }
 
+/// A direction closed: an HTTP body read until the close ends, plain or inside TLS.
+fn close(decoder: &mut Decoder, dir: usize, out: &mut Vec<Message>) {
+    match decoder {
+        Decoder::Http(h) => h.close(dir, out),
+        Decoder::Tls(_, inner) => close(&mut inner.decoder, dir, out),
+        _ => {}
+    }
+}
+
 /// Hands in-order bytes to the stream's decoder, choosing it first if still undecided.
-fn feed(s: &mut Stream, dir: usize, data: &[u8], out: &mut Vec<Message>) {
+fn feed(s: &mut Stream, dir: usize, data: &[u8], keys: &KeyLog, out: &mut Vec<Message>) {
+    let port = s.server.port();
+    feed_decoder(&mut s.decoder, &mut s.pending, port, dir, data, keys, out);
+}
+
+/// Hands bytes to `decoder`, recognising the protocol from `pending` first bytes while undecided
+/// (`port`, 0 for none, decides when they do not).
+fn feed_decoder(
+    decoder: &mut Decoder,
+    pending: &mut [Vec<u8>; 2],
+    port: u16,
+    dir: usize,
+    data: &[u8],
+    keys: &KeyLog,
+    out: &mut Vec<Message>,
+) {
     if data.is_empty() {
         return;
     }
-    if let Decoder::Undecided = s.decoder {
-        s.pending[dir].extend_from_slice(data);
-        let Some(decoder) = recognise(&s.pending[dir], s.server.port()) else {
+    if let Decoder::Undecided = decoder {
+        pending[dir].extend_from_slice(data);
+        let Some(chosen) = recognise(&pending[dir], port) else {
             return;
         };
-        s.decoder = decoder;
-        let pending = std::mem::take(&mut s.pending);
-        for (d, bytes) in pending.iter().enumerate() {
+        *decoder = chosen;
+        for (d, bytes) in std::mem::take(pending).iter().enumerate() {
             if !bytes.is_empty() {
-                decode(s, d, bytes, out);
+                decode(decoder, d, bytes, keys, out);
             }
         }
         return;
     }
-    decode(s, dir, data, out);
+    decode(decoder, dir, data, keys, out);
 }
 
-fn decode(s: &mut Stream, dir: usize, data: &[u8], out: &mut Vec<Message>) {
-    match &mut s.decoder {
+fn decode(decoder: &mut Decoder, dir: usize, data: &[u8], keys: &KeyLog, out: &mut Vec<Message>) {
+    match decoder {
         Decoder::Mqtt(m) => m.feed(dir, data, out),
         Decoder::Http(h) => h.feed(dir, data, out),
         Decoder::Zmtp(z) => z.feed(dir, data, out),
-        Decoder::Tls(t) => t.feed(dir, data, out),
+        Decoder::Tls(t, inner) => {
+            let mut plain = Vec::new();
+            t.feed_keys(dir, data, keys, out, &mut plain);
+            let Inner { decoder, pending } = &mut **inner;
+            feed_decoder(decoder, pending, 0, dir, &plain, keys, out);
+        }
         Decoder::Raw | Decoder::Undecided => out.push(Message::Raw {
             len: data.len(),
             preview: preview(data, PREVIEW),
@@ -478,7 +517,13 @@ fn decoder_for(p: Protocol) -> Decoder {
         Protocol::Zmtp => Decoder::Zmtp(zmtp::Decoder::default()),
         Protocol::Mqtt => Decoder::Mqtt(mqtt::Decoder::default()),
         Protocol::Http => Decoder::Http(http::Decoder::default()),
-        Protocol::Tls => Decoder::Tls(tls::Decoder::default()),
+        Protocol::Tls => Decoder::Tls(
+            tls::Decoder::default(),
+            Box::new(Inner {
+                decoder: Decoder::Undecided,
+                pending: Default::default(),
+            }),
+        ),
         Protocol::Raw => Decoder::Raw,
     }
 }

@@ -1,7 +1,8 @@
 //! TLS records, framed and read with tls-parser: each record's content type and size, and from
 //! the handshake that is still in the clear the ClientHello's server name (SNI) and ALPN and the
-//! ServerHello's version and cipher suite. What follows the ChangeCipherSpec is encrypted: pola
-//! shows its type and size only (decrypting it with a key log is not done here).
+//! ServerHello's version and cipher suite. What follows is encrypted: pola shows its type and
+//! size, and, when a key log holds the connection's secrets, decrypts it ([`super::tlskeys`]) and
+//! hands the application data to the stream's inner decoder (MQTT or HTTP inside TLS).
 
 use serde::Serialize;
 use tls_parser::{
@@ -9,6 +10,7 @@ use tls_parser::{
     TlsMessage, TlsMessageHandshake, TlsRecordType, TlsVersion,
 };
 
+use super::tlskeys::{KeyLog, Opened, Session};
 use super::Message;
 
 /// One TLS record with what a student looks for in it.
@@ -34,6 +36,10 @@ pub struct Tls {
     /// A plaintext alert: its level and description.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<String>,
+    /// What decrypting the record with the key log showed (its inner handshake messages, alert
+    /// or application data size), or why it could not be decrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypted: Option<String>,
 }
 
 impl Tls {
@@ -67,7 +73,11 @@ impl std::fmt::Display for Tls {
         if let Some(a) = &self.alert {
             write!(f, " alert={a}")?;
         }
-        write!(f, " len={}", self.len)
+        write!(f, " len={}", self.len)?;
+        if let Some(d) = &self.decrypted {
+            write!(f, " [{d}]")?;
+        }
+        Ok(())
     }
 }
 
@@ -90,10 +100,25 @@ pub struct Decoder {
     encrypted: [bool; 2],
     /// A direction that stopped looking like TLS is shown raw from there on.
     broken: [bool; 2],
+    session: Session,
 }
 
 impl Decoder {
+    /// Frames the records of `data` without decrypting them.
     pub fn feed(&mut self, dir: usize, data: &[u8], out: &mut Vec<Message>) {
+        self.feed_keys(dir, data, &KeyLog::default(), out, &mut Vec::new());
+    }
+
+    /// Frames the records of `data` and decrypts those the key log `keys` opens; the decrypted
+    /// application data of direction `dir` is appended to `plain`.
+    pub fn feed_keys(
+        &mut self,
+        dir: usize,
+        data: &[u8],
+        keys: &KeyLog,
+        out: &mut Vec<Message>,
+        plain: &mut Vec<u8>,
+    ) {
         if self.broken[dir] {
             out.push(super::raw(data));
             return;
@@ -123,7 +148,17 @@ impl Decoder {
             match parsed {
                 Ok((rest, raw)) => {
                     let len = buf.len() - used - rest.len();
-                    let record = describe(&raw.hdr, raw.data, &mut self.encrypted[dir]);
+                    let mut record = describe(&raw.hdr, raw.data, &mut self.encrypted[dir]);
+                    let bytes = &buf[used..used + len];
+                    decrypt(
+                        &mut self.session,
+                        self.encrypted[dir],
+                        dir,
+                        bytes,
+                        keys,
+                        &mut record,
+                        plain,
+                    );
                     out.push(Message::Tls(record));
                     used += len;
                 }
@@ -146,6 +181,95 @@ impl Decoder {
         }
         buf.drain(..used);
     }
+}
+
+/// Follows the handshake for the session's randoms and suite, and opens a protected record
+/// (`encrypted`: its direction is past its ChangeCipherSpec).
+fn decrypt(
+    session: &mut Session,
+    encrypted: bool,
+    dir: usize,
+    record: &[u8],
+    keys: &KeyLog,
+    tls: &mut Tls,
+    plain: &mut Vec<u8>,
+) {
+    if keys.is_empty() {
+        return;
+    }
+    let (header, body) = record.split_at(5);
+    let protected = match record[0] {
+        20 => {
+            session.change_cipher_spec(dir);
+            false
+        }
+        23 => true,
+        21 | 22 => encrypted,
+        _ => false,
+    };
+    if !protected {
+        if record[0] == 22 {
+            if let Ok((_, messages)) = tls_parser::parse_tls_plaintext(record) {
+                for m in &messages.msg {
+                    hello(m, session, keys);
+                }
+            }
+        }
+        return;
+    }
+    tls.decrypted = match session.open(dir, header, body) {
+        Opened::Sealed => None,
+        Opened::Failed => {
+            Some("cannot decrypt: the key log's secret for this connection does not open it".into())
+        }
+        Opened::Plain(23, data) => {
+            plain.extend_from_slice(&data);
+            Some(format!("application data {} bytes", data.len()))
+        }
+        Opened::Plain(22, data) => Some(inner_handshake(&data)),
+        Opened::Plain(21, data) if data.len() == 2 => Some(format!(
+            "alert {}",
+            tls_parser::TlsAlertDescription(data[1])
+        )),
+        Opened::Plain(kind, data) => Some(format!("type {kind} {} bytes", data.len())),
+    };
+}
+
+/// Tells the session a hello's random, and the ServerHello's suite and version.
+fn hello(m: &TlsMessage, session: &mut Session, keys: &KeyLog) {
+    match m {
+        TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)) => {
+            session.client_hello(ch.random)
+        }
+        TlsMessage::Handshake(TlsMessageHandshake::ServerHello(sh)) => {
+            let tls13 = extensions(sh.ext).iter().any(|e| {
+                matches!(e, TlsExtension::SupportedVersions(v) if v.first().map(|v| v.0) == Some(0x0304))
+            });
+            session.server_hello(sh.random, sh.cipher.0, tls13, keys);
+        }
+        _ => {}
+    }
+}
+
+/// The names of the handshake messages in decrypted bytes (TLS 1.3: EncryptedExtensions,
+/// Certificate, ...; TLS 1.2: Finished).
+fn inner_handshake(mut data: &[u8]) -> String {
+    let mut names = Vec::new();
+    while data.len() >= 4 {
+        let len = u32::from_be_bytes([0, data[1], data[2], data[3]]) as usize;
+        names.push(match data[0] {
+            4 => "NewSessionTicket",
+            8 => "EncryptedExtensions",
+            11 => "Certificate",
+            13 => "CertificateRequest",
+            15 => "CertificateVerify",
+            20 => "Finished",
+            24 => "KeyUpdate",
+            _ => "handshake",
+        });
+        data = data.get(4 + len..).unwrap_or_default();
+    }
+    format!("handshake {}", names.join(","))
 }
 
 fn record_name(t: TlsRecordType) -> &'static str {

@@ -64,16 +64,47 @@ pub struct Packet<'a> {
     pub what: What<'a>,
 }
 
+/// How a walk treats TLS: the secrets to decrypt it with.
+#[derive(Debug, Clone, Default)]
+pub struct Decrypt {
+    /// Leave TLS encrypted, even with the secrets embedded in the capture.
+    pub off: bool,
+    /// A key log's text (SSLKEYLOGFILE format), added to the capture's own secrets.
+    pub keylog: Option<String>,
+}
+
 /// Reads the capture at `path` (`-`: standard input) packet by packet, decoding every TCP
-/// stream; `each` sees every packet in order. Frames are not kept, only open streams' partial
-/// messages.
-pub fn walk(
+/// stream and decrypting TLS with the key log the capture embeds; `each` sees every packet in
+/// order. Frames are not kept, only open streams' partial messages.
+pub fn walk(path: &Path, each: impl FnMut(&Packet) -> anyhow::Result<()>) -> anyhow::Result<End> {
+    walk_with(path, &Decrypt::default(), each)
+}
+
+/// As [`walk`], with TLS decrypted as `decrypt` says.
+pub fn walk_with(
     path: &Path,
+    decrypt: &Decrypt,
     mut each: impl FnMut(&Packet) -> anyhow::Result<()>,
 ) -> anyhow::Result<End> {
     let mut tracker = Tracker::new();
+    if let (false, Some(text)) = (decrypt.off, &decrypt.keylog) {
+        tracker.add_keys(text);
+    }
+    // The tracker is borrowed by the frame callback; secrets from the file wait here until the
+    // next frame takes them (a Decryption Secrets Block comes before the packets it decrypts).
+    let embedded = std::cell::RefCell::new(String::new());
     let mut no = 0;
-    pcap::for_each_frame(path, |frame| {
+    let secret = |text: &str| {
+        if !decrypt.off {
+            embedded.borrow_mut().push_str(text);
+            embedded.borrow_mut().push('\n');
+        }
+    };
+    pcap::for_each_frame_and_secret(path, secret, |frame| {
+        let text = std::mem::take(&mut *embedded.borrow_mut());
+        if !text.is_empty() {
+            tracker.add_keys(&text);
+        }
         no += 1;
         let what = match link::decode(frame.linktype, frame.data) {
             Net::Tcp(seg) => {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::decode::mqtt::KINDS;
 use crate::decode::pcap::End;
-use crate::decode::walk::{walk, Packet, What};
+use crate::decode::walk::{walk_with, Decrypt, Packet, What};
 use crate::decode::zmtp::Zmtp;
 use crate::decode::Message;
 
@@ -119,10 +119,15 @@ fn bump(table: &mut BTreeMap<String, u64>, key: &str) {
     }
 }
 
-/// Counts every message kind of the capture at `path`.
+/// Counts every message kind of the capture at `path`, TLS decrypted with its embedded secrets.
 pub fn count(path: &Path) -> anyhow::Result<Counts> {
+    count_with(path, &Decrypt::default())
+}
+
+/// Counts every message kind of the capture at `path`, TLS decrypted as `decrypt` says.
+pub fn count_with(path: &Path, decrypt: &Decrypt) -> anyhow::Result<Counts> {
     let mut counts = Counts::default();
-    let end = walk(path, |p| {
+    let end = walk_with(path, decrypt, |p| {
         counts.add(p);
         Ok(())
     })?;

@@ -14,9 +14,9 @@ use anyhow::{bail, Context};
 
 use crate::decode::names::Names;
 use crate::decode::pcap::End;
-use crate::decode::walk::{walk, Packet, What};
+use crate::decode::walk::{walk_with, Decrypt, Packet, What};
 use crate::model::Model;
-pub use counts::{count, Counts};
+pub use counts::{count, count_with, Counts};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,6 +39,30 @@ pub struct Args {
     /// A hosts file (`IP name` per line) naming addresses; default: `<pcap>.hosts` beside the capture.
     #[arg(long, env = "POLA_HOSTS")]
     pub hosts: Option<PathBuf>,
+    /// A TLS key log (SSLKEYLOGFILE format) to decrypt TLS with, besides the secrets a pcapng
+    /// capture embeds.
+    #[arg(long, env = "POLA_KEYLOG")]
+    pub keylog: Option<PathBuf>,
+    /// Leave TLS encrypted: show its records only, even with secrets at hand.
+    #[arg(long, env = "POLA_NO_DECRYPT")]
+    pub no_decrypt: bool,
+}
+
+impl Args {
+    /// How TLS is decrypted: the key log file read, unless decryption is off.
+    fn decrypt(&self) -> anyhow::Result<Decrypt> {
+        let keylog = match (&self.keylog, self.no_decrypt) {
+            (Some(file), false) => Some(
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("reading the key log {}", file.display()))?,
+            ),
+            _ => None,
+        };
+        Ok(Decrypt {
+            off: self.no_decrypt,
+            keylog,
+        })
+    }
 }
 
 /// Lines held back until their stream's model is known (`--model`): a ZeroMQ stream says its
@@ -131,7 +155,7 @@ fn render(
 pub fn run(args: Args) -> anyhow::Result<()> {
     let path = &args.pcap;
     if args.counts {
-        let counts = count(path)?;
+        let counts = count_with(path, &args.decrypt()?)?;
         println!("{}", serde_json::to_string(&counts)?);
         return Ok(());
     }
@@ -143,7 +167,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut text = print::Text::new(&names);
     let mut filter = ModelFilter::default();
     let mut t0 = None;
-    let end = walk(path, |p| {
+    let decrypt = args.decrypt()?;
+    let end = walk_with(path, &decrypt, |p| {
         let t0 = *t0.get_or_insert(p.ts);
         let mut written = show(&args, p, t0, &names, &mut text, &mut filter, &mut out);
         if live {

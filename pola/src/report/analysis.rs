@@ -11,6 +11,7 @@ use super::fault::{Events, FaultReport, Recovery};
 use super::ladder::Ladder;
 use super::proof::{provers, Proof};
 use super::traffic::{Handshake, Handshakes, Traffic};
+use super::twins::Exposure;
 use crate::decode::names::Names;
 use crate::decode::pcap::End;
 use crate::decode::walk::{walk, What};
@@ -26,6 +27,8 @@ pub struct Analysis {
     pub handshake: Handshake,
     pub ladder: Ladder,
     pub proofs: Vec<Proof>,
+    /// What an eavesdropper reads, for the table of encrypted twins.
+    pub exposure: Exposure,
     /// A fault capture's section: `fault-<name>.pcap` with its `.events` file beside it.
     pub fault: Option<FaultReport>,
     pub truncated: bool,
@@ -42,6 +45,7 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
     let mut ladder = Ladder::default();
     let mut curve = Curve::default();
     let mut provers = provers();
+    let mut exposure = Exposure::default();
     let mut seen: BTreeMap<Model, u64> = BTreeMap::new();
     let events = path.with_extension("events");
     let mut recovery = if name.starts_with("fault-") && events.exists() {
@@ -59,6 +63,7 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
             r.packet(p.ts, tcp);
         }
         handshakes.packet(p);
+        exposure.packet(p, names);
         ladder.packet(p, names);
         curve.packet(p);
         if let What::Tcp(t) = &p.what {
@@ -95,6 +100,7 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
         handshake: handshakes.total,
         ladder,
         proofs,
+        exposure,
         fault,
         truncated: end == End::Truncated,
     })

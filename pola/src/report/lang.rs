@@ -34,7 +34,67 @@ pub struct Words {
     pub fault_start: &'static str,
     pub fault_nothing_lost: &'static str,
     pub fault_no_duplicates: &'static str,
+    pub twins: &'static TwinWords,
 }
+
+/// The words of the table of each plain model beside its encrypted twin.
+pub struct TwinWords {
+    pub title: &'static str,
+    pub intro: &'static str,
+    pub rows: [&'static str; 11],
+    /// The plain capture: everything readable.
+    pub everything: &'static str,
+    /// The twin without its key.
+    pub hidden: &'static str,
+    /// The twin with its embedded key: `{0}` application messages opened.
+    pub decrypted: &'static str,
+    /// A twin whose capture holds no key that opens it (ZeroMQ CURVE, or TLS without secrets).
+    pub sealed: &'static str,
+}
+
+pub const TWINS_EN: TwinWords = TwinWords {
+    title: "Each plain model beside its encrypted twin",
+    intro: "What encryption costs on the wire, and what an eavesdropper still reads without the key (— : nothing to show).",
+    rows: [
+        "packets",
+        "bytes on the wire",
+        "round trips before the first application message (first connection)",
+        "bytes on the wire per application message",
+        "encryption",
+        "server address",
+        "server name (SNI), readable without the key",
+        "application protocol (ALPN), readable without the key",
+        "encrypted records (count × size range, time span), readable without the key",
+        "messages readable without the key",
+        "messages readable with the key embedded in the capture",
+    ],
+    everything: "all",
+    hidden: "none: only record sizes and times",
+    decrypted: "{0} application messages decrypted",
+    sealed: "cannot be decrypted: no key in the capture opens it",
+};
+
+pub const TWINS_ID: TwinWords = TwinWords {
+    title: "Setiap model polos di samping kembarannya yang terenkripsi",
+    intro: "Berapa biaya enkripsi di jaringan, dan apa yang masih bisa dibaca penyadap tanpa kunci (— : tidak ada).",
+    rows: [
+        "paket",
+        "byte di jaringan",
+        "round trip sebelum pesan aplikasi pertama (koneksi pertama)",
+        "byte jaringan per pesan aplikasi",
+        "enkripsi",
+        "alamat server",
+        "nama server (SNI), terbaca tanpa kunci",
+        "protokol aplikasi (ALPN), terbaca tanpa kunci",
+        "record terenkripsi (jumlah × rentang ukuran, rentang waktu), terbaca tanpa kunci",
+        "pesan yang terbaca tanpa kunci",
+        "pesan yang terbaca dengan kunci yang tertanam di tangkapan",
+    ],
+    everything: "semua",
+    hidden: "tidak ada: hanya ukuran dan waktu record",
+    decrypted: "{0} pesan aplikasi didekripsi",
+    sealed: "tidak dapat didekripsi: tidak ada kunci di tangkapan yang membukanya",
+};
 
 pub const EN: Words = Words {
     lang: "en",
@@ -86,6 +146,7 @@ pub const EN: Words = Words {
     ],
     fault_start: "capture start",
     fault_nothing_lost: "Nothing was lost across the fault: {0} of {1} client(s) printed a summary line, and together they count {2} lost, after {3} retries or reissued tasks (client (exit code): summary line).",
+    twins: &TWINS_EN,
     fault_no_duplicates: "Nothing reached an application twice: the clients count {0} duplicate(s); {1} PUBLISH in the capture carry the DUP flag (a message sent again, which a QoS 1 receiver may get twice and QoS 2 never).",
 };
 
@@ -139,6 +200,7 @@ pub const ID: Words = Words {
     ],
     fault_start: "awal tangkapan",
     fault_nothing_lost: "Tidak ada yang hilang selama gangguan: {0} dari {1} klien mencetak baris ringkasan, dan bersama-sama mereka menghitung {2} hilang, setelah {3} percobaan ulang atau tugas yang dibagikan ulang (klien (kode keluar): baris ringkasan).",
+    twins: &TWINS_ID,
     fault_no_duplicates: "Tidak ada yang sampai dua kali ke aplikasi: para klien menghitung {0} duplikat; {1} PUBLISH dalam tangkapan membawa flag DUP (pesan yang dikirim ulang, yang dapat diterima dua kali pada QoS 1 dan tidak pernah pada QoS 2).",
 };
 

@@ -2,7 +2,8 @@
 //! page (inline CSS and SVG ladder diagrams) and as Markdown, in English or Bahasa Indonesia.
 //! Every figure and every claim is computed from the packets by [`analysis`]; [`render`] and
 //! [`svg`] only lay them out, with the words of [`lang`]. A fault capture (`fault-<name>.pcap`
-//! with its `.events`) also gets [`fault`]'s section.
+//! with its `.events`) also gets [`fault`]'s section, and each plain model with an encrypted twin
+//! (`mqtt` and `mqtt-tls`, ...) a table of the two side by side ([`twins`]).
 
 pub mod analysis;
 pub mod curve;
@@ -13,6 +14,7 @@ pub mod proof;
 pub mod render;
 pub mod svg;
 pub mod traffic;
+pub mod twins;
 
 use std::path::{Path, PathBuf};
 

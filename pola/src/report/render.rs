@@ -182,6 +182,7 @@ th:first-child,td:first-child{{text-align:left}}.ok{{color:#186b2b}}.bad{{color:
         s.push_str("</tr>");
     }
     s.push_str("</table>");
+    super::twins::html(&mut s, all, w, esc);
     for a in all {
         html_section(&mut s, a, w);
     }
@@ -213,6 +214,7 @@ pub fn markdown(all: &[Analysis], problems: &[String], w: &Words) -> String {
         }
         s.push('\n');
     }
+    super::twins::markdown(&mut s, all, w);
     for a in all {
         let _ = write!(s, "\n## {} ({})\n\n", a.name, model_name(a));
         if a.truncated {
