@@ -70,6 +70,16 @@ impl LabCa {
 
     /// A server certificate for `names` (DNS names or IP addresses), signed by this CA.
     pub fn issue(&self, names: &[&str]) -> anyhow::Result<Issued> {
+        self.issue_valid(names, None)
+    }
+
+    /// Like [`LabCa::issue`], valid only from `dates.0` to `dates.1` (year, month, day) when
+    /// given: the tests show what a client does with a certificate that has expired.
+    pub fn issue_valid(
+        &self,
+        names: &[&str],
+        dates: Option<((i32, u8, u8), (i32, u8, u8))>,
+    ) -> anyhow::Result<Issued> {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names.clone())
             .with_context(|| format!("certificate for {names:?}"))?;
@@ -77,6 +87,10 @@ impl LabCa {
             .distinguished_name
             .push(DnType::CommonName, names[0].as_str());
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        if let Some(((y0, m0, d0), (y1, m1, d1))) = dates {
+            params.not_before = rcgen::date_time_ymd(y0, m0, d0);
+            params.not_after = rcgen::date_time_ymd(y1, m1, d1);
+        }
         let key = KeyPair::generate().context("generating a server key")?;
         let cert = params
             .signed_by(&key, &self.issuer)

@@ -1,6 +1,6 @@
 //! HTTPS on loopback: the API with a certificate from the lab CA (`common::tls`), the client
 //! trusting only that CA walks every verb and logs its session secrets; a certificate from
-//! another CA or for another name is refused with one line; a plain client on the HTTPS port and
+//! another CA, for another name or out of date is refused with one line; a plain client on the HTTPS port and
 //! an HTTPS client on a plain port fail while the API keeps serving.
 
 use std::path::Path;
@@ -95,6 +95,26 @@ fn another_ca_or_another_name_is_refused_with_one_line() {
     let api = https_api(dir.path());
     let out = client(&api.addr, Some(&dir.path().join(CA_FILE)), None);
     error_line(&out, &["not valid for name"]);
+}
+
+#[test]
+fn an_expired_certificate_is_refused_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = common::tls::LabCa::new("pola lab CA").unwrap();
+    std::fs::write(dir.path().join(CA_FILE), ca.cert_pem()).unwrap();
+    let issued = ca
+        .issue_valid(&["127.0.0.1"], Some(((2020, 1, 1), (2021, 1, 1))))
+        .unwrap();
+    std::fs::write(dir.path().join("api.pem"), issued.cert_pem).unwrap();
+    std::fs::write(dir.path().join("api.key"), issued.key_pem).unwrap();
+    let api = https_api(dir.path());
+    let out = client(&api.addr, Some(&dir.path().join(CA_FILE)), None);
+    error_line(&out, &["xpired"]);
+    // The same set-up with a certificate in date passes: the refusal was the date alone.
+    let dir = tempfile::tempdir().unwrap();
+    certs(dir.path(), &["rest-api", "127.0.0.1"], false);
+    let api = https_api(dir.path());
+    passes(&client(&api.addr, Some(&dir.path().join(CA_FILE)), None));
 }
 
 #[test]
