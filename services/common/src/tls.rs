@@ -40,6 +40,9 @@ pub struct LabCa {
     pem: String,
 }
 
+/// A date: year, month, day.
+pub type Ymd = (i32, u8, u8);
+
 /// A server's certificate and private key, PEM-encoded.
 pub struct Issued {
     pub cert_pem: String,
@@ -75,11 +78,7 @@ impl LabCa {
 
     /// Like [`LabCa::issue`], valid only from `dates.0` to `dates.1` (year, month, day) when
     /// given: the tests show what a client does with a certificate that has expired.
-    pub fn issue_valid(
-        &self,
-        names: &[&str],
-        dates: Option<((i32, u8, u8), (i32, u8, u8))>,
-    ) -> anyhow::Result<Issued> {
+    pub fn issue_valid(&self, names: &[&str], dates: Option<(Ymd, Ymd)>) -> anyhow::Result<Issued> {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names.clone())
             .with_context(|| format!("certificate for {names:?}"))?;

@@ -1,7 +1,7 @@
 //! HTTPS on loopback: the API with a certificate from the lab CA (`common::tls`), the client
 //! trusting only that CA walks every verb and logs its session secrets; a certificate from
-//! another CA, for another name or out of date is refused with one line; a plain client on the HTTPS port and
-//! an HTTPS client on a plain port fail while the API keeps serving.
+//! another CA, for another name or out of date is refused with one line; a plain client on the
+//! HTTPS port and an HTTPS client on a plain port fail while the API keeps serving.
 
 use std::path::Path;
 use std::process::{Command, Output};
