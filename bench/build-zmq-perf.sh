@@ -20,7 +20,8 @@ include="$src/../include"
 # The static library zmq-sys built for the release profile, newest first.
 static="$(ls -t "$root"/target/release/build/zmq-sys-*/out/lib/libzmq.a 2>/dev/null | head -n 1 || true)"
 if [ -n "$static" ]; then
-    link=("$static" -lpthread)
+    # zmq-sys builds it with CURVE, on Debian's libsodium (vendor/zmq-sys).
+    link=("$static" -lsodium -lpthread)
     from="zmq-sys static $static"
 elif [ -e /usr/include/zmq.h ]; then
     link=(-lzmq)
