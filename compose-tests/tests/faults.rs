@@ -24,7 +24,7 @@ fn table() -> Vec<String> {
 }
 
 /// Every scenario the tests below judge; a row of the table missing here fails the build's tests.
-const JUDGED: [&str; 11] = [
+const JUDGED: [&str; 14] = [
     "tcp-lossy",
     "tcp-reset",
     "mqtt-lossy",
@@ -36,6 +36,9 @@ const JUDGED: [&str; 11] = [
     "pubsub-late",
     "rest-restart",
     "mqtt-will",
+    "mqtt-restart-qos0",
+    "mqtt-restart-qos1",
+    "mqtt-restart-qos2",
 ];
 
 #[test]
@@ -562,6 +565,133 @@ fn mqtt_will_reaches_the_watcher_after_the_publisher_vanishes() {
     assert!(
         will[0][0].parse::<f64>().unwrap() > last,
         "the will came before the publisher fell silent"
+    );
+}
+
+/// The MQTT clients' addresses on the compose network.
+const PUBLISHER: &str = "10.201.1.5";
+const SUBSCRIBERS: [(&str, &str, u64); 2] = [
+    ("subscriber-all", "10.201.1.3", 2000),
+    ("subscriber-lab", "10.201.1.4", 1000),
+];
+
+/// A broker restart at `qos`: what every MQTT restart scenario shows, whatever its QoS. Every
+/// client reconnected (a retry in its line, a second CONNECT on the wire, answered with the
+/// session present), and each subscriber's count is exact: the PUBLISHes the broker sent it are
+/// what it counted, plus what reached it twice (duplicates=) or arrived after it stopped reading.
+fn mqtt_restart(qos: u8) -> Run {
+    let run = scenario(&format!("mqtt-restart-qos{qos}"));
+    let stop = run.event("stop");
+    assert_eq!(run.field("publisher", "sent"), 2000);
+    for (svc, ip) in std::iter::once(("publisher", PUBLISHER))
+        .chain(SUBSCRIBERS.iter().map(|(svc, ip, _)| (*svc, *ip)))
+    {
+        assert!(
+            run.field(svc, "retries") >= 1,
+            "{}: {svc} never reconnected",
+            run.name
+        );
+        let connects = run.tshark(
+            &format!("mqtt.msgtype == 1 && ip.src == {ip}"),
+            &["frame.time_epoch"],
+        );
+        assert!(
+            connects.iter().any(|r| r[0].parse::<f64>().unwrap() > stop),
+            "{}: no CONNECT from {svc} after the broker stopped",
+            run.name
+        );
+        let resumed = run.count(&format!(
+            "mqtt.msgtype == 2 && mqtt.conack.flags.sp == 1 && ip.dst == {ip}"
+        ));
+        assert!(
+            resumed >= 1,
+            "{}: no CONNACK with the session present to {svc}",
+            run.name
+        );
+    }
+    for (svc, ip, expected) in SUBSCRIBERS {
+        let (received, lost) = (run.field(svc, "received"), run.field(svc, "lost"));
+        assert_eq!(received + lost, expected, "{}: {svc}", run.name);
+        let delivered = run.count(&format!("mqtt.msgtype == 3 && ip.dst == {ip}"));
+        assert!(
+            delivered as u64 >= received + run.field(svc, "duplicates"),
+            "{}: {svc} counted more than the {delivered} PUBLISHes sent to it",
+            run.name
+        );
+    }
+    run
+}
+
+/// The PUBLISHes to `ip` with the DUP flag set.
+fn redelivered(run: &Run, ip: &str) -> usize {
+    run.count(&format!(
+        "mqtt.msgtype == 3 && mqtt.dupflag == 1 && ip.dst == {ip}"
+    ))
+}
+
+#[test]
+#[ignore = "needs Docker and `make images`"]
+fn mqtt_restart_qos0_counts_what_the_restart_lost() {
+    let run = mqtt_restart(0);
+    for (svc, ip, _) in SUBSCRIBERS {
+        assert_eq!(
+            run.client(svc).0,
+            0,
+            "--expect-loss with an exact count exits 0"
+        );
+        assert_eq!(
+            run.field(svc, "duplicates"),
+            0,
+            "{svc}: QoS 0 is never sent twice"
+        );
+        assert_eq!(
+            redelivered(&run, ip),
+            0,
+            "{svc}: a QoS 0 PUBLISH with DUP set"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs Docker and `make images`"]
+fn mqtt_restart_qos1_loses_nothing_and_redelivers_with_the_dup_flag() {
+    let run = mqtt_restart(1);
+    run.complete("publisher", 2000);
+    for (svc, ip, expected) in SUBSCRIBERS {
+        run.complete(svc, expected);
+        // Every reading counted twice came again, DUP set, on the resumed session.
+        assert!(
+            redelivered(&run, ip) as u64 >= run.field(svc, "duplicates"),
+            "{svc}: more duplicates than redeliveries"
+        );
+    }
+    // The subscriber paused across the restart had readings in flight: they came again.
+    let lab = SUBSCRIBERS[1];
+    assert!(
+        redelivered(&run, lab.1) >= 1,
+        "no PUBLISH redelivered with DUP to the paused subscriber"
+    );
+    assert!(run.field(lab.0, "duplicates") >= 1, "no duplicate counted");
+}
+
+#[test]
+#[ignore = "needs Docker and `make images`"]
+fn mqtt_restart_qos2_loses_nothing_and_delivers_nothing_twice() {
+    let run = mqtt_restart(2);
+    run.complete("publisher", 2000);
+    for (svc, _, expected) in SUBSCRIBERS {
+        run.complete(svc, expected);
+        assert_eq!(
+            run.field(svc, "duplicates"),
+            0,
+            "{svc}: QoS 2 delivered twice"
+        );
+    }
+    // The paused subscriber's in-flight readings were sent again (DUP set), and rumqttc answered
+    // them without delivering them a second time.
+    assert!(
+        redelivered(&run, SUBSCRIBERS[1].1) >= 1,
+        "no PUBLISH redelivered with DUP to the paused subscriber"
     );
 }
 

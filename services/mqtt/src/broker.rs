@@ -3,8 +3,8 @@
 //! One port serves MQTT 3.1.1 and 5.0 (rmqtt reads the protocol level of each CONNECT). The
 //! retainer and session-storage plugins keep retained messages, sessions, subscriptions and
 //! queued QoS 1/2 messages in sled databases under `--data-dir`, so a restart loses none of them;
-//! on SIGTERM the broker first closes every connection, so that the messages in flight to online
-//! subscribers are stored too.
+//! on SIGTERM the broker first stops listening, then closes every connection, so that the
+//! messages in flight to online subscribers are stored too.
 //! With `--tls-cert` and `--tls-key` every listener speaks MQTT over TLS (rmqtt's rustls listener;
 //! the `mqtt-tls` variant listens on 8883, MQTT's TLS port).
 
@@ -16,8 +16,10 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use clap::Parser;
 use rmqtt::context::ServerContext;
+use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
 use rmqtt::net::Builder;
 use rmqtt::server::MqttServer;
+use rmqtt::types::ConnectInfo;
 
 /// mqtt-broker: an MQTT 3.1.1 and 5.0 broker (rmqtt) that routes PUBLISH packets to matching
 /// subscribers and keeps its state on disk.
@@ -79,8 +81,8 @@ const KEEP: Duration = Duration::from_secs(365 * 24 * 3600);
 /// last connection was closed.
 const FLUSH_WAIT: Duration = Duration::from_millis(1000);
 
-/// How long a stop keeps closing connections, so that a client reconnecting at once is closed
-/// again (and its session stored again) before the broker exits.
+/// How long a stop keeps closing connections, so that one accepted just before the listeners
+/// closed is closed too (and its session stored) before the broker exits.
 const CLOSE_FOR: Duration = Duration::from_millis(500);
 
 /// Resolves a listen address given as `HOST:PORT`.
@@ -198,6 +200,7 @@ async fn start(
     rmqtt_session_storage::register(&scx, true, false)
         .await
         .map_err(|err| anyhow!("starting the session store: {err}"))?;
+    StoreQueued::register(&scx).await;
     let mut server = MqttServer::new(scx.clone()).listener_by_id(listener("tcp", v4, args)?, 1);
     if let Some(addr) = v5 {
         server = server.listener_by_id(listener("tcp2", addr, args)?, 2);
@@ -219,6 +222,52 @@ async fn start(
         }
     });
     Ok((scx, running))
+}
+
+/// Stores, when a persistent session goes offline, the messages queued to it that were not yet
+/// sent (beyond its in-flight window). rmqtt's session-storage plugin stores the messages in
+/// flight (its `OfflineInflightMessages` hook) and each message that arrives while the session is
+/// offline (`OfflineMessage`), but not that queue, so a restart lost it: with a subscriber too
+/// slow for the stream, every message queued behind its 100 in flight. Here each one is handed to
+/// the same `OfflineMessage` hook on `ClientDisconnected` (which rmqtt runs before the session goes
+/// offline), and put back in the queue, in order. When the client comes back without a restart,
+/// the plugin clears what it stored and the queue is delivered as before.
+struct StoreQueued {
+    scx: ServerContext,
+}
+
+impl StoreQueued {
+    async fn register(scx: &ServerContext) {
+        let register = scx.extends.hook_mgr().register();
+        let handler = Box::new(StoreQueued { scx: scx.clone() });
+        register.add(Type::ClientDisconnected, handler).await;
+        register.start().await;
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for StoreQueued {
+    async fn hook(&self, param: &Parameter, acc: Option<HookResult>) -> ReturnType {
+        let Parameter::ClientDisconnected(session, _) = param else {
+            return (true, acc);
+        };
+        let kept = match session.connect_info().await.as_deref() {
+            Ok(ConnectInfo::V3(_, connect)) => !connect.clean_session,
+            Ok(ConnectInfo::V5(..)) => !session.fitter.session_expiry_interval(None).is_zero(),
+            Err(_) => false,
+        };
+        let queue = session.deliver_queue();
+        if kept && !queue.is_empty() {
+            let queued: Vec<_> = std::iter::from_fn(|| queue.pop()).collect();
+            let hook = self.scx.extends.hook_mgr().hook((*session).clone());
+            for (from, publish) in queued {
+                hook.offline_message(from.clone(), &publish).await;
+                // The queue had room for it a moment ago, and only this task fills it now.
+                let _ = queue.push((from, publish));
+            }
+        }
+        (true, acc)
+    }
 }
 
 /// Closes every client connection as if the client had gone: rmqtt then takes each persistent
@@ -262,10 +311,13 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub async fn serve(args: Args) -> anyhow::Result<()> {
     let stop = crate::Stop::install()?;
     let data = DataDir::new(args.data_dir.as_deref())?;
-    let (scx, running) = start(&args, &data.path).await?;
+    let (scx, mut running) = start(&args, &data.path).await?;
     let listen = &args.listen;
     tokio::select! {
         _ = stop.requested() => {
+            // The listeners go first (they live in the server's task): a client that reconnects
+            // now is refused, instead of finding a broker that is storing its state to exit.
+            running.abort();
             let until = tokio::time::Instant::now() + CLOSE_FOR;
             let mut closed = 0;
             while tokio::time::Instant::now() < until {
@@ -281,6 +333,6 @@ pub async fn serve(args: Args) -> anyhow::Result<()> {
             // (and so the process, and sled's lock on the data) alive after this returns.
             std::process::exit(0);
         }
-        _ = running => Err(anyhow!("broker on {listen} stopped (see the log above)")),
+        _ = &mut running => Err(anyhow!("broker on {listen} stopped (see the log above)")),
     }
 }

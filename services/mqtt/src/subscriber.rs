@@ -43,6 +43,11 @@ pub struct Args {
     #[arg(long = "timeout-secs", env = "TIMEOUT_SECS", default_value = "60", value_parser = common::secs)]
     pub timeout: Duration,
 
+    /// A run whose messages may be lost (QoS 0 across a broker restart): what is missing at the
+    /// timeout is counted in lost= and the exit is still 0.
+    #[arg(long, env = "EXPECT_LOSS")]
+    pub expect_loss: bool,
+
     /// File to create once the broker has acknowledged the subscription (SUBACK).
     #[arg(long, env = "READY_FILE")]
     pub ready_file: Option<PathBuf>,
@@ -300,20 +305,24 @@ impl Tally {
             summary
         };
         // A stop on request ends the run well; its summary says how far it got.
-        let problem = if interrupted { None } else { problem(&summary) };
+        let problem = if interrupted {
+            None
+        } else {
+            problem(&summary, args.expect_loss)
+        };
         Outcome { summary, problem }
     }
 }
 
-/// Why a finished run was not complete and correct: expected messages missing, or messages that
-/// matched none of the filters.
-fn problem(s: &common::Summary) -> Option<String> {
+/// Why a finished run was not complete and correct: expected messages missing (unless loss is
+/// expected), or messages that matched none of the filters.
+fn problem(s: &common::Summary, expect_loss: bool) -> Option<String> {
     let unexpected = s
         .extra
         .iter()
         .find(|(k, _)| k == "unexpected")
         .map_or("0", |(_, v)| v.as_str());
-    if s.lost > 0 {
+    if s.lost > 0 && !expect_loss {
         Some(format!("{} expected messages did not arrive", s.lost))
     } else if unexpected != "0" {
         Some(format!("{unexpected} messages matched none of the filters"))

@@ -1,7 +1,9 @@
-//! Clients that survive a broker restart: Mosquitto with `persistence true` is stopped (SIGTERM,
-//! which saves its sessions) and started again mid-stream; a persistent publisher and subscriber
-//! reconnect on their own, with a log line per attempt. QoS 1 loses nothing and counts its
-//! duplicates, QoS 0 counts its loss. A publisher killed without DISCONNECT leaves its Last Will.
+//! Clients that survive a broker restart: Mosquitto with `persistence true`, or our broker, is
+//! stopped (SIGTERM, which saves its sessions) and started again mid-stream, while the subscriber
+//! is stopped with readings in flight to it; a persistent publisher and subscriber reconnect on
+//! their own, with a log line per attempt. QoS 1 loses nothing and counts its duplicates, QoS 2
+//! loses nothing and delivers nothing twice, QoS 0 counts its loss. A publisher killed without
+//! DISCONNECT leaves its Last Will.
 
 mod support;
 
@@ -43,14 +45,45 @@ fn signal(pid: u32, sig: &str) {
     assert!(ok.success(), "kill {sig} {pid}");
 }
 
-/// A persistent subscriber and publisher of 3000 readings at 1000/s through Mosquitto, which is
-/// restarted one second in; returns both finished clients (the subscriber gives up after
+/// The broker a restart test stops and starts again on the same port and state.
+#[derive(Clone, Copy)]
+enum Broker {
+    Mosquitto,
+    Ours,
+}
+
+impl Broker {
+    fn start(self, dir: &tempfile::TempDir, port: u16) -> Proc {
+        match self {
+            Broker::Mosquitto => mosquitto(dir, port),
+            Broker::Ours => {
+                let addr = format!("127.0.0.1:{port}");
+                let data = dir.path().to_str().unwrap();
+                let proc = Proc::spawn(BROKER, &["--listen", &addr, "--data-dir", data]);
+                proc.wait_for("MQTT broker: 3.1.1 and 5.0 on");
+                proc
+            }
+        }
+    }
+
+    /// What the broker logs once its state is saved on SIGTERM.
+    fn saved(self) -> &'static str {
+        match self {
+            Broker::Mosquitto => "Saving in-memory database",
+            Broker::Ours => "MQTT broker: stopped",
+        }
+    }
+}
+
+/// A persistent subscriber and publisher of 3000 readings at 1000/s through `broker`, which is
+/// restarted (SIGTERM) one second in, while the subscriber is stopped (SIGSTOP) so that readings
+/// are in flight to it; returns both finished clients (the subscriber gives up after
 /// `timeout_secs` if readings are missing).
-fn across_a_restart(qos: &str, timeout_secs: &str) -> (Finished, Finished) {
+fn across_a_restart(broker: Broker, qos: &str, timeout_secs: &str) -> (Finished, Finished) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let broker = mosquitto(&dir, port);
+    let running = broker.start(&dir, port);
     let session = ["--qos", qos, "--persistent", "--retries", "10"];
     let sub_id = format!("sub-{}", std::process::id());
     let sub = subscriber(
@@ -80,22 +113,24 @@ fn across_a_restart(qos: &str, timeout_secs: &str) -> (Finished, Finished) {
         .concat(),
     );
     publisher.wait_for("connected to");
-    std::thread::sleep(Duration::from_secs(1));
-    signal(broker.pid(), "-TERM");
-    let stopped = broker.finish();
+    std::thread::sleep(Duration::from_millis(800));
+    signal(sub.pid(), "-STOP");
+    std::thread::sleep(Duration::from_millis(200));
+    signal(running.pid(), "-TERM");
+    let stopped = running.finish();
     assert!(
-        stopped.stderr.contains("Saving in-memory database"),
+        stopped.stderr.contains(broker.saved()),
         "{}",
         stopped.stderr
     );
     std::thread::sleep(Duration::from_millis(300));
-    let _again = mosquitto(&dir, port);
+    let _again = broker.start(&dir, port);
+    signal(sub.pid(), "-CONT");
     (publisher.finish(), sub.finish())
 }
 
-#[test]
-fn at_qos_1_a_broker_restart_loses_nothing_and_duplicates_are_counted() {
-    let (p, s) = across_a_restart("1", "30");
+/// At QoS 1 or 2: nothing lost on either side, both reconnected, one line per distinct reading.
+fn nothing_lost(p: &Finished, s: &Finished) -> std::collections::BTreeMap<String, String> {
     let (ps, ss) = (p.assert_success().summary(), s.assert_success().summary());
     assert_eq!((field(&ps, "received"), field(&ps, "lost")), (3000, 0));
     assert!(field(&ps, "retries") >= 1, "{ps:?}");
@@ -109,11 +144,33 @@ fn at_qos_1_a_broker_restart_loses_nothing_and_duplicates_are_counted() {
     // Duplicates are redeliveries of readings already counted, never counted as received.
     let lines = s.stderr.lines().filter(|l| l.contains(" sensors/")).count() as u64;
     assert_eq!(lines, 3000, "one info line per distinct reading");
+    ss
+}
+
+#[test]
+fn at_qos_1_a_broker_restart_loses_nothing_and_duplicates_are_counted() {
+    let (p, s) = across_a_restart(Broker::Mosquitto, "1", "30");
+    nothing_lost(&p, &s);
+}
+
+#[test]
+fn at_qos_1_our_brokers_restart_loses_nothing_and_redelivers_what_was_in_flight() {
+    let (p, s) = across_a_restart(Broker::Ours, "1", "30");
+    let ss = nothing_lost(&p, &s);
+    // The stopped subscriber had readings in flight: the broker stored them and sent them again.
+    assert!(field(&ss, "duplicates") >= 1, "{ss:?}");
+}
+
+#[test]
+fn at_qos_2_our_brokers_restart_loses_nothing_and_delivers_nothing_twice() {
+    let (p, s) = across_a_restart(Broker::Ours, "2", "30");
+    let ss = nothing_lost(&p, &s);
+    assert_eq!(field(&ss, "duplicates"), 0, "{ss:?}");
 }
 
 #[test]
 fn at_qos_0_a_broker_restart_loses_readings_and_the_loss_is_counted() {
-    let (p, s) = across_a_restart("0", "8");
+    let (p, s) = across_a_restart(Broker::Mosquitto, "0", "8");
     let ps = p.assert_success().summary();
     assert_eq!(field(&ps, "sent"), 3000, "{ps:?}");
     let ss = s.summary();
