@@ -7,6 +7,7 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
@@ -75,34 +76,32 @@ impl Broker {
     }
 }
 
-/// A persistent subscriber and publisher of 3000 readings at 1000/s through `broker`, which is
-/// restarted (SIGTERM) one second in, while the subscriber is stopped (SIGSTOP) so that readings
-/// are in flight to it; returns both finished clients (the subscriber gives up after
-/// `timeout_secs` if readings are missing).
-fn across_a_restart(broker: Broker, qos: &str, timeout_secs: &str) -> (Finished, Finished) {
+/// A publisher of 3000 readings at 1000/s and two persistent subscribers through `broker`, which
+/// is restarted (SIGTERM) one second in. The first subscriber is stopped (SIGSTOP) across the
+/// restart, so that readings are in flight to it; the second reconnects at once, while the
+/// publisher resends what was in flight. Returns the finished publisher and subscribers (each
+/// subscriber gives up after `timeout_secs` if readings are missing).
+fn across_a_restart(broker: Broker, qos: &str, timeout_secs: &str) -> [Finished; 3] {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let running = broker.start(&dir, port);
     let session = ["--qos", qos, "--persistent", "--retries", "10"];
-    let sub_id = format!("sub-{}", std::process::id());
-    let sub = subscriber(
-        &addr,
-        &[
-            &[
-                "--topics",
-                "sensors/#",
-                "--count",
-                "3000",
-                "--client-id",
-                &sub_id,
-            ][..],
-            &["--timeout-secs", timeout_secs],
-            &session,
-        ]
-        .concat(),
-    );
-    let pub_id = format!("pub-{}", std::process::id());
+    let pid = std::process::id();
+    let subscribers = ["stopped", "live"].map(|name| {
+        let id = format!("sub-{name}-{pid}");
+        let topics = [
+            "--topics",
+            "sensors/#",
+            "--count",
+            "3000",
+            "--client-id",
+            &id,
+        ];
+        let timeout = ["--timeout-secs", timeout_secs];
+        subscriber(&addr, &[&topics[..], &timeout, &session].concat())
+    });
+    let pub_id = format!("pub-{pid}");
     let publisher = Proc::spawn(
         PUBLISHER,
         &[
@@ -114,24 +113,23 @@ fn across_a_restart(broker: Broker, qos: &str, timeout_secs: &str) -> (Finished,
     );
     publisher.wait_for("connected to");
     std::thread::sleep(Duration::from_millis(800));
-    signal(sub.pid(), "-STOP");
+    let [stopped, live] = subscribers;
+    signal(stopped.pid(), "-STOP");
     std::thread::sleep(Duration::from_millis(200));
     signal(running.pid(), "-TERM");
-    let stopped = running.finish();
-    assert!(
-        stopped.stderr.contains(broker.saved()),
-        "{}",
-        stopped.stderr
-    );
+    let ended = running.finish();
+    assert!(ended.stderr.contains(broker.saved()), "{}", ended.stderr);
     std::thread::sleep(Duration::from_millis(300));
     let _again = broker.start(&dir, port);
-    signal(sub.pid(), "-CONT");
-    (publisher.finish(), sub.finish())
+    signal(stopped.pid(), "-CONT");
+    [publisher.finish(), stopped.finish(), live.finish()]
 }
 
-/// At QoS 1 or 2: nothing lost on either side, both reconnected, one line per distinct reading.
-fn nothing_lost(p: &Finished, s: &Finished) -> std::collections::BTreeMap<String, String> {
-    let (ps, ss) = (p.assert_success().summary(), s.assert_success().summary());
+/// At QoS 1 or 2: nothing lost on any side, every client reconnected, one line per distinct
+/// reading; returns the stopped subscriber's and the live one's summaries.
+fn nothing_lost(finished: &[Finished; 3]) -> [BTreeMap<String, String>; 2] {
+    let [p, stopped, live] = finished;
+    let ps = p.assert_success().summary();
     assert_eq!((field(&ps, "received"), field(&ps, "lost")), (3000, 0));
     assert!(field(&ps, "retries") >= 1, "{ps:?}");
     assert!(
@@ -139,45 +137,48 @@ fn nothing_lost(p: &Finished, s: &Finished) -> std::collections::BTreeMap<String
         "{}",
         p.stderr
     );
-    assert_eq!((field(&ss, "received"), field(&ss, "lost")), (3000, 0));
-    assert!(field(&ss, "retries") >= 1, "{ss:?}");
-    // Duplicates are redeliveries of readings already counted, never counted as received.
-    let lines = s.stderr.lines().filter(|l| l.contains(" sensors/")).count() as u64;
-    assert_eq!(lines, 3000, "one info line per distinct reading");
-    ss
+    [stopped, live].map(|s| {
+        let ss = s.assert_success().summary();
+        assert_eq!((field(&ss, "received"), field(&ss, "lost")), (3000, 0));
+        assert!(field(&ss, "retries") >= 1, "{ss:?}");
+        // Duplicates are redeliveries of readings already counted, never counted as received.
+        let lines = s.stderr.lines().filter(|l| l.contains(" sensors/")).count() as u64;
+        assert_eq!(lines, 3000, "one info line per distinct reading");
+        ss
+    })
 }
 
 #[test]
 fn at_qos_1_a_broker_restart_loses_nothing_and_duplicates_are_counted() {
-    let (p, s) = across_a_restart(Broker::Mosquitto, "1", "30");
-    nothing_lost(&p, &s);
+    nothing_lost(&across_a_restart(Broker::Mosquitto, "1", "30"));
 }
 
 #[test]
 fn at_qos_1_our_brokers_restart_loses_nothing_and_redelivers_what_was_in_flight() {
-    let (p, s) = across_a_restart(Broker::Ours, "1", "30");
-    let ss = nothing_lost(&p, &s);
+    let [stopped, _] = nothing_lost(&across_a_restart(Broker::Ours, "1", "30"));
     // The stopped subscriber had readings in flight: the broker stored them and sent them again.
-    assert!(field(&ss, "duplicates") >= 1, "{ss:?}");
+    assert!(field(&stopped, "duplicates") >= 1, "{stopped:?}");
 }
 
 #[test]
 fn at_qos_2_our_brokers_restart_loses_nothing_and_delivers_nothing_twice() {
-    let (p, s) = across_a_restart(Broker::Ours, "2", "30");
-    let ss = nothing_lost(&p, &s);
-    assert_eq!(field(&ss, "duplicates"), 0, "{ss:?}");
+    for s in nothing_lost(&across_a_restart(Broker::Ours, "2", "30")) {
+        assert_eq!(field(&s, "duplicates"), 0, "{s:?}");
+    }
 }
 
 #[test]
 fn at_qos_0_a_broker_restart_loses_readings_and_the_loss_is_counted() {
-    let (p, s) = across_a_restart(Broker::Mosquitto, "0", "8");
+    let [p, subscribers @ ..] = across_a_restart(Broker::Mosquitto, "0", "8");
     let ps = p.assert_success().summary();
     assert_eq!(field(&ps, "sent"), 3000, "{ps:?}");
-    let ss = s.summary();
-    let (received, lost) = (field(&ss, "received"), field(&ss, "lost"));
-    assert_eq!(received + lost, 3000, "{ss:?}");
-    assert_eq!(field(&ss, "duplicates"), 0, "{ss:?}");
-    assert_eq!(s.status.success(), lost == 0, "{}", s.stderr);
+    for s in subscribers {
+        let ss = s.summary();
+        let (received, lost) = (field(&ss, "received"), field(&ss, "lost"));
+        assert_eq!(received + lost, 3000, "{ss:?}");
+        assert_eq!(field(&ss, "duplicates"), 0, "{ss:?}");
+        assert_eq!(s.status.success(), lost == 0, "{}", s.stderr);
+    }
 }
 
 /// A subscriber on `status/#` and a publisher with a Last Will and a 2 s keep-alive, killed with

@@ -277,8 +277,13 @@ impl MqttState {
 
     fn handle_incoming_pubrel(&mut self, pubrel: &PubRel) -> Result<Option<Packet>, StateError> {
         if !self.incoming_pub.contains(pubrel.pkid as usize) {
-            error!("Unsolicited pubrel packet: {:?}", pubrel.pkid);
-            return Err(StateError::Unsolicited(pubrel.pkid));
+            // pola: a PUBREL for an id already completed is answered with PUBCOMP, as MQTT 3.1.1
+            // asks of every PUBREL (MQTT-4.3.3-11): a broker that restarted before our PUBCOMP
+            // reached it sends the PUBREL again. The published version dropped the connection.
+            warn!("PUBREL for unknown packet id {}: answered with PUBCOMP", pubrel.pkid);
+            let event = Event::Outgoing(Outgoing::PubComp(pubrel.pkid));
+            self.events.push_back(event);
+            return Ok(Some(Packet::PubComp(PubComp { pkid: pubrel.pkid })));
         }
 
         self.incoming_pub.set(pubrel.pkid as usize, false);
