@@ -284,6 +284,8 @@ run() {
       >"captures/$capture.hosts"
     echo "$capture: captures/$capture.pcap  ${verdict#* pcap=* }"
   else
+    # The sidecar's reason is on its stderr, with its logs.
+    verdict=$(docker logs "$cid" 2>&1 | grep -v '^[[:space:]]*$' | tail -n 1)
     echo "$capture: broken capture, no pcap (sidecar exited $code): $verdict" >&2
     ok=1
   fi

@@ -39,7 +39,9 @@ impl Events {
                 .collect();
             let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v);
             if let Some(kind) = get("fault") {
-                let Some(at) = get("at").and_then(|a| a.parse::<f64>().ok()) else {
+                // A fault that takes a while (a stop) hits from its from= time on.
+                let time = get("from").or(get("at"));
+                let Some(at) = time.and_then(|a| a.parse::<f64>().ok()) else {
                     bail!(
                         "{} line {}: a fault with no time at=SECONDS: {line:?}",
                         path.display(),
@@ -238,7 +240,7 @@ mod tests {
             steps,
             ["rate kbit=2000", "kill service=worker-2", "reset end"]
         );
-        assert_eq!(e.steps[1].0, 11.2);
+        assert_eq!(e.steps[1].0, 11.0, "the kill hit from its from= time");
         assert_eq!(e.clients.len(), 2);
         assert!(e.clients[1].2.is_none());
         assert_eq!(total(&e, "duplicates"), 2);
