@@ -44,6 +44,7 @@ pub async fn rest_item(base: &str, ca: Option<&Path>, size: usize) -> anyhow::Re
 /// A reqwest client as a load generator: one keep-alive connection per client, no redirects
 /// followed (none are expected; the layer cost CPU per request); HTTPS trusting only `ca`.
 fn rest_client(ca: Option<&Path>) -> anyhow::Result<reqwest::Client> {
+    common::tls::install_provider();
     let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     if let Some(ca) = ca {
         builder = builder.tls_backend_preconfigured(tls_config(ca, b"http/1.1")?);

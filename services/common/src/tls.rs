@@ -2,9 +2,8 @@
 //! made offline with rcgen, the rustls configurations that load them, and the clients' NSS key
 //! log (`SSLKEYLOGFILE`), which lets a capture carry the secrets that decrypt it.
 //!
-//! Every end uses rustls with aws-lc-rs, the provider rmqtt's TLS listener is built on, and
-//! passes it explicitly: the workspace also enables ring (for rmqtt's QUIC), so rustls cannot
-//! pick a process-wide default.
+//! Every end uses rustls with ring (rmqtt's TLS listener too, through vendor/rmqtt-net) and
+//! passes it explicitly; reqwest takes it as the process's default (`install_provider`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,7 +29,14 @@ pub const SERVERS: [(&str, &[&str]); 2] = [
 
 /// The crypto provider of every TLS end in pola.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Makes [`provider`] the process's default, which reqwest builds every client with (even one
+/// that speaks plain HTTP). Call it before building a reqwest client; calling it again is fine.
+pub fn install_provider() {
+    // Err only when a default is already installed, which is then this same provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A certificate authority that lives only in memory: it signs server certificates and is then

@@ -92,6 +92,7 @@ pub fn name(round: u64, version: &str, size: usize) -> String {
 /// Waits for `/health` (retrying for `cfg.retry`), then walks `cfg.rounds` rounds; stops early if
 /// `stop` is requested, and the summary then says how far it got.
 pub async fn run(cfg: &Config, stop: &Stop) -> anyhow::Result<Outcome> {
+    common::tls::install_provider();
     let mut http = reqwest::Client::builder()
         .no_proxy() // test traffic stays on the model's own network, whatever the environment says
         .timeout(cfg.timeout);
