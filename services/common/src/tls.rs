@@ -36,7 +36,7 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// that speaks plain HTTP). Call it before building a reqwest client; calling it again is fine.
 pub fn install_provider() {
     // Err only when a default is already installed, which is then this same provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = Arc::unwrap_or_clone(provider()).install_default();
 }
 
 /// A certificate authority that lives only in memory: it signs server certificates and is then
