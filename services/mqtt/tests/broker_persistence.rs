@@ -9,16 +9,6 @@ use std::process::Command;
 
 use support::*;
 
-/// Our broker on `addr` with its state in `data`, returned once it listens.
-fn broker_on(addr: &str, data: &std::path::Path) -> Proc {
-    let proc = Proc::spawn(
-        BROKER,
-        &["--listen", addr, "--data-dir", data.to_str().unwrap()],
-    );
-    proc.wait_for("MQTT broker: 3.1.1 and 5.0 on");
-    proc
-}
-
 /// Stops a broker with SIGTERM and waits for it to exit.
 fn sigterm(broker: Proc) -> Finished {
     let pid = broker.pid().to_string();

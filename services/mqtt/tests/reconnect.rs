@@ -57,13 +57,7 @@ impl Broker {
     fn start(self, dir: &tempfile::TempDir, port: u16) -> Proc {
         match self {
             Broker::Mosquitto => mosquitto(dir, port),
-            Broker::Ours => {
-                let addr = format!("127.0.0.1:{port}");
-                let data = dir.path().to_str().unwrap();
-                let proc = Proc::spawn(BROKER, &["--listen", &addr, "--data-dir", data]);
-                proc.wait_for("MQTT broker: 3.1.1 and 5.0 on");
-                proc
-            }
+            Broker::Ours => broker_on(&format!("127.0.0.1:{port}"), dir.path()),
         }
     }
 

@@ -19,6 +19,16 @@ pub fn broker(extra: &[&str]) -> (Proc, String) {
     (proc, addr)
 }
 
+/// Our broker on `addr` with its state in `data` (kept across restarts), returned once it listens.
+pub fn broker_on(addr: &str, data: &std::path::Path) -> Proc {
+    let proc = Proc::spawn(
+        BROKER,
+        &["--listen", addr, "--data-dir", data.to_str().unwrap()],
+    );
+    proc.wait_for("MQTT broker: 3.1.1 and 5.0 on");
+    proc
+}
+
 /// Our subscriber, returned once its SUBACK is in (it logs "subscribed to").
 pub fn subscriber(addr: &str, args: &[&str]) -> Proc {
     let mut all = vec!["--connect", addr, "--retry-secs", "5"];
