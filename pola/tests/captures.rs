@@ -19,14 +19,10 @@ fn mosquitto_conversation(
     extra: &[&str],
 ) -> std::path::PathBuf {
     let port = free_port();
-    let mut broker = Peer(
-        Command::new("mosquitto")
-            .args(["-p", &port.to_string()])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _broker = Peer::listening(
+        Command::new("mosquitto").args(["-p", &port.to_string()]),
+        port,
     );
-    wait_listening(port, &mut broker.0);
     let cap = Tcpdump::start(dir, name, iface, extra, &[port]);
     let p = port.to_string();
     // The subscriber says (with -d) when its SUBACK arrived; only then do the publishers start.
@@ -156,7 +152,7 @@ fn curl_against_python_http_server_agrees_with_tshark() {
     )
     .unwrap();
     let port = free_port();
-    let mut server = Peer(
+    let _server = Peer::listening(
         Command::new("/usr/bin/python3")
             .args([
                 "-m",
@@ -166,12 +162,9 @@ fn curl_against_python_http_server_agrees_with_tshark() {
                 "127.0.0.1",
             ])
             .current_dir(&www)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stdout(Stdio::null()),
+        port,
     );
-    wait_listening(port, &mut server.0);
     let cap = Tcpdump::start(dir.path(), "rest.pcap", "lo", &[], &[port]);
     let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
     run_ok(Command::new("curl").args(["-s", "-o", "/dev/null", &url("/reading.json"), &url("/")]));

@@ -51,15 +51,7 @@ fn mqtt_capture(dir: &Path, version: &str, ciphers: &str, count: usize) -> (Path
         format!("listener {port} 127.0.0.1\n{tls}allow_anonymous true\nuser root\n"),
     )
     .unwrap();
-    let mut broker = Peer(
-        Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_listening(port, &mut broker.0);
+    let _broker = Peer::listening(Command::new("mosquitto").arg("-c").arg(&conf), port);
     let keylog = dir.join("keys.log");
     let cap = Tcpdump::start(dir, "mqtt-tls.pcap", "lo", &[], &[port]);
     run_ok(
@@ -79,17 +71,14 @@ fn mqtt_capture(dir: &Path, version: &str, ciphers: &str, count: usize) -> (Path
 fn https_capture(dir: &Path, tls: &[&str]) -> (PathBuf, PathBuf) {
     certificate(dir);
     let port = free_port();
-    let mut server = Peer(
+    let _server = Peer::listening(
         Command::new("/usr/bin/python3")
             .arg(peers())
             .args(["https-server", &port.to_string()])
             .arg(dir.join("cert.pem"))
-            .arg(dir.join("key.pem"))
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .arg(dir.join("key.pem")),
+        port,
     );
-    wait_listening(port, &mut server.0);
     let keylog = dir.join("keys.log");
     let cap = Tcpdump::start(dir, "rest-tls.pcap", "lo", &[], &[port]);
     let url = |p: &str| format!("https://127.0.0.1:{port}{p}");

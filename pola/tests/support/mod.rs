@@ -155,6 +155,15 @@ impl Tcpdump {
 /// Kills a peer we started when the test ends, passing or not.
 pub struct Peer(pub Child);
 
+impl Peer {
+    /// Starts `cmd` (its stderr dropped) and returns once something listens on `port`.
+    pub fn listening(cmd: &mut Command, port: u16) -> Peer {
+        let mut peer = Peer(cmd.stderr(Stdio::null()).spawn().unwrap());
+        wait_listening(port, &mut peer.0);
+        peer
+    }
+}
+
 impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.0.kill();
