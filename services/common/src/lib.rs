@@ -71,18 +71,59 @@ pub fn run(body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// A role's flags, parsed by [`main_of`]: a server names the address its `--probe` checks.
+pub trait Role: clap::Parser {
+    /// The address to check instead of running the role, when `--probe` was given (the
+    /// healthcheck of a `FROM scratch` image); `None` to run the role.
+    fn probe(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Implements [`Role`] for a server's config whose `--probe` flag (`probe: bool`) checks its
+/// `listen` address.
+#[macro_export]
+macro_rules! role_probing_listen {
+    ($config:ty) => {
+        impl $crate::Role for $config {
+            fn probe(&self) -> Option<&str> {
+                self.probe.then_some(self.listen.as_str())
+            }
+        }
+    };
+}
+
+/// The whole `main` of a role: its flags into `C`, logging, the healthcheck on `--probe`, else
+/// `role` with the SIGTERM and SIGINT handlers installed, and one error line on failure.
+pub fn main_of<C: Role>(role: impl FnOnce(C, Stop) -> anyhow::Result<()>) -> ExitCode {
+    let config: C = parse_args();
+    run(|| match config.probe() {
+        Some(addr) => probe::probe(addr),
+        None => role(config, Stop::install()?),
+    })
+}
+
+/// [`main_of`] for an async role, on a multi-threaded tokio runtime.
+pub fn main_async<C, F>(role: impl FnOnce(C, Stop) -> F) -> ExitCode
+where
+    C: Role,
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    main_of(|config: C, stop| runtime()?.block_on(role(config, stop)))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
 /// Like [`run`] for an async body, on a multi-threaded tokio runtime.
 pub fn run_async<F>(body: F) -> ExitCode
 where
     F: std::future::Future<Output = anyhow::Result<()>>,
 {
-    run(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)?
-            .block_on(body)
-    })
+    run(|| runtime()?.block_on(body))
 }
 
 #[cfg(test)]

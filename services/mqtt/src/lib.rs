@@ -39,9 +39,19 @@ pub fn default_client_id(role: &str) -> String {
     format!("{role}-{}", std::process::id())
 }
 
-/// How a client keeps its session across broker restarts; the same flags on both clients.
+/// How a client connects and keeps its session across broker restarts; the same flags on both
+/// clients.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Session {
+    /// MQTT client id (default: the role's name and the process id, or the role's name alone for a
+    /// persistent session).
+    #[arg(long, env = "CLIENT_ID")]
+    pub client_id: Option<String>,
+
+    /// Seconds to keep retrying while the broker is not up, then exit 1.
+    #[arg(long = "retry-secs", env = "RETRY_SECS", default_value = "10", value_parser = common::secs)]
+    pub retry: Duration,
+
     /// Keep the session on the broker (clean session off): subscriptions and unconfirmed QoS 1/2
     /// messages survive a disconnect. Needs a fixed --client-id (default: the role's name).
     #[arg(long, env = "PERSISTENT")]
@@ -56,22 +66,30 @@ pub struct Session {
     /// (and publishes its Last Will).
     #[arg(long, env = "KEEP_ALIVE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=65535))]
     pub keep_alive_secs: u64,
+
+    #[command(flatten)]
+    pub tls: Tls,
 }
 
 impl Session {
     /// The client id: `--client-id`, else a fixed name for a persistent session (the broker finds
     /// it again by that name), else one unique per process.
-    pub fn client_id(&self, given: Option<&str>, role: &str) -> String {
-        match given {
-            Some(id) => id.to_string(),
+    pub fn client_id(&self, role: &str) -> String {
+        match &self.client_id {
+            Some(id) => id.clone(),
             None if self.persistent => role.to_string(),
             None => default_client_id(role),
         }
     }
 
-    pub fn apply(&self, options: &mut MqttOptions) {
+    /// The options of `role`'s connection to `connect`: its client id, the session's flags and
+    /// TLS when asked for.
+    pub fn options(&self, connect: &str, role: &str) -> anyhow::Result<MqttOptions> {
+        let mut options = client_options(&self.client_id(role), connect)?;
         options.set_clean_session(!self.persistent);
         options.set_keep_alive(Duration::from_secs(self.keep_alive_secs));
+        self.tls.apply(&mut options)?;
+        Ok(options)
     }
 }
 

@@ -61,19 +61,8 @@ pub struct Args {
     )]
     pub kinds: Vec<String>,
 
-    /// MQTT client id (default: mqtt-publisher-<pid>).
-    #[arg(long, env = "CLIENT_ID")]
-    pub client_id: Option<String>,
-
-    /// Seconds to keep retrying while the broker is not up, then exit 1.
-    #[arg(long = "retry-secs", env = "RETRY_SECS", default_value = "10", value_parser = common::secs)]
-    pub retry: Duration,
-
     #[command(flatten)]
     pub session: crate::Session,
-
-    #[command(flatten)]
-    pub tls: crate::Tls,
 
     /// Readings per second (0: as fast as the broker confirms them).
     #[arg(long, env = "RATE", default_value_t = 0.0)]
@@ -148,16 +137,13 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
         args.rate
     );
     let start = Instant::now();
-    let client_id = args
-        .session
-        .client_id(args.client_id.as_deref(), "mqtt-publisher");
-    let options = options(&args, &client_id)?;
+    let options = options(&args)?;
     let mut run = Run::default();
     let (client, mut eventloop) = tokio::select! {
-        connected = crate::connect(&options, &args.connect, args.retry) => connected?,
+        connected = crate::connect(&options, &args.connect, args.session.retry) => connected?,
         _ = stop.requested() => return Ok(outcome(&args, &run, start, true)),
     };
-    log::info!("connected to {} as {client_id}", args.connect);
+    log::info!("connected to {} as {}", args.connect, options.client_id());
 
     // A task hands the readings to rumqttc's request channel, paced by --rate, while this task
     // polls the event loop, which writes them and reads the acknowledgements. Polling is never
@@ -172,10 +158,8 @@ pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
 }
 
 /// The connection's options: session, TLS and Last Will from the flags.
-fn options(args: &Args, client_id: &str) -> anyhow::Result<rumqttc::MqttOptions> {
-    let mut options = crate::client_options(client_id, &args.connect)?;
-    args.session.apply(&mut options);
-    args.tls.apply(&mut options)?;
+fn options(args: &Args) -> anyhow::Result<rumqttc::MqttOptions> {
+    let mut options = args.session.options(&args.connect, "mqtt-publisher")?;
     if let Some(topic) = &args.will_topic {
         options.set_last_will(rumqttc::LastWill::new(
             topic,

@@ -52,19 +52,8 @@ pub struct Args {
     #[arg(long, env = "READY_FILE")]
     pub ready_file: Option<PathBuf>,
 
-    /// MQTT client id (default: mqtt-subscriber-<pid>).
-    #[arg(long, env = "CLIENT_ID")]
-    pub client_id: Option<String>,
-
-    /// Seconds to keep retrying while the broker is not up, then exit 1.
-    #[arg(long = "retry-secs", env = "RETRY_SECS", default_value = "10", value_parser = common::secs)]
-    pub retry: Duration,
-
     #[command(flatten)]
     pub session: crate::Session,
-
-    #[command(flatten)]
-    pub tls: crate::Tls,
 
     /// Healthcheck: exit 0 if --ready-file exists (the subscription is in place), else 1.
     #[arg(long)]
@@ -87,18 +76,13 @@ pub fn matches_any(topic: &str, filters: &[String]) -> bool {
 /// Subscribes and counts messages until `--count` arrived, the timeout passed or a signal came.
 pub async fn run(args: Args, stop: Stop) -> anyhow::Result<Outcome> {
     let start = Instant::now();
-    let client_id = args
-        .session
-        .client_id(args.client_id.as_deref(), "mqtt-subscriber");
-    let mut options = crate::client_options(&client_id, &args.connect)?;
-    args.session.apply(&mut options);
-    args.tls.apply(&mut options)?;
+    let options = args.session.options(&args.connect, "mqtt-subscriber")?;
     let mut tally = Tally::default();
     let (client, mut eventloop) = tokio::select! {
-        connected = crate::connect(&options, &args.connect, args.retry) => connected?,
+        connected = crate::connect(&options, &args.connect, args.session.retry) => connected?,
         _ = stop.requested() => return Ok(tally.outcome(&args, start, true)),
     };
-    log::info!("connected to {} as {client_id}", args.connect);
+    log::info!("connected to {} as {}", args.connect, options.client_id());
 
     let filters: Vec<SubscribeFilter> = args
         .topics

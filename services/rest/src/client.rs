@@ -20,8 +20,9 @@ use crate::api::{Item, NewItem};
 /// Requests in one round of the walk.
 pub const STEPS: u64 = 8;
 
-/// What one run does: the client's flags.
-#[derive(Debug, Clone, clap::Args)]
+/// Client of the pola REST model: one keep-alive connection, every verb, every status checked.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(version)]
 pub struct Config {
     /// API address (HOST:PORT).
     #[arg(long, env = "CONNECT", default_value = "127.0.0.1:8080")]
@@ -47,6 +48,8 @@ pub struct Config {
     #[arg(long, env = "CA_FILE")]
     pub ca_file: Option<std::path::PathBuf>,
 }
+
+impl common::Role for Config {}
 
 /// Times one round may be walked again after outages before it is given up.
 const MAX_REDO: u32 = 5;

@@ -13,8 +13,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
-/// What one run does: the client's flags.
-#[derive(Debug, Clone, clap::Args)]
+/// Client of the pola TCP echo model.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(version)]
 pub struct Config {
     /// Echo server address (HOST:PORT).
     #[arg(long, env = "CONNECT", default_value = "127.0.0.1:7000")]
@@ -35,6 +36,8 @@ pub struct Config {
     #[arg(long = "timeout-secs", env = "TIMEOUT_SECS", default_value = "10", value_parser = common::secs)]
     pub timeout: Duration,
 }
+
+impl common::Role for Config {}
 
 #[derive(Default)]
 struct Counters {

@@ -46,12 +46,16 @@ struct UpdateIn {
     seq: Option<u64>,
 }
 
-/// The publisher's settings (its flags).
-#[derive(clap::Args, Debug, Clone)]
+/// ZeroMQ publisher: [topic, payload] messages, cycling over --topics.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(version)]
 pub struct PublisherConfig {
     /// HOST:PORT to bind the XPUB socket on (port 0: any free port).
     #[arg(long, env = "LISTEN", default_value = "0.0.0.0:5556")]
     pub listen: String,
+    /// Run the healthcheck instead: exit 0 if something accepts connections on --listen.
+    #[arg(long)]
+    pub probe: bool,
     /// Topics to cycle over, comma-separated.
     #[arg(
         long,
@@ -80,6 +84,8 @@ pub struct PublisherConfig {
     #[command(flatten)]
     pub curve: curve::ServerKeys,
 }
+
+common::role_probing_listen!(PublisherConfig);
 
 /// A `--rate`: a finite number of messages per second, 0 or more.
 fn rate(value: &str) -> Result<f64, String> {
@@ -271,8 +277,9 @@ fn done(summary: Summary, cfg: &PublisherConfig) -> Outcome {
     }
 }
 
-/// A subscriber's settings (its flags).
-#[derive(clap::Args, Debug, Clone)]
+/// ZeroMQ SUB subscriber: counts what each of its topics delivered.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(version)]
 pub struct SubscriberConfig {
     /// HOST:PORT of the publisher.
     #[arg(long, env = "CONNECT", default_value = "127.0.0.1:5556")]
@@ -298,6 +305,8 @@ pub struct SubscriberConfig {
     #[command(flatten)]
     pub curve: curve::ClientKeys,
 }
+
+impl common::Role for SubscriberConfig {}
 
 /// What a subscriber received for one topic.
 #[derive(Default, Debug)]

@@ -99,12 +99,16 @@ struct SinkIn<'a> {
     task: Option<u64>,
 }
 
-/// The pusher's settings (its flags).
-#[derive(clap::Args, Debug, Clone)]
+/// ZeroMQ PUSH ventilator: sends --count tasks once --workers workers are connected.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(version)]
 pub struct PusherConfig {
     /// HOST:PORT to bind the task PUSH socket on (port 0: any free port).
     #[arg(long, env = "LISTEN", default_value = "0.0.0.0:5557")]
     pub listen: String,
+    /// Run the healthcheck instead: exit 0 if something accepts connections on --listen.
+    #[arg(long)]
+    pub probe: bool,
     /// HOST:PORT of the sink, which is told the batch size.
     #[arg(long, env = "SINK", default_value = "127.0.0.1:5558")]
     pub sink: String,
@@ -132,6 +136,8 @@ pub struct PusherConfig {
     #[arg(long = "task-timeout-secs", env = "TASK_TIMEOUT_SECS", default_value = "1", value_parser = common::secs)]
     pub task_timeout: Duration,
 }
+
+common::role_probing_listen!(PusherConfig);
 
 impl PusherConfig {
     /// The reliable mode's settings, if it is on.
@@ -427,8 +433,9 @@ fn try_send(socket: &zmq::Socket, msg: &str) -> anyhow::Result<bool> {
     }
 }
 
-/// A worker's settings (its flags).
-#[derive(clap::Args, Debug, Clone)]
+/// ZeroMQ PULL worker: one of several sharing the pusher's tasks.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(version)]
 pub struct WorkerConfig {
     /// HOST:PORT of the pusher's task socket.
     #[arg(long, env = "CONNECT", default_value = "127.0.0.1:5557")]
@@ -447,6 +454,8 @@ pub struct WorkerConfig {
     #[arg(long, env = "RELIABLE")]
     pub reliable: bool,
 }
+
+impl common::Role for WorkerConfig {}
 
 /// Pulls tasks until its end marker, reporting each one done to the sink.
 pub fn run_worker(cfg: &WorkerConfig, stop: &Stop) -> anyhow::Result<Outcome> {
@@ -498,12 +507,16 @@ pub fn run_worker(cfg: &WorkerConfig, stop: &Stop) -> anyhow::Result<Outcome> {
     Ok(done(summary, malformed))
 }
 
-/// The sink's settings (its flags).
-#[derive(clap::Args, Debug, Clone)]
+/// ZeroMQ PULL sink: judges whether the workers shared the batch in fair turns.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(version)]
 pub struct SinkConfig {
     /// HOST:PORT to bind the result PULL socket on (port 0: any free port).
     #[arg(long, env = "LISTEN", default_value = "0.0.0.0:5558")]
     pub listen: String,
+    /// Run the healthcheck instead: exit 0 if something accepts connections on --listen.
+    #[arg(long)]
+    pub probe: bool,
     /// Workers expected to take part: one that got no task makes the split unfair (0: judge only
     /// the workers that reported).
     #[arg(long, env = "WORKERS", default_value_t = 3)]
@@ -521,6 +534,8 @@ pub struct SinkConfig {
     #[arg(long = "task-timeout-secs", env = "TASK_TIMEOUT_SECS", default_value = "1", value_parser = common::secs)]
     pub task_timeout: Duration,
 }
+
+common::role_probing_listen!(SinkConfig);
 
 /// The tasks done: a stop per task number below [`TaskSet::DENSE`] (a batch's numbers are dense
 /// from 0), a hash set for any above. Hashing each of 200,000 results cost 18 % of the sink's CPU.

@@ -108,18 +108,25 @@ pub fn serve(rep: &zmq::Socket, stop: &Stop) -> anyhow::Result<u64> {
     Ok(answered)
 }
 
-/// The server's settings (its flags).
-#[derive(clap::Args, Debug, Clone)]
+/// ZeroMQ REP server: a small JSON RPC (`upper`, `add`); every request gets a reply.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(version)]
 pub struct ServerConfig {
     /// HOST:PORT to bind the REP socket on (port 0: any free port).
     #[arg(long, env = "LISTEN", default_value = "0.0.0.0:5555")]
     pub listen: String,
+    /// Run the healthcheck instead: exit 0 if something accepts connections on --listen.
+    #[arg(long)]
+    pub probe: bool,
     #[command(flatten)]
     pub curve: curve::ServerKeys,
 }
 
-/// The client's settings (its flags).
-#[derive(clap::Args, Debug, Clone)]
+common::role_probing_listen!(ServerConfig);
+
+/// ZeroMQ REQ client: strict request-reply alternation against the REP server.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(version)]
 pub struct ClientConfig {
     /// HOST:PORT of the REP server.
     #[arg(long, env = "CONNECT", default_value = "127.0.0.1:5555")]
@@ -143,6 +150,8 @@ pub struct ClientConfig {
     #[command(flatten)]
     pub curve: curve::ClientKeys,
 }
+
+impl common::Role for ClientConfig {}
 
 /// Request `i` and the result that must come back: even ids upper-case `size` letters, odd ids
 /// add two numbers.

@@ -3,21 +3,9 @@
 //! `sent=N received=N lost=N elapsed_ms=N failed=N rounds=N` (with `--retries`, also `retries=N
 //! unknown=N redone=N`). Exits 0 only if every round completed with every check passed.
 
-use clap::Parser;
 use pola_rest::client::{self, Config};
 
-/// Client of the pola REST model: one keep-alive connection, every verb, every status checked.
-#[derive(Parser)]
-#[command(version)]
-struct Args {
-    #[command(flatten)]
-    cfg: Config,
-}
-
 fn main() -> std::process::ExitCode {
-    let Args { cfg } = common::parse_args();
-    common::run_async(async {
-        // SIGTERM is a requested stop (compose down): the partial summary is printed, exit 0.
-        client::run(&cfg, &common::Stop::install()?).await?.finish()
-    })
+    // SIGTERM is a requested stop (compose down): the partial summary is printed, exit 0.
+    common::main_async(|cfg: Config, stop| async move { client::run(&cfg, &stop).await?.finish() })
 }

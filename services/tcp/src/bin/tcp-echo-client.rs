@@ -2,21 +2,9 @@
 //! echoed byte, and prints `sent=N received=N lost=N elapsed_ms=N mismatched=N ...`.
 //! Exits 0 only if every message came back identical.
 
-use clap::Parser;
 use pola_tcp::client::{self, Config};
 
-/// Client of the pola TCP echo model.
-#[derive(Parser)]
-#[command(version)]
-struct Args {
-    #[command(flatten)]
-    cfg: Config,
-}
-
 fn main() -> std::process::ExitCode {
-    let Args { cfg } = common::parse_args();
-    common::run_async(async {
-        // SIGTERM is a requested stop (compose down): the partial summary is printed, exit 0.
-        client::run(&cfg, &common::Stop::install()?).await?.finish()
-    })
+    // SIGTERM is a requested stop (compose down): the partial summary is printed, exit 0.
+    common::main_async(|cfg: Config, stop| async move { client::run(&cfg, &stop).await?.finish() })
 }

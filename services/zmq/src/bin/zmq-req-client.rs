@@ -2,22 +2,8 @@
 //! and reports a reply that never came as lost instead of hanging; with `--retries` it is the
 //! guide's Lazy Pirate and resends on a fresh socket.
 
-use std::process::ExitCode;
+use pola_zmq::reqrep::{self, ClientConfig};
 
-use clap::Parser;
-use pola_zmq::reqrep;
-
-/// ZeroMQ REQ client: strict request-reply alternation against the REP server.
-#[derive(Parser)]
-#[command(version)]
-struct Args {
-    #[command(flatten)]
-    client: reqrep::ClientConfig,
-}
-
-fn main() -> ExitCode {
-    common::run(|| {
-        let args: Args = common::parse_args();
-        reqrep::run_client(&args.client, &common::Stop::install()?)?.finish()
-    })
+fn main() -> std::process::ExitCode {
+    common::main_of(|cfg: ClientConfig, stop| reqrep::run_client(&cfg, &stop)?.finish())
 }
