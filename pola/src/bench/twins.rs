@@ -94,57 +94,66 @@ impl Pair {
     }
 }
 
+/// An encrypted twin beside its plain model: how to start the two servers, then what to measure.
+struct Twin {
+    /// The step names' prefix, as the twin's capture is named (`rest-tls`).
+    name: &'static str,
+    /// What the progress bar shows (`REST plain and HTTPS`).
+    label: &'static str,
+    start: fn(&Context) -> anyhow::Result<Pair>,
+    turns: fn(&Context, &Pair, usize) -> anyhow::Result<Vec<Figure>>,
+    handshakes: fn(&Context, &Pair) -> anyhow::Result<Vec<Figure>>,
+}
+
+const TWINS: [Twin; 3] = [
+    Twin {
+        name: "rest-tls",
+        label: "REST plain and HTTPS",
+        start: |ctx| Pair::tls(ctx, "rest-api", "rest-api"),
+        turns: rest_turns,
+        handshakes: |ctx, pair| handshakes(ctx, pair, Model::RestTls),
+    },
+    Twin {
+        name: "mqtt-tls",
+        label: "MQTT plain and TLS",
+        start: |ctx| Pair::tls(ctx, "mqtt-broker", "broker"),
+        turns: mqtt_turns,
+        handshakes: |ctx, pair| handshakes(ctx, pair, Model::MqttTls),
+    },
+    Twin {
+        name: "reqrep-curve",
+        label: "REQ/REP plain and CURVE",
+        start: Pair::curve,
+        turns: reqrep_turns,
+        handshakes: reqrep_handshakes,
+    },
+];
+
 /// Runs the section: REST, MQTT, then REQ/REP, each at every size and then its handshakes.
 pub fn section(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
-    let sizes = ctx.plan.sizes.len() as u64;
-    bar.set_length(3 * sizes + 3);
-    bar.set_message("rest-api, plain and HTTPS");
-    match Pair::tls(ctx, "rest-api", "rest-api") {
-        Ok(rest) => {
-            for &size in &ctx.plan.sizes {
-                bar.set_message(format!("REST plain and HTTPS {size} B"));
-                out.take(&format!("rest-tls {size} B"), rest_turns(ctx, &rest, size));
-                bar.inc(1);
+    bar.set_length(TWINS.len() as u64 * (ctx.plan.sizes.len() as u64 + 1));
+    for twin in &TWINS {
+        bar.set_message(format!("starting {}", twin.label));
+        match (twin.start)(ctx) {
+            Ok(pair) => {
+                for &size in &ctx.plan.sizes {
+                    bar.set_message(format!("{} {size} B", twin.label));
+                    out.take(
+                        &format!("{} {size} B", twin.name),
+                        (twin.turns)(ctx, &pair, size),
+                    );
+                    bar.inc(1);
+                }
+                bar.set_message(format!("{} handshakes", twin.label));
+                out.take(
+                    &format!("{} handshakes", twin.name),
+                    (twin.handshakes)(ctx, &pair),
+                );
             }
-            bar.set_message("REST handshakes");
-            out.take(
-                "rest-tls handshakes",
-                handshakes(ctx, &rest, Model::RestTls),
-            );
+            Err(err) => out.take(twin.name, Err(err)),
         }
-        Err(err) => out.take("rest-tls", Err(err)),
+        bar.inc(1);
     }
-    bar.inc(1);
-    match Pair::tls(ctx, "mqtt-broker", "broker") {
-        Ok(mqtt) => {
-            for &size in &ctx.plan.sizes {
-                bar.set_message(format!("MQTT plain and TLS {size} B"));
-                out.take(&format!("mqtt-tls {size} B"), mqtt_turns(ctx, &mqtt, size));
-                bar.inc(1);
-            }
-            bar.set_message("MQTT handshakes");
-            out.take(
-                "mqtt-tls handshakes",
-                handshakes(ctx, &mqtt, Model::MqttTls),
-            );
-        }
-        Err(err) => out.take("mqtt-tls", Err(err)),
-    }
-    bar.inc(1);
-    match Pair::curve(ctx) {
-        Ok(reqrep) => {
-            for &size in &ctx.plan.sizes {
-                bar.set_message(format!("REQ/REP plain and CURVE {size} B"));
-                let figs = reqrep_turns(ctx, &reqrep, size);
-                out.take(&format!("reqrep-curve {size} B"), figs);
-                bar.inc(1);
-            }
-            bar.set_message("REQ/REP handshakes");
-            out.take("reqrep-curve handshakes", reqrep_handshakes(ctx, &reqrep));
-        }
-        Err(err) => out.take("reqrep-curve", Err(err)),
-    }
-    bar.inc(1);
 }
 
 /// Round trips in [`BLOCKS`] turns per side, plain first each time: p50, p99 and mean of each.

@@ -136,13 +136,7 @@ fn html_section(s: &mut String, a: &Analysis, w: &Words) {
         s.push_str("</ul>");
     }
     let _ = write!(s, "<h3>{}</h3><p>", esc(w.kinds));
-    let kinds: Vec<String> = a
-        .traffic
-        .kinds
-        .iter()
-        .map(|(k, n)| format!("{k}: {n}"))
-        .collect();
-    s.push_str(&esc(&kinds.join(" · ")));
+    s.push_str(&esc(&a.traffic.kinds_line()));
     let _ = write!(s, "</p><h3>{}</h3><div class=\"ladder\">", esc(w.ladder));
     for page in ladder_pages(&a.ladder) {
         s.push_str(&page);
@@ -243,13 +237,7 @@ pub fn markdown(all: &[Analysis], problems: &[String], w: &Words) -> String {
                 let _ = writeln!(s, "  - {}", code_span(d));
             }
         }
-        let kinds: Vec<String> = a
-            .traffic
-            .kinds
-            .iter()
-            .map(|(k, n)| format!("{k}: {n}"))
-            .collect();
-        let _ = writeln!(s, "\n{}: {}", w.kinds, kinds.join(" · "));
+        let _ = writeln!(s, "\n{}: {}", w.kinds, a.traffic.kinds_line());
     }
     let _ = writeln!(s, "\n{}", w.md_ladder);
     if !problems.is_empty() {

@@ -55,6 +55,16 @@ fn is_data(m: &Message) -> bool {
 }
 
 impl Traffic {
+    /// Each kind of message with its count, `kind: N · kind: N`.
+    pub fn kinds_line(&self) -> String {
+        let kinds: Vec<String> = self
+            .kinds
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
+        kinds.join(" · ")
+    }
+
     pub fn packet(&mut self, p: &Packet) {
         self.packets += 1;
         self.wire_bytes += p.wire_len as u64;
