@@ -18,14 +18,19 @@ pub fn line(size: usize) -> Vec<u8> {
     msg
 }
 
-/// A raw echo server on 127.0.0.1:0 serving one connection: whatever arrives goes straight back.
-pub fn echo_server() -> anyhow::Result<(String, JoinHandle<()>)> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").context("binding the floor server on 127.0.0.1:0")?;
+/// A listener on a free port of 127.0.0.1 for the `what`, and its address.
+fn listen(what: &str) -> anyhow::Result<(TcpListener, String)> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .with_context(|| format!("binding the {what} on 127.0.0.1:0"))?;
     let addr = listener
         .local_addr()
-        .context("reading the floor server's address")?
-        .to_string();
+        .with_context(|| format!("reading the {what}'s address"))?;
+    Ok((listener, addr.to_string()))
+}
+
+/// A raw echo server on 127.0.0.1:0 serving one connection: whatever arrives goes straight back.
+pub fn echo_server() -> anyhow::Result<(String, JoinHandle<()>)> {
+    let (listener, addr) = listen("floor server")?;
     let handle = std::thread::spawn(move || {
         let Ok((mut conn, _)) = listener.accept() else {
             return;
@@ -118,12 +123,7 @@ fn read_exactly(conn: &mut TcpStream, want: usize) -> std::io::Result<usize> {
 /// The floor's one-way stream: `count` messages written back to back to a reader that sends one
 /// byte back after the last, so the clock stops only when every byte has arrived.
 pub fn stream(size: usize, count: usize) -> anyhow::Result<f64> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").context("binding the floor sink on 127.0.0.1:0")?;
-    let addr = listener
-        .local_addr()
-        .context("reading the floor sink's address")?
-        .to_string();
+    let (listener, addr) = listen("floor sink")?;
     let want = size * count;
     let sink = std::thread::spawn(move || -> std::io::Result<usize> {
         let (mut conn, _) = listener.accept()?;

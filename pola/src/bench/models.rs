@@ -20,17 +20,8 @@ pub async fn rest_item(base: &str, ca: Option<&Path>, size: usize) -> anyhow::Re
     let item =
         serde_json::json!({"name": "x".repeat(size.saturating_sub(empty).max(1)), "quantity": 1});
     let url = format!("{base}/items");
-    let resp = rest_client(ca)?
-        .post(&url)
-        .json(&item)
-        .send()
-        .await
-        .with_context(|| format!("POST {url}"))?;
-    ensure!(
-        resp.status().is_success(),
-        "POST {url} answered {}",
-        resp.status()
-    );
+    let post = rest_client(ca)?.post(&url).json(&item);
+    let resp = success(post, &format!("POST {url}")).await?;
     let created: serde_json::Value = resp
         .json()
         .await
@@ -39,6 +30,20 @@ pub async fn rest_item(base: &str, ca: Option<&Path>, size: usize) -> anyhow::Re
         .as_u64()
         .with_context(|| format!("POST {url} returned no id: {created}"))?;
     Ok(format!("{base}/items/{id}"))
+}
+
+/// Sends `request` (`what`, such as `GET URL`, for messages); its response must be a success.
+async fn success(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> anyhow::Result<reqwest::Response> {
+    let resp = request.send().await.with_context(|| what.to_string())?;
+    ensure!(
+        resp.status().is_success(),
+        "{what} answered {}",
+        resp.status()
+    );
+    Ok(resp)
 }
 
 /// A reqwest client as a load generator: one keep-alive connection per client, no redirects
@@ -67,16 +72,7 @@ fn parse_url(url: &str) -> anyhow::Result<reqwest::Url> {
 
 /// One GET of `parsed` (`url`, for messages) whose response must be a success, body read.
 async fn get(client: &reqwest::Client, parsed: &reqwest::Url, url: &str) -> anyhow::Result<()> {
-    let resp = client
-        .get(parsed.clone())
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
-    ensure!(
-        resp.status().is_success(),
-        "GET {url} answered {}",
-        resp.status()
-    );
+    let resp = success(client.get(parsed.clone()), &format!("GET {url}")).await?;
     resp.bytes()
         .await
         .with_context(|| format!("reading the body of GET {url}"))?;

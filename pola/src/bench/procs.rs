@@ -41,12 +41,7 @@ pub struct Running {
 impl Running {
     /// Starts `cmd` with stdout and stderr discarded, so a chatty server never blocks on a pipe.
     pub fn spawn(cmd: &mut Command, name: &str) -> anyhow::Result<Self> {
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {name}"))?;
+        let child = start(cmd, Stdio::null, name)?;
         Ok(Running {
             child,
             name: name.to_string(),
@@ -102,14 +97,19 @@ impl Drop for Running {
     }
 }
 
+/// Starts `cmd` (`what`, for messages) with no input and `output` (null or piped) as its stdout
+/// and stderr.
+fn start(cmd: &mut Command, output: fn() -> Stdio, what: &str) -> anyhow::Result<Child> {
+    cmd.stdin(Stdio::null())
+        .stdout(output())
+        .stderr(output())
+        .spawn()
+        .with_context(|| format!("starting {what}"))
+}
+
 /// Runs `cmd` to completion with its output captured, killing it after `limit`.
 pub fn run_bounded(cmd: &mut Command, what: &str, limit: Duration) -> anyhow::Result<Output> {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {what}"))?;
+    let child = start(cmd, Stdio::piped, what)?;
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

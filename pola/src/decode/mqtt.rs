@@ -237,6 +237,11 @@ fn summary(packet: Packet) -> Mqtt {
         kind: KINDS[k],
         ..Default::default()
     };
+    // The packets that carry nothing but their packet id.
+    let acked = |id: u16, k: usize| Mqtt {
+        packet_id: Some(id),
+        ..kind(k)
+    };
     match packet {
         Packet::Connect(c) => Mqtt {
             client_id: Some(c.client_id),
@@ -255,22 +260,10 @@ fn summary(packet: Packet) -> Mqtt {
             preview: Some(preview(&p.payload, PREVIEW)),
             ..kind(3)
         },
-        Packet::PubAck(p) => Mqtt {
-            packet_id: Some(p.pkid),
-            ..kind(4)
-        },
-        Packet::PubRec(p) => Mqtt {
-            packet_id: Some(p.pkid),
-            ..kind(5)
-        },
-        Packet::PubRel(p) => Mqtt {
-            packet_id: Some(p.pkid),
-            ..kind(6)
-        },
-        Packet::PubComp(p) => Mqtt {
-            packet_id: Some(p.pkid),
-            ..kind(7)
-        },
+        Packet::PubAck(p) => acked(p.pkid, 4),
+        Packet::PubRec(p) => acked(p.pkid, 5),
+        Packet::PubRel(p) => acked(p.pkid, 6),
+        Packet::PubComp(p) => acked(p.pkid, 7),
         Packet::Subscribe(s) => Mqtt {
             packet_id: Some(s.pkid),
             filters: s
@@ -290,10 +283,7 @@ fn summary(packet: Packet) -> Mqtt {
             filters: u.topics,
             ..kind(10)
         },
-        Packet::UnsubAck(u) => Mqtt {
-            packet_id: Some(u.pkid),
-            ..kind(11)
-        },
+        Packet::UnsubAck(u) => acked(u.pkid, 11),
         Packet::PingReq => kind(12),
         Packet::PingResp => kind(13),
         Packet::Disconnect => kind(14),

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::curve::Curve;
 use super::fault::{Events, FaultReport, Recovery};
 use super::ladder::Ladder;
-use super::proof::{provers, Proof};
+use super::proof::{prover, Proof, Prover};
 use super::traffic::{Handshake, Handshakes, Traffic};
 use super::twins::Exposure;
 use crate::decode::names::Names;
@@ -44,7 +44,8 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
     let mut handshakes = Handshakes::default();
     let mut ladder = Ladder::default();
     let mut curve = Curve::default();
-    let mut provers = provers();
+    let mut provers: Vec<(Model, Box<dyn Prover>)> =
+        Model::ALL.iter().map(|&m| (m, prover(m))).collect();
     let mut exposure = Exposure::default();
     let mut seen: BTreeMap<Model, u64> = BTreeMap::new();
     let events = path.with_extension("events");
@@ -70,7 +71,7 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
             if let Some(m) = t.model {
                 *seen.entry(m).or_default() += 1;
             }
-            for prover in &mut provers {
+            for (_, prover) in &mut provers {
                 prover.segment(t, names);
             }
         }
@@ -82,8 +83,8 @@ pub fn analyse(path: &Path, names: &Names) -> anyhow::Result<Analysis> {
     });
     let mut proofs: Vec<Proof> = provers
         .iter()
-        .filter(|p| Some(p.model()) == model)
-        .flat_map(|p| p.proofs())
+        .filter(|(m, _)| Some(*m) == model)
+        .flat_map(|(_, p)| p.proofs())
         .collect();
     // Under CURVE the model's proofs have no bodies to read: what the capture shows instead.
     if let Some(proof) = curve.proof() {

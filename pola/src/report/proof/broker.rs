@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{ends, plain, Claim, Model, Proof, Prover};
+use super::{ends, plain, Claim, Proof, Prover};
 use crate::decode::names::Names;
 use crate::decode::walk::Tcp;
 use crate::decode::Message;
@@ -19,10 +19,6 @@ pub struct Broker {
 }
 
 impl Prover for Broker {
-    fn model(&self) -> Model {
-        Model::Mqtt
-    }
-
     fn segment(&mut self, t: &Tcp, names: &Names) {
         for m in &t.messages {
             let Message::Mqtt(q) = m else { continue };

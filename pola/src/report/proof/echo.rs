@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::{ends, Claim, Model, Proof, Prover};
+use super::{ends, Claim, Proof, Prover};
 use crate::decode::names::Names;
 use crate::decode::stream::Protocol;
 use crate::decode::walk::Tcp;
@@ -46,10 +46,6 @@ impl Conversation {
 }
 
 impl Prover for Echo {
-    fn model(&self) -> Model {
-        Model::Tcp
-    }
-
     fn segment(&mut self, t: &Tcp, names: &Names) {
         if t.len == 0 {
             return;

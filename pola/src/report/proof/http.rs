@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::{ends, first, Claim, Model, Proof, Prover};
+use super::{ends, first, Claim, Proof, Prover};
 use crate::decode::names::Names;
 use crate::decode::walk::Tcp;
 use crate::decode::Message;
@@ -85,10 +85,6 @@ fn full_life(life: &[(String, u16)]) -> bool {
 }
 
 impl Prover for Http {
-    fn model(&self) -> Model {
-        Model::Rest
-    }
-
     fn segment(&mut self, t: &Tcp, names: &Names) {
         for m in &t.messages {
             let Message::Http(h) = m else { continue };

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{ends, plain, Claim, Model, Proof, Prover};
+use super::{ends, plain, Claim, Proof, Prover};
 use crate::decode::names::Names;
 use crate::decode::walk::Tcp;
 use crate::decode::zmtp::Zmtp;
@@ -25,10 +25,6 @@ pub struct Topics {
 }
 
 impl Prover for Topics {
-    fn model(&self) -> Model {
-        Model::Pubsub
-    }
-
     fn segment(&mut self, t: &Tcp, names: &Names) {
         let dir = usize::from(!t.from_client);
         for m in &t.messages {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{ends, Claim, Model, Proof, Prover};
+use super::{ends, Claim, Proof, Prover};
 use crate::decode::names::Names;
 use crate::decode::walk::Tcp;
 use crate::decode::zmtp::Zmtp;
@@ -28,10 +28,6 @@ pub struct Push {
 }
 
 impl Prover for Push {
-    fn model(&self) -> Model {
-        Model::Pushpull
-    }
-
     fn segment(&mut self, t: &Tcp, names: &Names) {
         let dir = usize::from(!t.from_client);
         let (client, server) = ends(t);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{ends, Claim, Model, Proof, Prover};
+use super::{ends, Claim, Proof, Prover};
 use crate::decode::names::Names;
 use crate::decode::walk::Tcp;
 use crate::decode::zmtp::Zmtp;
@@ -16,10 +16,6 @@ pub struct Alternation {
 }
 
 impl Prover for Alternation {
-    fn model(&self) -> Model {
-        Model::Reqrep
-    }
-
     fn segment(&mut self, t: &Tcp, names: &Names) {
         for m in &t.messages {
             if let Message::Zmtp(Zmtp::Message { .. }) = m {
