@@ -172,45 +172,64 @@ pub fn run_all(ctx: &Context, chosen: &[Section]) -> Outcome {
     outcome
 }
 
+/// One step of a section: `name` on the progress bar while `run` runs, then its figures (or why
+/// there are none) in the outcome.
+fn step(
+    bar: &ProgressBar,
+    out: &mut Outcome,
+    name: String,
+    run: impl FnOnce() -> anyhow::Result<Vec<Figure>>,
+) {
+    bar.set_message(name.clone());
+    out.take(&name, run());
+    bar.inc(1);
+}
+
 fn section_floor(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
     let p = &ctx.plan;
     bar.set_length(p.sizes.len() as u64 * 2);
     for &size in &p.sizes {
-        bar.set_message(format!("raw TCP {size} B"));
-        out.take(
-            &format!("floor ping-pong {size} B"),
-            (|| {
-                let (addr, server) = floor::echo_server()?;
-                let s = floor::ping_pong(&addr, size, p.warmup, p.round_trips)?;
-                server.join().ok();
-                let mut figs = Series::new(Model::Floor, size, Side::Floor).latency(
-                    s,
-                    "raw TCP ping-pong on 127.0.0.1 (std sockets, TCP_NODELAY), in pola bench",
-                );
-                figs.push(Series::new(Model::Floor, size, Side::Floor).figure(
-                    Metric::MsgsPerS,
-                    floor::stream(size, p.messages)?,
-                    "raw one-way TCP stream on 127.0.0.1, clock stops at the reader's ack",
-                ));
-                Ok(figs)
-            })(),
-        );
-        bar.inc(1);
-        bar.set_message(format!("sockperf {size} B"));
-        out.take(&format!("sockperf {size} B"), (|| {
+        step(bar, out, format!("floor ping-pong {size} B"), || {
+            let (addr, server) = floor::echo_server()?;
+            let s = floor::ping_pong(&addr, size, p.warmup, p.round_trips)?;
+            server.join().ok();
+            let mut figs = Series::new(Model::Floor, size, Side::Floor).latency(
+                s,
+                "raw TCP ping-pong on 127.0.0.1 (std sockets, TCP_NODELAY), in pola bench",
+            );
+            figs.push(Series::new(Model::Floor, size, Side::Floor).figure(
+                Metric::MsgsPerS,
+                floor::stream(size, p.messages)?,
+                "raw one-way TCP stream on 127.0.0.1, clock stops at the reader's ack",
+            ));
+            Ok(figs)
+        });
+        step(bar, out, format!("sockperf {size} B"), || {
             let (server, port) = peers::sockperf_server()?;
             let pp = peers::sockperf("pp", port, size, p.peer_secs, &["--full-rtt"])?;
             let (p50, p99) = peers::parse_sockperf_pp(&pp)?;
-            let tp = peers::parse_sockperf_tp(&peers::sockperf("tp", port, size, p.peer_secs, &[])?)?;
+            let tp =
+                peers::parse_sockperf_tp(&peers::sockperf("tp", port, size, p.peer_secs, &[])?)?;
             drop(server);
             let how = format!("sockperf pp --full-rtt / tp over TCP for {} s (time-based; tp counts messages sent)", p.peer_secs);
             Ok(vec![
-                Series::new(Model::Floor, size, Side::peer("sockperf")).figure(Metric::P50, p50, &how),
-                Series::new(Model::Floor, size, Side::peer("sockperf")).figure(Metric::P99, p99, &how),
-                Series::new(Model::Floor, size, Side::peer("sockperf")).figure(Metric::MsgsPerS, tp, &how),
+                Series::new(Model::Floor, size, Side::peer("sockperf")).figure(
+                    Metric::P50,
+                    p50,
+                    &how,
+                ),
+                Series::new(Model::Floor, size, Side::peer("sockperf")).figure(
+                    Metric::P99,
+                    p99,
+                    &how,
+                ),
+                Series::new(Model::Floor, size, Side::peer("sockperf")).figure(
+                    Metric::MsgsPerS,
+                    tp,
+                    &how,
+                ),
             ])
-        })());
-        bar.inc(1);
+        });
     }
 }
 
@@ -218,35 +237,30 @@ fn section_tcp(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &m
     let p = &ctx.plan;
     bar.set_length(p.sizes.len() as u64);
     for &size in &p.sizes {
-        bar.set_message(format!("tcp-echo-server {size} B"));
-        out.take(
-            &format!("tcp echo {size} B"),
-            (|| {
-                let (_server, addr) = ctx.server("tcp-echo-server")?;
-                let (s, floor_figs) = alternating(ctx, Model::Tcp, size, |w, n| {
-                    floor::ping_pong(&addr, size, w, n)
-                })?;
-                let how =
-                    "tcp-echo-server, driven by pola bench's echo client (same code as the floor)";
-                let mut figs = Series::new(Model::Tcp, size, Side::Ours).latency(s, how);
-                figs.extend(floor_figs);
-                let rate = floor::echo_stream(&addr, size, p.messages)?;
-                let how = "tcp-echo-server, pipelined: one thread writes, one reads the echoes";
-                figs.push(Series::new(Model::Tcp, size, Side::Ours).figure(
-                    Metric::MsgsPerS,
-                    rate,
-                    how,
-                ));
-                let filter = format!("tcp port {}", addr.rsplit(':').next().unwrap_or_default());
-                figs.extend(capture_run(ctx, captures, Model::Tcp, size, |pcap| {
-                    capture::maybe(Some(pcap), &filter, || {
-                        floor::echo_stream(&addr, size, p.messages)
-                    })
-                })?);
-                Ok(figs)
-            })(),
-        );
-        bar.inc(1);
+        step(bar, out, format!("tcp echo {size} B"), || {
+            let (_server, addr) = ctx.server("tcp-echo-server")?;
+            let (s, floor_figs) = alternating(ctx, Model::Tcp, size, |w, n| {
+                floor::ping_pong(&addr, size, w, n)
+            })?;
+            let how =
+                "tcp-echo-server, driven by pola bench's echo client (same code as the floor)";
+            let mut figs = Series::new(Model::Tcp, size, Side::Ours).latency(s, how);
+            figs.extend(floor_figs);
+            let rate = floor::echo_stream(&addr, size, p.messages)?;
+            let how = "tcp-echo-server, pipelined: one thread writes, one reads the echoes";
+            figs.push(Series::new(Model::Tcp, size, Side::Ours).figure(
+                Metric::MsgsPerS,
+                rate,
+                how,
+            ));
+            let filter = format!("tcp port {}", addr.rsplit(':').next().unwrap_or_default());
+            figs.extend(capture_run(ctx, captures, Model::Tcp, size, |pcap| {
+                capture::maybe(Some(pcap), &filter, || {
+                    floor::echo_stream(&addr, size, p.messages)
+                })
+            })?);
+            Ok(figs)
+        });
     }
 }
 
@@ -280,39 +294,52 @@ fn section_rest(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
                 })
             }),
         );
-        bar.set_message(format!("reqwest latency {size} B"));
-        out.take(&format!("rest latency {size} B"), (|| {
-            let (s, floor_figs) = alternating(ctx, Model::Rest, size, |w, n| ctx.runtime.block_on(models::rest_latency(&url, None, w, n)))?;
+        step(bar, out, format!("rest latency {size} B"), || {
+            let (s, floor_figs) = alternating(ctx, Model::Rest, size, |w, n| {
+                ctx.runtime.block_on(models::rest_latency(&url, None, w, n))
+            })?;
             let how = format!("rest-api, GET /items/ID of a {size} B item, one keep-alive reqwest client, one request in flight");
             let mut figs = Series::new(Model::Rest, size, Side::Ours).latency(s, &how);
             figs.extend(floor_figs);
             Ok(figs)
-        })());
-        bar.inc(1);
+        });
         for &conns in &p.rest_conns {
             let variant = format!("c={conns}");
-            bar.set_message(format!("reqwest {variant} {size} B"));
-            out.take(&format!("rest throughput {variant} {size} B"), ctx.runtime.block_on(async {
+            step(
+                bar,
+                out,
+                format!("rest throughput {variant} {size} B"),
+                || {
+                    ctx.runtime.block_on(async {
                 let rps = models::rest_throughput(&url, None, conns, p.broker_messages).await?;
                 let how = format!("rest-api, {} GETs of a {size} B item over {conns} reqwest keep-alive connections", p.broker_messages);
                 Ok(vec![Series::new(Model::Rest, size, Side::Ours).variant(&variant).figure(Metric::MsgsPerS, rps, &how)])
-            }));
-            bar.inc(1);
-            bar.set_message(format!("wrk {variant} {size} B"));
-            out.take(&format!("wrk {variant} {size} B"), (|| {
+            })
+                },
+            );
+            step(bar, out, format!("wrk {variant} {size} B"), || {
                 let (rps, p50, p99) = peers::wrk(&url, conns, p.peer_secs)?;
                 let how = format!(
                     "wrk -t1 -c{conns} -d{}s --latency, same GET (time-based; wrk's latency suffers coordinated omission)",
                     p.peer_secs
                 );
-                let mut figs = vec![Series::new(Model::Rest, size, Side::peer("wrk")).variant(&variant).figure(Metric::MsgsPerS, rps, &how)];
+                let mut figs = vec![Series::new(Model::Rest, size, Side::peer("wrk"))
+                    .variant(&variant)
+                    .figure(Metric::MsgsPerS, rps, &how)];
                 if conns == 1 {
-                    figs.push(Series::new(Model::Rest, size, Side::peer("wrk")).variant(&variant).figure(Metric::P50, p50, &how));
-                    figs.push(Series::new(Model::Rest, size, Side::peer("wrk")).variant(&variant).figure(Metric::P99, p99, &how));
+                    figs.push(
+                        Series::new(Model::Rest, size, Side::peer("wrk"))
+                            .variant(&variant)
+                            .figure(Metric::P50, p50, &how),
+                    );
+                    figs.push(
+                        Series::new(Model::Rest, size, Side::peer("wrk"))
+                            .variant(&variant)
+                            .figure(Metric::P99, p99, &how),
+                    );
                 }
                 Ok(figs)
-            })());
-            bar.inc(1);
+            });
         }
     }
 }
@@ -321,29 +348,22 @@ fn section_reqrep(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
     let p = &ctx.plan;
     bar.set_length(p.sizes.len() as u64 * 2);
     for &size in &p.sizes {
-        bar.set_message(format!("zmq-rep-server {size} B"));
-        out.take(
-            &format!("reqrep {size} B"),
-            (|| {
-                let (_server, addr) = ctx.server("zmq-rep-server")?;
-                let (endpoint, request) = (format!("tcp://{addr}"), upper_request(size));
-                let (s, floor_figs) = alternating(ctx, Model::Reqrep, size, |w, n| {
-                    models::req_latency(&endpoint, &request, &Default::default(), w, n)
-                })?;
-                let how = "zmq-rep-server, REQ load generator (zmq crate), one request in flight";
-                let mut figs = Series::new(Model::Reqrep, size, Side::Ours).latency(s, how);
-                figs.extend(floor_figs);
-                Ok(figs)
-            })(),
-        );
-        bar.inc(1);
-        bar.set_message(format!("remote_lat {size} B"));
-        out.take(&format!("remote_lat {size} B"), (|| {
+        step(bar, out, format!("reqrep {size} B"), || {
+            let (_server, addr) = ctx.server("zmq-rep-server")?;
+            let (endpoint, request) = (format!("tcp://{addr}"), upper_request(size));
+            let (s, floor_figs) = alternating(ctx, Model::Reqrep, size, |w, n| {
+                models::req_latency(&endpoint, &request, &Default::default(), w, n)
+            })?;
+            let how = "zmq-rep-server, REQ load generator (zmq crate), one request in flight";
+            let mut figs = Series::new(Model::Reqrep, size, Side::Ours).latency(s, how);
+            figs.extend(floor_figs);
+            Ok(figs)
+        });
+        step(bar, out, format!("remote_lat {size} B"), || {
             let tools = peers::zmq_perf_tools(&ctx.root)?;
             let avg = peers::zmq_lat(&tools, size, p.round_trips)?;
             Ok(vec![Series::new(Model::Reqrep, size, Side::peer("remote_lat")).figure(Metric::AvgRtt, avg, "libzmq local_lat/remote_lat: average only (its printed half round trip x 2), no percentiles, no warm-up")])
-        })());
-        bar.inc(1);
+        });
     }
 }
 
@@ -377,23 +397,18 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, capture
     let p = &ctx.plan;
     bar.set_length(p.sizes.len() as u64 * 3);
     for &size in &p.sizes {
-        bar.set_message(format!("pusher/workers/sink {size} B"));
-        out.take(
-            &format!("pushpull {size} B"),
-            (|| {
-                let (rate, _) = zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, None)?;
-                let mut figs = capture_run(ctx, captures, Model::Pushpull, size, |pcap| {
-                    zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, Some(pcap))
-                })?;
-                figs.push(Series::new(Model::Pushpull, size, Side::Ours).figure(
-                    Metric::MsgsPerS,
-                    rate,
-                    "zmq-pusher -> 2 zmq-workers -> zmq-sink binaries; the sink's summary",
-                ));
-                Ok(figs)
-            })(),
-        );
-        bar.inc(1);
+        step(bar, out, format!("pushpull {size} B"), || {
+            let (rate, _) = zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, None)?;
+            let mut figs = capture_run(ctx, captures, Model::Pushpull, size, |pcap| {
+                zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, Some(pcap))
+            })?;
+            figs.push(Series::new(Model::Pushpull, size, Side::Ours).figure(
+                Metric::MsgsPerS,
+                rate,
+                "zmq-pusher -> 2 zmq-workers -> zmq-sink binaries; the sink's summary",
+            ));
+            Ok(figs)
+        });
         if let Some(dir) = &ctx.baseline {
             bar.set_message(format!("baseline pusher/workers/sink {size} B"));
             out.take(
@@ -410,40 +425,30 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, capture
                 })(),
             );
         }
-        bar.set_message(format!("C taskvent/taskwork/tasksink {size} B"));
-        out.take(
-            &format!("pushpull C {size} B"),
-            (|| {
-                let tools = peers::zmq_perf_tools(&ctx.root)?;
-                let (rate, _) =
-                    zmq_runs::pushpull(ctx, Ends::C(&tools), size, p.messages, None)?;
-                let how = "C taskvent -> 2 taskwork -> tasksink (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; the sink's summary";
-                Ok(vec![Series::new(Model::Pushpull, size, Side::peer("c")).figure(Metric::MsgsPerS, rate, how)])
-            })(),
-        );
-        bar.inc(1);
-        bar.set_message(format!("local_thr {size} B"));
-        out.take(
-            &format!("local_thr {size} B"),
-            (|| {
-                let tools = peers::zmq_perf_tools(&ctx.root)?;
-                let thr = peers::zmq_thr(&tools, size, p.messages)?;
-                let how = "libzmq local_thr/remote_thr (PULL/PUSH), mean as local_thr prints it";
-                Ok(vec![
-                    Series::new(Model::Pushpull, size, Side::peer("local_thr")).figure(
-                        Metric::MsgsPerS,
-                        thr,
-                        how,
-                    ),
-                    Series::new(Model::Pubsub, size, Side::peer("local_thr")).figure(
-                        Metric::MsgsPerS,
-                        thr,
-                        &format!("{how}; the same run as PUSH/PULL's peer"),
-                    ),
-                ])
-            })(),
-        );
-        bar.inc(1);
+        step(bar, out, format!("pushpull C {size} B"), || {
+            let tools = peers::zmq_perf_tools(&ctx.root)?;
+            let (rate, _) = zmq_runs::pushpull(ctx, Ends::C(&tools), size, p.messages, None)?;
+            let how = "C taskvent -> 2 taskwork -> tasksink (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; the sink's summary";
+            Ok(vec![Series::new(Model::Pushpull, size, Side::peer("c"))
+                .figure(Metric::MsgsPerS, rate, how)])
+        });
+        step(bar, out, format!("local_thr {size} B"), || {
+            let tools = peers::zmq_perf_tools(&ctx.root)?;
+            let thr = peers::zmq_thr(&tools, size, p.messages)?;
+            let how = "libzmq local_thr/remote_thr (PULL/PUSH), mean as local_thr prints it";
+            Ok(vec![
+                Series::new(Model::Pushpull, size, Side::peer("local_thr")).figure(
+                    Metric::MsgsPerS,
+                    thr,
+                    how,
+                ),
+                Series::new(Model::Pubsub, size, Side::peer("local_thr")).figure(
+                    Metric::MsgsPerS,
+                    thr,
+                    &format!("{how}; the same run as PUSH/PULL's peer"),
+                ),
+            ])
+        });
     }
 }
 
@@ -451,37 +456,31 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
     let p = &ctx.plan;
     bar.set_length(p.sizes.len() as u64 * (1 + 2 * p.subscribers.len() as u64));
     for &size in &p.sizes {
-        bar.set_message(format!("PUB->SUB latency {size} B"));
-        out.take(&format!("pubsub latency {size} B"), (|| {
-            let (s, floor_figs) = alternating(ctx, Model::Pubsub, size, |w, n| models::pubsub_latency(size, w, n))?;
+        step(bar, out, format!("pubsub latency {size} B"), || {
+            let (s, floor_figs) = alternating(ctx, Model::Pubsub, size, |w, n| {
+                models::pubsub_latency(size, w, n)
+            })?;
             let how = "PUB->SUB delivery through libzmq via the zmq crate in pola bench, one in flight (not our binaries)";
-            let mut figs = Series::new(Model::Pubsub, size, Side::peer("zmq crate")).latency(s, how);
+            let mut figs =
+                Series::new(Model::Pubsub, size, Side::peer("zmq crate")).latency(s, how);
             figs.extend(floor_figs);
             Ok(figs)
-        })());
-        bar.inc(1);
+        });
         for &subs in &p.subscribers {
             let series =
                 Series::new(Model::Pubsub, size, Side::Ours).variant(format!("subs={subs}"));
-            bar.set_message(format!("publisher -> {subs} subscribers {size} B"));
-            out.take(
-                &format!("pubsub {subs} subs {size} B"),
-                (|| {
-                    let (rate, _) =
-                        zmq_runs::pubsub(ctx, Ends::Pola, size, p.messages, subs, None)?;
-                    let mut figs = Vec::new();
-                    if subs == 1 {
-                        figs = capture_run(ctx, captures, Model::Pubsub, size, |pcap| {
-                            zmq_runs::pubsub(ctx, Ends::Pola, size, p.messages, subs, Some(pcap))
-                        })?;
-                    }
-                    let how =
-                        "zmq-publisher -> zmq-subscriber binaries; slowest subscriber's summary";
-                    figs.push(series.figure(Metric::MsgsPerS, rate, how));
-                    Ok(figs)
-                })(),
-            );
-            bar.inc(1);
+            step(bar, out, format!("pubsub {subs} subs {size} B"), || {
+                let (rate, _) = zmq_runs::pubsub(ctx, Ends::Pola, size, p.messages, subs, None)?;
+                let mut figs = Vec::new();
+                if subs == 1 {
+                    figs = capture_run(ctx, captures, Model::Pubsub, size, |pcap| {
+                        zmq_runs::pubsub(ctx, Ends::Pola, size, p.messages, subs, Some(pcap))
+                    })?;
+                }
+                let how = "zmq-publisher -> zmq-subscriber binaries; slowest subscriber's summary";
+                figs.push(series.figure(Metric::MsgsPerS, rate, how));
+                Ok(figs)
+            });
             if let Some(dir) = &ctx.baseline {
                 out.take(
                     &format!("pubsub baseline {subs} subs {size} B"),
@@ -497,24 +496,17 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
                     })(),
                 );
             }
-            bar.set_message(format!("C wuserver -> {subs} wuclient {size} B"));
-            out.take(
-                &format!("pubsub C {subs} subs {size} B"),
-                (|| {
-                    let tools = peers::zmq_perf_tools(&ctx.root)?;
-                    let (rate, _) = zmq_runs::pubsub(
-                        ctx,
-                        Ends::C(&tools),
-                        size,
-                        p.messages,
-                        subs,
-                        None,
-                    )?;
-                    let how = "C wuserver -> wuclient (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; slowest subscriber's summary";
-                    Ok(vec![series.by(Side::peer("c")).figure(Metric::MsgsPerS, rate, how)])
-                })(),
-            );
-            bar.inc(1);
+            step(bar, out, format!("pubsub C {subs} subs {size} B"), || {
+                let tools = peers::zmq_perf_tools(&ctx.root)?;
+                let (rate, _) =
+                    zmq_runs::pubsub(ctx, Ends::C(&tools), size, p.messages, subs, None)?;
+                let how = "C wuserver -> wuclient (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; slowest subscriber's summary";
+                Ok(vec![series.by(Side::peer("c")).figure(
+                    Metric::MsgsPerS,
+                    rate,
+                    how,
+                )])
+            });
         }
     }
 }
@@ -561,12 +553,12 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
                         mqtt_capture(ctx, captures, &addr, size),
                     );
                 }
-                bar.set_message(format!("{broker_name} {variant} {size} B"));
-                out.take(
-                    &format!("mqtt {broker_name} {variant} {size} B"),
-                    mqtt_figures(ctx, (*side, label), &addr, (qos, variant), size),
+                step(
+                    bar,
+                    out,
+                    format!("mqtt {broker_name} {variant} {size} B"),
+                    || mqtt_figures(ctx, (*side, label), &addr, (qos, variant), size),
                 );
-                bar.inc(1);
             }
         }
         out.take(
