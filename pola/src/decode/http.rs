@@ -9,18 +9,14 @@ use serde::Serialize;
 use super::{preview, Message, PREVIEW};
 
 /// A request or a response.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Http {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub body_len: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     pub preview: String,
 }

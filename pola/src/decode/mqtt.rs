@@ -10,27 +10,22 @@ use serde::Serialize;
 use super::{preview, Message, PREVIEW};
 
 /// An MQTT control packet with the fields a student looks for.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Mqtt {
     /// CONNECT, CONNACK, PUBLISH, PUBACK, ... as Wireshark names them in `mqtt.msgtype`.
     pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub qos: Option<u8>,
     /// PUBLISH: the DUP flag, set on a QoS 1 or 2 message sent again (a redelivery).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dup: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub packet_id: Option<u16>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     pub payload_len: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub preview: Option<String>,
 }
 

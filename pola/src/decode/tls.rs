@@ -14,6 +14,7 @@ use super::tlskeys::{KeyLog, Opened, Session};
 use super::Message;
 
 /// One TLS record with what a student looks for in it.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Tls {
     /// Handshake, ChangeCipherSpec, Alert, ApplicationData or Heartbeat (Wireshark's names).
@@ -24,21 +25,16 @@ pub struct Tls {
     /// `encrypted` for a handshake record sent after ChangeCipherSpec.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub handshake: Vec<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alpn: Vec<String>,
     /// The version the ServerHello chose (its supported_versions extension for TLS 1.3).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cipher: Option<String>,
     /// A plaintext alert: its level and description.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<String>,
     /// What decrypting the record with the key log showed (its inner handshake messages, alert
     /// or application data size), or why it could not be decrypted.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub decrypted: Option<String>,
 }
 

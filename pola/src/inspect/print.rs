@@ -63,20 +63,17 @@ impl<'n> Text<'n> {
     }
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Serialize)]
 struct JsonLine<'a> {
     no: u64,
     time: f64,
     wire_len: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
     src_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     dst_name: Option<&'a str>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     tcp: Option<&'a Tcp<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     other: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     malformed: Option<&'a str>,
 }
 
