@@ -105,29 +105,29 @@ mod tests {
     #[test]
     fn rejects_lost_packets_drops_empty_and_missing_reports() {
         // The trap met on this machine: tcpdump stopped with packets still in the kernel buffer.
-        let lost =
-            stats("0 packets captured\n18 packets received by filter\n0 packets dropped by kernel")
-                .unwrap();
-        assert!(lost
-            .check()
-            .unwrap_err()
-            .to_string()
-            .contains("18 packets received by filter but 0 captured"));
-        let dropped =
-            stats("5 packets captured\n5 packets received by filter\n2 packets dropped by kernel")
-                .unwrap();
-        assert!(dropped
-            .check()
-            .unwrap_err()
-            .to_string()
-            .contains("2 packets dropped by the kernel"));
-        let ifdrop =
-            stats("5 packets captured\n5 packets received by filter\n0 packets dropped by kernel\n1 packet dropped by interface");
-        assert!(ifdrop.unwrap().check().is_err());
-        let empty =
-            stats("0 packets captured\n0 packets received by filter\n0 packets dropped by kernel")
-                .unwrap();
-        assert!(empty.check().unwrap_err().to_string().contains("empty"));
+        // Each report with what its error must say.
+        for (report, why) in [
+            // The trap met on this machine: tcpdump stopped with packets still in the kernel buffer.
+            (
+                "0 packets captured\n18 packets received by filter\n0 packets dropped by kernel",
+                "18 packets received by filter but 0 captured",
+            ),
+            (
+                "5 packets captured\n5 packets received by filter\n2 packets dropped by kernel",
+                "2 packets dropped by the kernel",
+            ),
+            (
+                "5 packets captured\n5 packets received by filter\n0 packets dropped by kernel\n1 packet dropped by interface",
+                "1 by the interface",
+            ),
+            (
+                "0 packets captured\n0 packets received by filter\n0 packets dropped by kernel",
+                "empty",
+            ),
+        ] {
+            let err = stats(report).unwrap().check().unwrap_err().to_string();
+            assert!(err.contains(why), "{report}: {err}");
+        }
         assert!(stats("tcpdump: listening on eth0\n")
             .unwrap_err()
             .to_string()

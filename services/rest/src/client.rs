@@ -231,13 +231,7 @@ impl Walk {
         self.health().await?;
         let item = self.create(round, size).await?;
         let path = format!("/items/{}", item.id);
-        let listed = self
-            .call(
-                self.http.get(self.url("/items")),
-                StatusCode::OK,
-                "GET /items",
-            )
-            .await?;
+        let listed = self.get("/items", StatusCode::OK, "GET /items").await?;
         let items: Vec<Item> = self.parse(listed, "GET /items body").await?;
         self.check(items.contains(&item), "GET /items lists the new item")?;
         self.read(
@@ -260,13 +254,7 @@ impl Walk {
 
     /// GET /health answers `{"status":"ok"}`.
     async fn health(&mut self) -> Result<(), RoundEnd> {
-        let health = self
-            .call(
-                self.http.get(self.url("/health")),
-                StatusCode::OK,
-                "GET /health",
-            )
-            .await?;
+        let health = self.get("/health", StatusCode::OK, "GET /health").await?;
         self.check(
             json(health).await == Some(serde_json::json!({"status": "ok"})),
             "GET /health body",
@@ -311,9 +299,7 @@ impl Walk {
         what: &str,
         check: &str,
     ) -> Result<(), RoundEnd> {
-        let read = self
-            .call(self.http.get(self.url(path)), StatusCode::OK, what)
-            .await?;
+        let read = self.get(path, StatusCode::OK, what).await?;
         let got: Item = self.parse(read, "GET body").await?;
         self.check(&got == want, check)
     }
@@ -361,11 +347,7 @@ impl Walk {
             "DELETE has no body",
         )?;
         let gone = self
-            .call(
-                self.http.get(self.url(path)),
-                StatusCode::NOT_FOUND,
-                "GET deleted item",
-            )
+            .get(path, StatusCode::NOT_FOUND, "GET deleted item")
             .await?;
         let error = json(gone).await.unwrap_or_default();
         self.check(
@@ -376,6 +358,16 @@ impl Walk {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// [`call`](Self::call) with a GET of `path`.
+    async fn get(
+        &mut self,
+        path: &str,
+        expect: StatusCode,
+        what: &str,
+    ) -> Result<Response, RoundEnd> {
+        self.call(self.http.get(self.url(path)), expect, what).await
     }
 
     /// Sends one request of the walk; counts it as received only with the expected status. A
