@@ -8,13 +8,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+/// Resolves `HOST:PORT` to its first socket address.
+pub fn resolve(hostport: &str) -> anyhow::Result<SocketAddr> {
+    hostport
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {hostport}"))?
+        .next()
+        .with_context(|| format!("{hostport} resolves to no address"))
+}
+
 /// The address to probe for a listen address: a wildcard host becomes loopback.
 pub fn local_target(listen: &str) -> anyhow::Result<SocketAddr> {
-    let mut addr = listen
-        .to_socket_addrs()
-        .with_context(|| format!("resolving {listen}"))?
-        .next()
-        .with_context(|| format!("{listen} resolves to no address"))?;
+    let mut addr = resolve(listen)?;
     if addr.ip().is_unspecified() {
         addr.set_ip(if addr.is_ipv4() {
             std::net::Ipv4Addr::LOCALHOST.into()

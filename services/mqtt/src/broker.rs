@@ -8,13 +8,14 @@
 //! With `--tls-cert` and `--tls-key` every listener speaks MQTT over TLS (rmqtt's rustls listener;
 //! the `mqtt-tls` variant listens on 8883, MQTT's TLS port).
 
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener};
 use std::num::NonZeroU16;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use clap::Parser;
+use common::probe::resolve;
 use rmqtt::context::ServerContext;
 use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
 use rmqtt::net::Builder;
@@ -84,15 +85,6 @@ const FLUSH_WAIT: Duration = Duration::from_millis(1000);
 /// How long a stop keeps closing connections, so that one accepted just before the listeners
 /// closed is closed too (and its session stored) before the broker exits.
 const CLOSE_FOR: Duration = Duration::from_millis(500);
-
-/// Resolves a listen address given as `HOST:PORT`.
-pub fn resolve(listen: &str) -> anyhow::Result<SocketAddr> {
-    listen
-        .to_socket_addrs()
-        .with_context(|| format!("resolving listen address {listen}"))?
-        .next()
-        .with_context(|| format!("listen address {listen} resolves to nothing"))
-}
 
 /// The listener settings: rmqtt's defaults, except where they differ from Mosquitto's.
 fn listener(name: &str, addr: SocketAddr, args: &Args) -> anyhow::Result<rmqtt::net::Listener> {

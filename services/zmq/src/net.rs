@@ -12,15 +12,6 @@ use common::Stop;
 /// How long a blocking call waits before checking whether a stop was requested.
 pub const TICK_MS: i64 = 100;
 
-/// Resolves `HOST:PORT` to one socket address.
-pub fn resolve(hostport: &str) -> anyhow::Result<SocketAddr> {
-    hostport
-        .to_socket_addrs()
-        .with_context(|| format!("resolving {hostport}"))?
-        .next()
-        .ok_or_else(|| anyhow!("resolving {hostport}: no address"))
-}
-
 /// Resolves a peer's `HOST:PORT`, retrying for `limit`: under compose a peer's name may not
 /// resolve until its container exists.
 pub fn resolve_peer(hostport: &str, limit: Duration) -> anyhow::Result<SocketAddr> {
@@ -38,7 +29,7 @@ pub fn endpoint(addr: SocketAddr) -> String {
 /// Binds `socket` on `listen` (`HOST:PORT`, port 0 for any) and logs the endpoint it got, which
 /// tests read back as `listening on tcp://...`.
 pub fn bind(socket: &zmq::Socket, listen: &str) -> anyhow::Result<String> {
-    let wanted = endpoint(resolve(listen)?);
+    let wanted = endpoint(common::probe::resolve(listen)?);
     socket
         .bind(&wanted)
         .with_context(|| format!("binding {wanted}"))?;
