@@ -5,10 +5,8 @@
 //! scripts/test-captures.sh runs them with the images built.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 mod support;
-use support::root;
 
 /// Runs one model through scripts/capture.sh; returns its pcap once the sidecar's verdict says
 /// complete (0 dropped).
@@ -37,21 +35,6 @@ fn holds(pcap: &Path, needle: &str) -> bool {
     bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
-/// `pola inspect` of the capture, as text.
-fn inspect(pcap: &Path) -> String {
-    let out = Command::new(root().join("target/release/pola"))
-        .arg("inspect")
-        .arg(pcap)
-        .output()
-        .expect("running target/release/pola");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The CURVE capture against the plain one of the same model: greetings naming CURVE (two per
 /// connection, one each way), none of the `secrets` in its bytes though the plain one has them
 /// all, and `pola inspect` naming every CURVE command without showing a body.
@@ -68,7 +51,7 @@ fn judge(plain: &Path, curve: &Path, connections: usize, secrets: &[&str]) {
         assert!(holds(plain, s), "{s:?} missing from the plain capture");
         assert!(!holds(curve, s), "{s:?} readable in the CURVE capture");
     }
-    let text = inspect(curve);
+    let text = support::pola(&["inspect"], curve);
     let named = text
         .lines()
         .filter(|l| l.contains("ZMTP greeting 3.") && l.contains(" CURVE as-server="))

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 mod support;
 use support::root;
@@ -85,18 +84,8 @@ fn tally(rows: &[Vec<String>]) -> BTreeMap<String, u64> {
 
 /// `pola inspect --counts` of the capture, as JSON.
 fn pola_counts(pcap: &Path) -> serde_json::Value {
-    let pola = root().join("target/release/pola");
-    let out = Command::new(pola)
-        .args(["inspect", "--counts"])
-        .arg(pcap)
-        .output()
-        .expect("running target/release/pola");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("pola inspect --counts is JSON")
+    let out = support::pola(&["inspect", "--counts"], pcap);
+    serde_json::from_str(&out).expect("pola inspect --counts is JSON")
 }
 
 /// `pola inspect` names the handshake: as many ClientHellos as tshark sees, each with the
@@ -110,13 +99,7 @@ fn pola_shows_the_handshake(pcap: &Path, sni: &str, alpn: &str) {
         Some(connections),
         "{counts}"
     );
-    let pola = root().join("target/release/pola");
-    let out = Command::new(pola)
-        .arg("inspect")
-        .arg(pcap)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = support::pola(&["inspect"], pcap);
     let hellos: Vec<&str> = text.lines().filter(|l| l.contains("ClientHello")).collect();
     assert_eq!(hellos.len() as u64, connections, "{text}");
     for h in hellos {

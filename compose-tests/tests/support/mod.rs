@@ -1,5 +1,6 @@
 //! What the compose suites (captures, faults) share: the repository root, a script run under a
-//! deadline, the sidecar's verdict line checked for a complete pcap, and tshark's field rows.
+//! deadline, the sidecar's verdict line checked for a complete pcap, tshark's field rows and
+//! `pola inspect`'s output.
 #![allow(dead_code)] // each suite uses a different subset
 
 use std::collections::BTreeMap;
@@ -79,6 +80,23 @@ pub fn complete_pcap(name: &str, stdout: &str) -> PathBuf {
     );
     // The file the verdict names: `.pcap`, or `.pcapng` for a capture with TLS secrets inside.
     root().join(verdict.split_whitespace().nth(1).unwrap())
+}
+
+/// `target/release/pola <args> <pcap>` (an `inspect` of the capture), which must succeed: its
+/// stdout.
+pub fn pola(args: &[&str], pcap: &Path) -> String {
+    let out = Command::new(root().join("target/release/pola"))
+        .args(args)
+        .arg(pcap)
+        .output()
+        .expect("running target/release/pola");
+    assert!(
+        out.status.success(),
+        "pola {args:?} {}: {}",
+        pcap.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// tshark's `-T fields` rows for `args` on `pcap`; fails on any tshark error (a truncated or
