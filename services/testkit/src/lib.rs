@@ -200,6 +200,20 @@ impl Finished {
         })
     }
 
+    /// Asserts that the summary line holds each `(field, value)` of `want`.
+    pub fn assert_fields(&self, want: &[(&str, &str)]) -> &Self {
+        let summary = self.summary();
+        for (field, value) in want {
+            assert_eq!(
+                summary.get(*field).map(String::as_str),
+                Some(*value),
+                "{field} in {summary:?}; stderr:\n{}",
+                self.stderr
+            );
+        }
+        self
+    }
+
     pub fn assert_success(&self) -> &Self {
         assert!(
             self.status.success(),

@@ -5,10 +5,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use support::{python, python_done, spawn};
+use support::{first_line, python, python_done, spawn, PY_REP, PY_SUB};
 use testkit::assert_one_error_line;
 
 /// Key pairs for a server, a client and a stranger, as `pola certs` writes them.
@@ -63,6 +62,35 @@ fn args<'a>(base: &[&'a str], more: &'a [String]) -> Vec<&'a str> {
         .collect()
 }
 
+/// Our CURVE REP server on a free port.
+fn curve_rep_server(keys: &Keys) -> support::Proc {
+    spawn(
+        "zmq-rep-server",
+        &args(&["--listen", "127.0.0.1:0"], &keys.server()),
+    )
+}
+
+/// Our CURVE publisher on a free port, cycling over `topics`, `count` messages each.
+fn curve_publisher(keys: &Keys, topics: &str, count: &str) -> support::Proc {
+    let base = [
+        "--listen",
+        "127.0.0.1:0",
+        "--topics",
+        topics,
+        "--count",
+        count,
+    ];
+    spawn("zmq-publisher", &args(&base, &keys.server()))
+}
+
+/// Runs a pyzmq client `script` (after [`PY_CURVE_CLIENT`]) against `addr` with the client's key
+/// files; its stdout.
+fn python_client(script: &str, addr: &str, keys: &Keys) -> String {
+    let script = format!("{PY_CURVE_CLIENT}{script}");
+    let files = ["server.pub", "client.pub", "client.key"].map(|name| keys.file(name));
+    python_done(python(&script, &[addr, &files[0], &files[1], &files[2]]))
+}
+
 fn req_client(addr: &str, count: &str, more: &[String]) -> support::Finished {
     let base = ["--connect", addr, "--count", count, "--retry-secs", "5"];
     spawn("zmq-req-client", &args(&base, more)).finish()
@@ -71,17 +99,12 @@ fn req_client(addr: &str, count: &str, more: &[String]) -> support::Finished {
 #[test]
 fn curve_reqrep_loses_nothing_and_refuses_a_wrong_key_or_a_plain_client_in_one_line() {
     let keys = Keys::new();
-    let server_flags = keys.server();
-    let server = spawn(
-        "zmq-rep-server",
-        &args(&["--listen", "127.0.0.1:0"], &server_flags),
-    );
+    let server = curve_rep_server(&keys);
     let addr = server.listening();
 
     let good = req_client(&addr, "200", &keys.client("server.pub"));
-    good.assert_success();
-    let s = good.summary();
-    assert_eq!((s["sent"].as_str(), s["lost"].as_str()), ("200", "0"));
+    good.assert_success()
+        .assert_fields(&[("sent", "200"), ("lost", "0")]);
 
     let wrong = req_client(&addr, "5", &keys.client("stranger.pub"));
     assert_eq!(wrong.status.code(), Some(1), "{}", wrong.stderr);
@@ -131,21 +154,7 @@ fn a_missing_or_bad_key_file_is_one_line_naming_the_flag() {
 #[test]
 fn curve_pubsub_delivers_every_message_and_a_plain_subscriber_is_turned_away() {
     let keys = Keys::new();
-    let server_flags = keys.server();
-    let publisher = spawn(
-        "zmq-publisher",
-        &args(
-            &[
-                "--listen",
-                "127.0.0.1:0",
-                "--topics",
-                "weather,news",
-                "--count",
-                "300",
-            ],
-            &server_flags,
-        ),
-    );
+    let publisher = curve_publisher(&keys, "weather,news", "300");
     let addr = publisher.listening();
     let base = ["--connect", addr.as_str(), "--retry-secs", "5"];
     let plain = spawn("zmq-subscriber", &base).finish();
@@ -154,30 +163,33 @@ fn curve_pubsub_delivers_every_message_and_a_plain_subscriber_is_turned_away() {
 
     let client_flags = keys.client("server.pub");
     let sub = spawn("zmq-subscriber", &args(&base, &client_flags)).finish();
-    sub.assert_success();
-    let s = sub.summary();
-    assert_eq!(
-        (s["received"].as_str(), s["lost"].as_str()),
-        ("300", "0"),
-        "{s:?}"
-    );
-    let done = publisher.finish();
-    done.assert_success();
+    sub.assert_success()
+        .assert_fields(&[("received", "300"), ("lost", "0")]);
+    publisher.finish().assert_success();
 }
 
-/// pyzmq's CURVE options for a client: argv[2] the server's public key, argv[3..5] its own pair.
-const PY_CLIENT_KEYS: &str = r#"
+/// pyzmq's `secure(sock)` for a CURVE client: argv[2] the server's public key, argv[3..5] its own
+/// pair.
+const PY_CURVE_CLIENT: &str = r#"
 import sys, zmq
-def curve_client(sock):
+def secure(sock):
     read = lambda p: open(p, "rb").read().strip()
     sock.curve_serverkey = read(sys.argv[2])
     sock.curve_publickey = read(sys.argv[3])
     sock.curve_secretkey = read(sys.argv[4])
 "#;
 
+/// pyzmq's `secure(sock)` for a CURVE server: argv[2] its secret key.
+const PY_CURVE_SERVER: &str = r#"
+import sys, zmq
+def secure(sock):
+    sock.curve_server = True
+    sock.curve_secretkey = open(sys.argv[2], "rb").read().strip()
+"#;
+
 const PY_REQ: &str = r#"
 req = zmq.Context().socket(zmq.REQ)
-curve_client(req)
+secure(req)
 req.setsockopt(zmq.RCVTIMEO, 60000)
 req.connect("tcp://" + sys.argv[1])
 for i in range(40):
@@ -189,118 +201,43 @@ print("ok")
 #[test]
 fn a_pyzmq_curve_req_client_is_answered_by_our_curve_rep_server() {
     let keys = Keys::new();
-    let server_flags = keys.server();
-    let server = spawn(
-        "zmq-rep-server",
-        &args(&["--listen", "127.0.0.1:0"], &server_flags),
-    );
-    let script = format!("{PY_CLIENT_KEYS}{PY_REQ}");
-    let (s, p, k) = (
-        keys.file("server.pub"),
-        keys.file("client.pub"),
-        keys.file("client.key"),
-    );
-    let out = python_done(python(&script, &[&server.listening(), &s, &p, &k]));
+    let server = curve_rep_server(&keys);
+    let out = python_client(PY_REQ, &server.listening(), &keys);
     assert_eq!(out.trim(), "ok");
-}
-
-/// A CURVE REP (argv[1]: its secret key) answering argv[2] requests; prints its endpoint first.
-const PY_REP: &str = r#"
-import sys, zmq
-rep = zmq.Context().socket(zmq.REP)
-rep.curve_server = True
-rep.curve_secretkey = open(sys.argv[1], "rb").read().strip()
-rep.bind("tcp://127.0.0.1:*")
-print(rep.getsockopt_string(zmq.LAST_ENDPOINT), flush=True)
-for _ in range(int(sys.argv[2])):
-    req = rep.recv_json()
-    if req["op"] == "upper":
-        rep.send_json({"id": req["id"], "result": req["arg"].upper()})
-    else:
-        rep.send_json({"id": req["id"], "result": sum(req["args"])})
-"#;
-
-/// The endpoint a python peer prints on its first line, as `HOST:PORT`.
-fn first_line(py: &mut std::process::Child) -> String {
-    let mut line = String::new();
-    BufReader::new(py.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    line.trim().trim_start_matches("tcp://").to_string()
 }
 
 #[test]
 fn our_curve_req_client_is_answered_by_a_pyzmq_curve_rep_server() {
     let keys = Keys::new();
-    let mut py = python(PY_REP, &[&keys.file("server.key"), "60"]);
+    let rep = format!("{PY_CURVE_SERVER}{PY_REP}");
+    let mut py = python(&rep, &["60", &keys.file("server.key")]);
     let addr = first_line(&mut py);
     let out = req_client(&addr, "60", &keys.client("server.pub"));
-    out.assert_success();
-    let s = out.summary();
-    assert_eq!((s["received"].as_str(), s["lost"].as_str()), ("60", "0"));
+    out.assert_success()
+        .assert_fields(&[("received", "60"), ("lost", "0")]);
     python_done(py);
 }
-
-const PY_SUB: &str = r#"
-import json
-sub = zmq.Context().socket(zmq.SUB)
-curve_client(sub)
-sub.setsockopt(zmq.RCVTIMEO, 60000)
-sub.connect("tcp://" + sys.argv[1])
-sub.setsockopt(zmq.SUBSCRIBE, b"news")
-got = 0
-while True:
-    topic, payload = sub.recv_multipart()
-    assert topic == b"news", topic
-    if payload.startswith(b"END "):
-        assert int(payload[4:]) == got, (payload, got)
-        break
-    assert json.loads(payload)["seq"] == got
-    got += 1
-print(got)
-"#;
 
 #[test]
 fn a_pyzmq_curve_subscriber_gets_its_topic_from_our_curve_publisher() {
     let keys = Keys::new();
-    let server_flags = keys.server();
-    let publisher = spawn(
-        "zmq-publisher",
-        &args(
-            &[
-                "--listen",
-                "127.0.0.1:0",
-                "--topics",
-                "news,weather",
-                "--count",
-                "120",
-            ],
-            &server_flags,
-        ),
-    );
-    let script = format!("{PY_CLIENT_KEYS}{PY_SUB}");
-    let (s, p, k) = (
-        keys.file("server.pub"),
-        keys.file("client.pub"),
-        keys.file("client.key"),
-    );
-    let out = python_done(python(&script, &[&publisher.listening(), &s, &p, &k]));
+    let publisher = curve_publisher(&keys, "news,weather", "120");
+    let out = python_client(PY_SUB, &publisher.listening(), &keys);
     assert_eq!(out.trim(), "120");
     publisher.finish().assert_success();
 }
 
-/// A CURVE XPUB (argv[1]: its secret key) that waits for one subscription, then publishes
-/// argv[2] `weather` updates and the end marker; prints its endpoint first.
+/// An XPUB that waits for one subscription, then publishes argv[1] `weather` updates and the end
+/// marker; prints its endpoint first.
 const PY_PUB: &str = r#"
-import json, sys, zmq
+import json
 xpub = zmq.Context().socket(zmq.XPUB)
-xpub.curve_server = True
-xpub.curve_secretkey = open(sys.argv[1], "rb").read().strip()
+secure(xpub)
 xpub.bind("tcp://127.0.0.1:*")
 print(xpub.getsockopt_string(zmq.LAST_ENDPOINT), flush=True)
 xpub.setsockopt(zmq.RCVTIMEO, 60000)
 assert xpub.recv() == b"\x01weather"
-n = int(sys.argv[2])
+n = int(sys.argv[1])
 for seq in range(n):
     xpub.send_multipart([b"weather", json.dumps({"data": "secret", "seq": seq}).encode()])
 xpub.send_multipart([b"weather", b"END %d" % n])
@@ -310,7 +247,8 @@ xpub.close(linger=5000)
 #[test]
 fn our_curve_subscriber_gets_every_update_from_a_pyzmq_curve_publisher() {
     let keys = Keys::new();
-    let mut py = python(PY_PUB, &[&keys.file("server.key"), "150"]);
+    let xpub = format!("{PY_CURVE_SERVER}{PY_PUB}");
+    let mut py = python(&xpub, &["150", &keys.file("server.key")]);
     let addr = first_line(&mut py);
     let client_flags = keys.client("server.pub");
     let sub = spawn(
@@ -318,13 +256,8 @@ fn our_curve_subscriber_gets_every_update_from_a_pyzmq_curve_publisher() {
         &args(&["--connect", &addr, "--topics", "weather"], &client_flags),
     )
     .finish();
-    sub.assert_success();
-    let s = sub.summary();
-    assert_eq!(
-        (s["received"].as_str(), s["lost"].as_str()),
-        ("150", "0"),
-        "{s:?}"
-    );
+    sub.assert_success()
+        .assert_fields(&[("received", "150"), ("lost", "0")]);
     python_done(py);
     assert_eq!(keys.text("server.pub").len(), 40);
 }

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{python, python_done, spawn};
+use support::{python, python_done, spawn, PY_PLAIN, PY_SUB};
 
 #[test]
 fn each_subscriber_gets_every_message_of_its_topics_and_no_other() {
@@ -50,24 +50,6 @@ fn each_subscriber_gets_every_message_of_its_topics_and_no_other() {
     assert_eq!(p.summary()["sent"], "600");
 }
 
-const PY_SUB: &str = r#"
-import json, sys, zmq
-sub = zmq.Context().socket(zmq.SUB)
-sub.setsockopt(zmq.RCVTIMEO, 60000)
-sub.connect("tcp://" + sys.argv[1])
-sub.setsockopt(zmq.SUBSCRIBE, b"news")
-got = 0
-while True:
-    topic, payload = sub.recv_multipart()
-    assert topic == b"news", topic
-    if payload.startswith(b"END "):
-        assert int(payload[4:]) == got, (payload, got)
-        break
-    assert json.loads(payload)["seq"] == got
-    got += 1
-print(got)
-"#;
-
 #[test]
 fn a_pyzmq_subscriber_gets_its_topic_from_our_publisher() {
     let publisher = spawn(
@@ -84,7 +66,7 @@ fn a_pyzmq_subscriber_gets_its_topic_from_our_publisher() {
         ],
     );
     let addr = publisher.listening();
-    let py = python(PY_SUB, &[&addr]);
+    let py = python(&format!("{PY_PLAIN}{PY_SUB}"), &[&addr]);
     let ours = spawn(
         "zmq-subscriber",
         &["--connect", &addr, "--topics", "weather"],

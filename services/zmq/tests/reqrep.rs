@@ -3,10 +3,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-
 use serde_json::{json, Value};
-use support::{python, python_done, spawn, spawn_env};
+use support::{first_line, python, python_done, spawn, spawn_env, PY_PLAIN, PY_REP};
 
 /// A raw REQ socket connected to `addr`, for requests the real client would never send.
 fn req_socket(ctx: &zmq::Context, addr: &str) -> zmq::Socket {
@@ -202,27 +200,10 @@ fn a_pyzmq_req_client_is_answered_by_our_rep_server() {
     assert_eq!(out.trim(), "ok");
 }
 
-const PY_REP: &str = r#"
-import sys, zmq
-rep = zmq.Context().socket(zmq.REP)
-rep.bind("tcp://127.0.0.1:*")
-print(rep.getsockopt_string(zmq.LAST_ENDPOINT), flush=True)
-for _ in range(int(sys.argv[1])):
-    req = rep.recv_json()
-    if req["op"] == "upper":
-        rep.send_json({"id": req["id"], "result": req["arg"].upper()})
-    else:
-        rep.send_json({"id": req["id"], "result": sum(req["args"])})
-"#;
-
 #[test]
 fn our_req_client_is_answered_by_a_pyzmq_rep_server() {
-    let mut py = python(PY_REP, &["60"]);
-    let mut endpoint = String::new();
-    BufReader::new(py.stdout.as_mut().unwrap())
-        .read_line(&mut endpoint)
-        .unwrap();
-    let addr = endpoint.trim().trim_start_matches("tcp://").to_string();
+    let mut py = python(&format!("{PY_PLAIN}{PY_REP}"), &["60"]);
+    let addr = first_line(&mut py);
     let done = spawn(
         "zmq-req-client",
         &["--connect", &addr, "--count", "60", "--size", "10"],

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::{Child, Command, Stdio};
 
@@ -44,6 +44,44 @@ pub fn python(script: &str, args: &[&str]) -> Child {
         .expect("running /usr/bin/python3 (python3-zmq)")
 }
 
+/// pyzmq's `secure(sock)` for a plain peer, before one of the scripts below: nothing to set.
+pub const PY_PLAIN: &str = "import sys, zmq\ndef secure(sock):\n    pass\n";
+
+/// A SUB (argv[1]: the publisher's `HOST:PORT`) taking `news` until its end marker, every
+/// message in order; prints how many it got.
+pub const PY_SUB: &str = r#"
+import json
+sub = zmq.Context().socket(zmq.SUB)
+secure(sub)
+sub.setsockopt(zmq.RCVTIMEO, 60000)
+sub.connect("tcp://" + sys.argv[1])
+sub.setsockopt(zmq.SUBSCRIBE, b"news")
+got = 0
+while True:
+    topic, payload = sub.recv_multipart()
+    assert topic == b"news", topic
+    if payload.startswith(b"END "):
+        assert int(payload[4:]) == got, (payload, got)
+        break
+    assert json.loads(payload)["seq"] == got
+    got += 1
+print(got)
+"#;
+
+/// A REP answering argv[1] requests (`upper` and `add`); prints its endpoint first.
+pub const PY_REP: &str = r#"
+rep = zmq.Context().socket(zmq.REP)
+secure(rep)
+rep.bind("tcp://127.0.0.1:*")
+print(rep.getsockopt_string(zmq.LAST_ENDPOINT), flush=True)
+for _ in range(int(sys.argv[1])):
+    req = rep.recv_json()
+    if req["op"] == "upper":
+        rep.send_json({"id": req["id"], "result": req["arg"].upper()})
+    else:
+        rep.send_json({"id": req["id"], "result": sum(req["args"])})
+"#;
+
 /// Waits for a python peer and returns its stdout, failing the test on a non-zero exit.
 pub fn python_done(child: Child) -> String {
     let out = child.wait_with_output().unwrap();
@@ -56,6 +94,15 @@ pub fn python_done(child: Child) -> String {
         "pyzmq peer failed: {stdout}\n{stderr}"
     );
     stdout.into_owned()
+}
+
+/// The endpoint a python peer prints on its first line, as `HOST:PORT`.
+pub fn first_line(py: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(py.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line.trim().trim_start_matches("tcp://").to_string()
 }
 
 /// The bad peers every bound port must survive: bytes that are no ZMTP greeting (an HTTP
