@@ -32,15 +32,7 @@ fn each_subscriber_gets_every_message_of_its_topics_and_no_other() {
     let (one, two) = (one.finish(), two.finish());
     for done in [&one, &two] {
         assert!(done.status.success(), "{}", done.stderr);
-        let s = done.summary();
-        assert_eq!(
-            (
-                s["unexpected"].as_str(),
-                s["lost"].as_str(),
-                s["out_of_order"].as_str()
-            ),
-            ("0", "0", "0")
-        );
+        done.assert_fields(&[("unexpected", "0"), ("lost", "0"), ("out_of_order", "0")]);
     }
     assert_eq!(one.summary()["per_topic"], "weather:200");
     assert_eq!(two.summary()["per_topic"], "news:200,sports:200");
