@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{bad_peers, spawn};
+use support::{bad_peers, spawn, spawn_pusher};
 
 #[test]
 fn rep_port_drops_bad_peers_and_keeps_serving() {
@@ -22,19 +22,7 @@ fn sink_and_pusher_ports_drop_bad_peers_and_the_batch_is_still_fair() {
     let sink = spawn("zmq-sink", &["--listen", "127.0.0.1:0", "--workers", "3"]);
     let sink_addr = sink.listening();
     bad_peers(&sink_addr);
-    let pusher = spawn(
-        "zmq-pusher",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--sink",
-            &sink_addr,
-            "--count",
-            "300",
-            "--workers",
-            "3",
-        ],
-    );
+    let pusher = spawn_pusher(&sink_addr, &["--count", "300", "--workers", "3"]);
     let tasks_addr = pusher.listening();
     // Bad peers to the task port must neither count as workers nor receive tasks.
     bad_peers(&tasks_addr);

@@ -6,7 +6,7 @@ mod support;
 
 use std::net::TcpListener;
 
-use support::{spawn, spawn_env, Proc};
+use support::{spawn, spawn_env, spawn_pusher, Proc};
 
 /// A loopback address where nothing listens (bound, then released).
 fn dead_addr() -> String {
@@ -32,17 +32,7 @@ fn sigterm_and_sigint_stop_every_role_with_exit_0() {
     rep.listening();
     let sink = spawn("zmq-sink", &["--listen", "127.0.0.1:0"]);
     let sink_addr = sink.listening();
-    let pusher = spawn(
-        "zmq-pusher",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--sink",
-            &sink_addr,
-            "--workers",
-            "2",
-        ],
-    );
+    let pusher = spawn_pusher(&sink_addr, &["--workers", "2"]);
     let tasks_addr = pusher.listening();
     let worker = spawn(
         "zmq-worker",

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{python, python_done, spawn, spawn_env, Proc};
+use support::{python, python_done, spawn, spawn_env, spawn_pusher, Proc};
 
 /// A sink (logging at debug level) and a pusher for `count` tasks and `workers` workers; returns
 /// them and their addresses.
@@ -26,16 +26,7 @@ fn start_with(
     }
     let sink = spawn_env("zmq-sink", &args, &[("RUST_LOG", log)]);
     let sink_addr = sink.listening();
-    let mut args = vec![
-        "--listen",
-        "127.0.0.1:0",
-        "--sink",
-        &sink_addr,
-        "--count",
-        count,
-        "--workers",
-        workers,
-    ];
+    let mut args = vec!["--count", count, "--workers", workers];
     let acks_addr;
     if let Some(timeout) = reliable {
         acks_addr = sink.listening();
@@ -47,7 +38,7 @@ fn start_with(
             timeout,
         ]);
     }
-    let pusher = spawn("zmq-pusher", &args);
+    let pusher = spawn_pusher(&sink_addr, &args);
     let tasks_addr = pusher.listening();
     (sink, pusher, sink_addr, tasks_addr)
 }
@@ -172,19 +163,7 @@ fn a_worker_killed_mid_batch_costs_the_plain_pipeline_its_queued_tasks() {
         &[("RUST_LOG", "info")],
     );
     let sink_addr = sink.listening();
-    let pusher = spawn(
-        "zmq-pusher",
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--sink",
-            &sink_addr,
-            "--count",
-            "30000",
-            "--workers",
-            "3",
-        ],
-    );
+    let pusher = spawn_pusher(&sink_addr, &["--count", "30000", "--workers", "3"]);
     let tasks_addr = pusher.listening();
     let _others = three_workers_one_killed(&pusher, &tasks_addr, &sink_addr);
     let done = sink.finish();

@@ -32,6 +32,16 @@ pub fn spawn_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
     Proc::spawn_with(Command::new(bin(name)).args(args).envs(env.iter().copied()))
 }
 
+/// Our pusher on a free port, announcing its batches to the sink at `sink`, with `flags`.
+pub fn spawn_pusher(sink: &str, flags: &[&str]) -> Proc {
+    let args: Vec<&str> = ["--listen", "127.0.0.1:0", "--sink", sink]
+        .iter()
+        .chain(flags)
+        .copied()
+        .collect();
+    spawn("zmq-pusher", &args)
+}
+
 /// Runs a pyzmq script with the Debian interpreter (the only one with zmq); returns the child.
 pub fn python(script: &str, args: &[&str]) -> Child {
     Command::new("/usr/bin/python3")
