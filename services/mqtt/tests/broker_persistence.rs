@@ -20,23 +20,6 @@ fn sigterm(broker: Proc) -> Finished {
     broker.finish()
 }
 
-/// Runs a mosquitto client to the end and returns its stdout; it must exit 0.
-fn mosquitto(program: &str, addr: &str, args: &[&str]) -> String {
-    let (host, port) = addr.split_once(':').unwrap();
-    let out = Command::new(program)
-        .args(["-h", host, "-p", port])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("starting {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// One protocol version and QoS: subscribe with a persistent session, go offline, publish five
 /// messages and a retained one, restart the broker, reconnect: everything arrives, in order.
 fn offline_messages_survive_a_restart(version: &str, qos: &str) {
@@ -52,17 +35,17 @@ fn offline_messages_survive_a_restart(version: &str, qos: &str) {
     let broker = broker_on(&addr, data.path());
     let mut args = session.clone();
     args.extend(["-t", "sensors/#", "-E"]);
-    mosquitto("mosquitto_sub", &addr, &args);
+    mosquitto_ok("mosquitto_sub", &addr, &args);
     for i in 1..=5 {
         let m = format!("m{i}");
-        mosquitto(
+        mosquitto_ok(
             "mosquitto_pub",
             &addr,
             &["-V", version, "-q", qos, "-t", &topic, "-m", &m],
         );
     }
     let retained = format!("retained/{version}/{qos}");
-    mosquitto(
+    mosquitto_ok(
         "mosquitto_pub",
         &addr,
         &[
@@ -75,10 +58,10 @@ fn offline_messages_survive_a_restart(version: &str, qos: &str) {
     let _broker = broker_on(&addr, data.path());
     let mut args = session.clone();
     args.extend(["-t", "sensors/#", "-v", "-C", "5", "-W", "10"]);
-    let got = mosquitto("mosquitto_sub", &addr, &args);
+    let got = mosquitto_ok("mosquitto_sub", &addr, &args);
     let expected: Vec<String> = (1..=5).map(|i| format!("{topic} m{i}")).collect();
     assert_eq!(got.lines().collect::<Vec<_>>(), expected, "{got}");
-    let got = mosquitto(
+    let got = mosquitto_ok(
         "mosquitto_sub",
         &addr,
         &["-V", version, "-t", &retained, "-v", "-C", "1", "-W", "10"],
@@ -161,7 +144,7 @@ fn qos_1_messages_in_flight_to_an_online_subscriber_survive_a_sigterm() {
     assert_eq!(suback, [0x90, 3, 0, 1, 1]);
     for i in 1..=3 {
         let m = format!("m{i}");
-        mosquitto(
+        mosquitto_ok(
             "mosquitto_pub",
             &addr,
             &["-q", "1", "-t", "inflight/t", "-m", &m],
@@ -181,7 +164,7 @@ fn qos_1_messages_in_flight_to_an_online_subscriber_survive_a_sigterm() {
     drop(sub);
 
     let _broker = broker_on(&addr, data.path());
-    let got = mosquitto(
+    let got = mosquitto_ok(
         "mosquitto_sub",
         &addr,
         &[

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, DisconnectReasonCode, Packet};
@@ -14,39 +14,6 @@ use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, S
 use support::*;
 
 const VERSIONS: [&str; 2] = ["311", "5"];
-
-/// Runs a mosquitto client to the end with `-h`/`-p` set from `addr`.
-fn mosquitto(program: &str, addr: &str, args: &[&str]) -> Output {
-    let (host, port) = addr.split_once(':').unwrap();
-    Command::new(program)
-        .args(["-h", host, "-p", port])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("starting {program}: {e}"))
-}
-
-/// Like [`mosquitto`], but it must exit 0; returns stdout.
-fn ok(program: &str, addr: &str, args: &[&str]) -> String {
-    let out = mosquitto(program, addr, args);
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {:?}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// mosquitto_sub started in the background, returned once its SUBACK is in.
-fn sub_in_background(addr: &str, args: &[&str]) -> Proc {
-    let (host, port) = addr.split_once(':').unwrap();
-    let mut cmd = Command::new("stdbuf");
-    cmd.args(["-oL", "mosquitto_sub", "-h", host, "-p", port, "-d"])
-        .args(args);
-    let proc = Proc::spawn_watching_stdout(&mut cmd);
-    proc.wait_for("received SUBACK");
-    proc
-}
 
 /// The message lines of a `mosquitto_sub -d` run, without the protocol chatter.
 fn messages(stdout: &str) -> Vec<&str> {
@@ -59,7 +26,7 @@ fn messages(stdout: &str) -> Vec<&str> {
 /// The retained message a new subscriber to `topic` gets (`topic payload`), or None when it gets
 /// none within two seconds (mosquitto_sub's exit 27).
 fn retained_now(addr: &str, v: &str, topic: &str) -> Option<String> {
-    let out = mosquitto(
+    let out = mosquitto_run(
         "mosquitto_sub",
         addr,
         &["-V", v, "-t", topic, "-v", "-C", "1", "-W", "2"],
@@ -94,12 +61,12 @@ fn retained_messages_are_set_replaced_and_cleared() {
         // Each at QoS 1, so the broker has taken the PUBLISH (PUBACK) before the next client
         // connects: MQTT orders one connection's messages, not two connections' at QoS 0, and a
         // QoS 0 "first" still queued in the broker may land after "second".
-        ok(
+        mosquitto_ok(
             "mosquitto_pub",
             &addr,
             &["-V", v, "-q", "1", "-t", &topic, "-r", "-m", "first"],
         );
-        ok(
+        mosquitto_ok(
             "mosquitto_pub",
             &addr,
             &["-V", v, "-q", "1", "-t", &topic, "-r", "-m", "second"],
@@ -111,7 +78,7 @@ fn retained_messages_are_set_replaced_and_cleared() {
             "MQTT {v}: the second retained message did not replace the first"
         );
         // An empty retained message clears it: a new subscriber then gets nothing.
-        ok(
+        mosquitto_ok(
             "mosquitto_pub",
             &addr,
             &["-V", v, "-q", "1", "-t", &topic, "-r", "-n"],
@@ -129,11 +96,11 @@ fn a_will_is_published_when_its_client_vanishes() {
     let (_broker, addr) = broker(&[]);
     for v in VERSIONS {
         let will = format!("wills/{v}");
-        let watcher = sub_in_background(
+        let watcher = mosquitto_sub(
             &addr,
             &["-V", v, "-t", "wills/#", "-v", "-C", "1", "-W", "10"],
         );
-        let doomed = sub_in_background(
+        let doomed = mosquitto_sub(
             &addr,
             &[
                 "-V",
@@ -161,15 +128,15 @@ fn a_will_is_published_when_its_client_vanishes() {
 fn dollar_topics_are_not_matched_by_leading_wildcards() {
     let (_broker, addr) = broker(&[]);
     for v in VERSIONS {
-        let wild = sub_in_background(
+        let wild = mosquitto_sub(
             &addr,
             &["-V", v, "-t", "#", "-t", "+/status", "-v", "-W", "3"],
         );
-        let dollar = sub_in_background(
+        let dollar = mosquitto_sub(
             &addr,
             &["-V", v, "-t", "$pola/#", "-v", "-C", "1", "-W", "10"],
         );
-        ok(
+        mosquitto_ok(
             "mosquitto_pub",
             &addr,
             &["-V", v, "-t", "$pola/status", "-m", "up"],
@@ -184,13 +151,13 @@ fn dollar_topics_are_not_matched_by_leading_wildcards() {
 #[test]
 fn mqtt5_user_properties_reach_the_subscriber() {
     let (_broker, addr) = broker(&[]);
-    let sub = sub_in_background(
+    let sub = mosquitto_sub(
         &addr,
         &[
             "-V", "5", "-t", "props/#", "-F", "%t %p %P", "-C", "1", "-W", "10",
         ],
     );
-    ok(
+    mosquitto_ok(
         "mosquitto_pub",
         &addr,
         &[
@@ -214,7 +181,7 @@ fn mqtt5_user_properties_reach_the_subscriber() {
 #[test]
 fn mqtt5_topic_aliases_are_resolved() {
     let (_broker, addr) = broker(&[]);
-    let sub = sub_in_background(
+    let sub = mosquitto_sub(
         &addr,
         &["-V", "5", "-t", "alias/#", "-v", "-C", "3", "-W", "10"],
     );
@@ -255,15 +222,15 @@ fn an_expired_mqtt5_session_keeps_nothing() {
         "-t",
         "expiry/#",
     ];
-    ok("mosquitto_sub", &addr, &[&session[..], &["-E"]].concat());
+    mosquitto_ok("mosquitto_sub", &addr, &[&session[..], &["-E"]].concat());
     std::thread::sleep(Duration::from_secs(3));
-    ok(
+    mosquitto_ok(
         "mosquitto_pub",
         &addr,
         &["-V", "5", "-q", "1", "-t", "expiry/a", "-m", "late"],
     );
     // The session expired 1 s after the disconnect: no subscription, nothing queued.
-    let out = mosquitto(
+    let out = mosquitto_run(
         "mosquitto_sub",
         &addr,
         &[&session[..], &["-v", "-W", "2"]].concat(),
@@ -450,45 +417,39 @@ async fn deliveries(events: &mut EventLoop) -> Vec<(String, QoS)> {
     got
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn unsubscribe_stops_deliveries() {
+/// A v5 client `id` on a fresh broker, subscribed to `filters` and then unsubscribed from
+/// `dropped`, publishes to each of `topics` at QoS 1: the (topic, QoS) of every PUBLISH it gets.
+async fn deliveries_to(
+    id: &str,
+    filters: &[(&str, QoS)],
+    dropped: &str,
+    topics: &[&str],
+) -> Vec<(String, QoS)> {
     let (_broker, addr) = broker(&[]);
-    let (client, mut events, _) = v5_client(&addr, "unsubscriber", |_| {}).await;
-    subscribed(
-        &client,
-        &mut events,
-        &[("kept/#", QoS::AtLeastOnce)],
-        "gone/#",
-    )
-    .await;
-    client
-        .publish("gone/x", QoS::AtLeastOnce, false, "unwanted")
-        .await
-        .unwrap();
-    client
-        .publish("kept/x", QoS::AtLeastOnce, false, "wanted")
-        .await
-        .unwrap();
-    let got = deliveries(&mut events).await;
-    assert_eq!(got, [("kept/x".to_string(), QoS::AtLeastOnce)]);
+    let (client, mut events, _) = v5_client(&addr, id, |_| {}).await;
+    subscribed(&client, &mut events, filters, dropped).await;
+    for topic in topics {
+        client
+            .publish(*topic, QoS::AtLeastOnce, false, "reading")
+            .await
+            .unwrap();
+    }
+    deliveries(&mut events).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn unsubscribe_stops_deliveries() {
+    let filters = [("kept/#", QoS::AtLeastOnce)];
+    let got = deliveries_to("unsubscriber", &filters, "gone/#", &["gone/x", "kept/x"]).await;
+    assert_eq!(got, [("kept/x".to_string(), QoS::AtLeastOnce)]);
+}
+
+/// Two filters that both match `o/x`, at QoS 0 and 1.
+const OVERLAPPING: [(&str, QoS); 2] = [("o/#", QoS::AtMostOnce), ("o/+", QoS::AtLeastOnce)];
+
+#[tokio::test(flavor = "multi_thread")]
 async fn overlapping_filters_deliver_at_least_once() {
-    let (_broker, addr) = broker(&[]);
-    let (client, mut events, _) = v5_client(&addr, "overlap", |_| {}).await;
-    subscribed(
-        &client,
-        &mut events,
-        &[("o/#", QoS::AtMostOnce), ("o/+", QoS::AtLeastOnce)],
-        "none/#",
-    )
-    .await;
-    client
-        .publish("o/x", QoS::AtLeastOnce, false, "wanted")
-        .await
-        .unwrap();
-    let got = deliveries(&mut events).await;
+    let got = deliveries_to("overlap", &OVERLAPPING, "none/#", &["o/x"]).await;
     // A copy per matching subscription is allowed; at least one must come.
     assert!((1..=2).contains(&got.len()), "{got:?}");
     assert!(got.iter().all(|(t, _)| t == "o/x"), "{got:?}");
@@ -497,20 +458,7 @@ async fn overlapping_filters_deliver_at_least_once() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "rmqtt 0.24 delivers one copy at the QoS of the first matching filter, not the highest"]
 async fn overlapping_filters_deliver_at_the_highest_qos() {
-    let (_broker, addr) = broker(&[]);
-    let (client, mut events, _) = v5_client(&addr, "overlap-qos", |_| {}).await;
-    subscribed(
-        &client,
-        &mut events,
-        &[("o/#", QoS::AtMostOnce), ("o/+", QoS::AtLeastOnce)],
-        "none/#",
-    )
-    .await;
-    client
-        .publish("o/x", QoS::AtLeastOnce, false, "wanted")
-        .await
-        .unwrap();
-    let got = deliveries(&mut events).await;
+    let got = deliveries_to("overlap-qos", &OVERLAPPING, "none/#", &["o/x"]).await;
     // MQTT 5 (MQTT-3.3.4-2): the highest QoS of all the matching subscriptions.
     assert!(got.iter().any(|(_, q)| *q == QoS::AtLeastOnce), "{got:?}");
 }

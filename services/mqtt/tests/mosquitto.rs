@@ -8,33 +8,12 @@ use std::process::{Command, Stdio};
 
 use support::*;
 
-/// `mosquitto_sub -d` prints its protocol exchange on stdout; it is subscribed once it has
-/// printed "received SUBACK". stdbuf makes stdout line-buffered, as it would be on a terminal.
-fn mosquitto_sub(addr: &str, filter: &str, count: &str, extra: &[&str]) -> Proc {
-    let (host, port) = addr.split_once(':').unwrap();
-    let mut cmd = Command::new("stdbuf");
-    cmd.args([
-        "-oL",
-        "mosquitto_sub",
-        "-h",
-        host,
-        "-p",
-        port,
-        "-t",
-        filter,
-        "-q",
-        "1",
-        "-C",
-        count,
-        "-v",
-        "-d",
-        "-W",
-        "30",
-    ])
-    .args(extra);
-    let proc = Proc::spawn_watching_stdout(&mut cmd);
-    proc.wait_for("received SUBACK");
-    proc
+/// `mosquitto_sub` at QoS 1 on `filter` for `count` messages (`topic payload` lines), returned
+/// once subscribed.
+fn mosquitto_sub_count(addr: &str, filter: &str, count: &str, extra: &[&str]) -> Proc {
+    let args = ["-t", filter, "-q", "1", "-C", count, "-v", "-W", "30"];
+    let all: Vec<&str> = args.iter().chain(extra).copied().collect();
+    mosquitto_sub(addr, &all)
 }
 
 /// The message lines of `mosquitto_sub -v` output (`topic payload`), without the -d chatter.
@@ -48,7 +27,7 @@ fn messages(stdout: &str) -> Vec<&str> {
 #[test]
 fn mosquitto_sub_receives_our_publisher_through_our_broker() {
     let (_broker, addr) = broker(&[]);
-    let lab = mosquitto_sub(&addr, "sensors/lab/+", "4", &[]);
+    let lab = mosquitto_sub_count(&addr, "sensors/lab/+", "4", &[]);
     publish(&addr, &["--count", "8", "--qos", "1"]).assert_success();
     let out = lab.finish();
     out.assert_success();

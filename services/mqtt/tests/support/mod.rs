@@ -1,6 +1,9 @@
 //! What the MQTT tests share beyond the workspace's harness (testkit): our three binaries, a
-//! broker on a free port, a subscriber that has its SUBACK, a publisher run to the end.
+//! broker on a free port, a subscriber that has its SUBACK, a publisher run to the end, and
+//! Mosquitto's command-line clients as peers.
 #![allow(dead_code)] // each test file uses a different subset
+
+use std::process::{Command, Output};
 
 #[allow(unused_imports)]
 pub use testkit::{field, free_port, Finished, Proc, HANG};
@@ -8,6 +11,42 @@ pub use testkit::{field, free_port, Finished, Proc, HANG};
 pub const BROKER: &str = env!("CARGO_BIN_EXE_mqtt-broker");
 pub const PUBLISHER: &str = env!("CARGO_BIN_EXE_mqtt-publisher");
 pub const SUBSCRIBER: &str = env!("CARGO_BIN_EXE_mqtt-subscriber");
+
+/// Runs a mosquitto client (`mosquitto_pub`, `mosquitto_sub`) to the end with `-h`/`-p` set
+/// from `addr`.
+pub fn mosquitto_run(program: &str, addr: &str, args: &[&str]) -> Output {
+    let (host, port) = addr.split_once(':').unwrap();
+    Command::new(program)
+        .args(["-h", host, "-p", port])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("starting {program}: {e}"))
+}
+
+/// Like [`mosquitto_run`], but it must exit 0; returns stdout.
+pub fn mosquitto_ok(program: &str, addr: &str, args: &[&str]) -> String {
+    let out = mosquitto_run(program, addr, args);
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {:?}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `mosquitto_sub -d` started in the background, returned once its SUBACK is in: with `-d` it
+/// prints its protocol exchange on stdout, line-buffered by stdbuf as it would be on a terminal.
+pub fn mosquitto_sub(addr: &str, args: &[&str]) -> Proc {
+    let (host, port) = addr.split_once(':').unwrap();
+    let mut cmd = Command::new("stdbuf");
+    cmd.args(["-oL", "mosquitto_sub", "-h", host, "-p", port, "-d"])
+        .args(args);
+    let proc = Proc::spawn_watching_stdout(&mut cmd);
+    proc.wait_for("received SUBACK");
+    proc
+}
 
 /// Our broker on a free loopback port, returned once it says it is listening.
 pub fn broker(extra: &[&str]) -> (Proc, String) {
