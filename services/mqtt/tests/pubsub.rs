@@ -5,63 +5,22 @@ mod support;
 
 use support::*;
 
-/// Eight readings cycle over lab/office x temp/humidity: `sensors/#` must get all eight and
-/// `sensors/lab/+` exactly the four lab ones, nothing outside its filter.
-fn wildcard_delivery(qos: &str) {
-    let (_broker, addr) = broker(&[]);
-    let all = subscriber(
-        &addr,
-        &["--topics", "sensors/#", "--qos", qos, "--count", "8"],
-    );
-    let lab = subscriber(
-        &addr,
-        &["--topics", "sensors/lab/+", "--qos", qos, "--count", "4"],
-    );
-    // A third filter that matches nothing published: it must receive nothing.
-    let none = subscriber(
-        &addr,
-        &["--topics", "actuators/#", "--qos", qos, "--count", "0"],
-    );
-
-    let published = publish(&addr, &["--count", "8", "--qos", qos]);
-    let p = published.assert_success().summary();
-    assert_eq!(
-        (field(&p, "sent"), field(&p, "received"), field(&p, "lost")),
-        (8, 8, 0),
-        "{p:?}"
-    );
-    assert_eq!(p["qos"], qos);
-
-    let all = all.finish();
-    delivered(&all, 8);
-    assert_eq!(
-        all.stderr.matches("sensors/office/").count(),
-        4,
-        "{}",
-        all.stderr
-    );
-
-    let lab = lab.finish();
-    delivered(&lab, 4);
-    assert!(!lab.stderr.contains("sensors/office/"), "{}", lab.stderr);
-
-    let s = none.finish().assert_success().summary();
-    assert_eq!(field(&s, "received"), 0, "{s:?}");
-}
-
 #[test]
 fn wildcard_filters_deliver_exactly_matching_topics_qos0() {
-    wildcard_delivery("0");
+    let (_broker, addr) = broker(&[]);
+    wildcard_delivery(&addr, "0");
 }
 
 #[test]
 fn wildcard_filters_deliver_exactly_matching_topics_qos1() {
-    wildcard_delivery("1");
+    let (_broker, addr) = broker(&[]);
+    wildcard_delivery(&addr, "1");
 }
 
 #[test]
 fn wildcard_filters_deliver_exactly_matching_topics_qos2() {
-    wildcard_delivery("2");
+    let (_broker, addr) = broker(&[]);
+    wildcard_delivery(&addr, "2");
 }
 
 #[test]

@@ -102,3 +102,46 @@ pub fn delivered(out: &Finished, received: u64) -> std::collections::BTreeMap<St
     );
     s
 }
+
+/// Eight readings through the broker at `addr` cycle over lab/office x temp/humidity: `sensors/#` must get all eight and
+/// `sensors/lab/+` exactly the four lab ones, nothing outside its filter.
+pub fn wildcard_delivery(addr: &str, qos: &str) {
+    let all = subscriber(
+        addr,
+        &["--topics", "sensors/#", "--qos", qos, "--count", "8"],
+    );
+    let lab = subscriber(
+        addr,
+        &["--topics", "sensors/lab/+", "--qos", qos, "--count", "4"],
+    );
+    // A third filter that matches nothing published: it must receive nothing.
+    let none = subscriber(
+        addr,
+        &["--topics", "actuators/#", "--qos", qos, "--count", "0"],
+    );
+
+    let published = publish(addr, &["--count", "8", "--qos", qos]);
+    let p = published.assert_success().summary();
+    assert_eq!(
+        (field(&p, "sent"), field(&p, "received"), field(&p, "lost")),
+        (8, 8, 0),
+        "{p:?}"
+    );
+    assert_eq!(p["qos"], qos);
+
+    let all = all.finish();
+    delivered(&all, 8);
+    assert_eq!(
+        all.stderr.matches("sensors/office/").count(),
+        4,
+        "{}",
+        all.stderr
+    );
+
+    let lab = lab.finish();
+    delivered(&lab, 4);
+    assert!(!lab.stderr.contains("sensors/office/"), "{}", lab.stderr);
+
+    let s = none.finish().assert_success().summary();
+    assert_eq!(field(&s, "received"), 0, "{s:?}");
+}
