@@ -133,15 +133,11 @@ fn bad_flag_values_are_refused_with_the_flag_named() {
     );
     let out = run(SUBSCRIBER, &["--topics", "sensors/#/lab"]);
     assert!(!out.status.success());
-    assert!(
-        out.stderr.contains("not a valid MQTT topic filter"),
-        "{}",
-        out.stderr
-    );
+    out.assert_logged("not a valid MQTT topic filter");
     let out = run(BROKER, &["--listen", "127.0.0.1:notaport"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(error_lines(&out.stderr).len(), 1, "{}", out.stderr);
-    assert!(out.stderr.contains("127.0.0.1:notaport"), "{}", out.stderr);
+    out.assert_logged("127.0.0.1:notaport");
 }
 
 fn sigterm(proc: &Proc) {
@@ -158,7 +154,7 @@ fn sigterm_stops_the_broker_with_exit_0() {
     sigterm(&broker);
     let out = broker.finish();
     out.assert_success();
-    assert!(out.stderr.contains("SIGTERM received"), "{}", out.stderr);
+    out.assert_logged("SIGTERM received");
 }
 
 #[test]

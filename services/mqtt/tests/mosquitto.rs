@@ -73,11 +73,7 @@ fn mosquitto_pub_reaches_our_subscriber_through_our_broker() {
     assert!(pubber.wait().unwrap().success());
     let out = sub.finish();
     delivered(&out, 3);
-    assert!(
-        out.stderr.contains("sensors/office/temp {\"value\":3}"),
-        "{}",
-        out.stderr
-    );
+    out.assert_logged("sensors/office/temp {\"value\":3}");
 }
 
 #[test]
@@ -106,7 +102,7 @@ fn mqtt5_client_on_the_v5_listener_reaches_a_3_1_1_subscriber() {
     assert!(status.success());
     let out = sub.finish();
     assert_eq!(field(&out.assert_success().summary(), "received"), 1);
-    assert!(out.stderr.contains("sensors/lab/temp v5"), "{}", out.stderr);
+    out.assert_logged("sensors/lab/temp v5");
 }
 
 /// A real Mosquitto broker on a free loopback port (Mosquitto 2 needs a config file to listen

@@ -41,7 +41,7 @@ fn retained_reading_reaches_a_later_subscriber() {
         (2, 2, 0),
         "{s:?}"
     );
-    assert!(late.stderr.contains("(retained)"), "{}", late.stderr);
+    late.assert_logged("(retained)");
 }
 
 #[test]

@@ -214,6 +214,16 @@ impl Finished {
         self
     }
 
+    /// Asserts that the log (stderr) holds `needle`.
+    pub fn assert_logged(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "{needle:?} not logged:\n{}",
+            self.stderr
+        );
+        self
+    }
+
     pub fn assert_success(&self) -> &Self {
         assert!(
             self.status.success(),

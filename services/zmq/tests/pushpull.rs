@@ -204,7 +204,7 @@ fn the_reliable_mode_hands_out_again_what_a_killed_worker_never_finished() {
     p.assert_fields(&[("received", "30000"), ("lost", "0")]);
     let reissued: u64 = ps["reissued"].parse().unwrap();
     assert!(reissued >= 1, "{ps:?}");
-    assert!(p.stderr.contains("reissuing "), "{}", p.stderr);
+    p.assert_logged("reissuing ");
     for w in others {
         let w = w.finish();
         assert!(w.status.success(), "{}", w.stderr);

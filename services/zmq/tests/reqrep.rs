@@ -119,11 +119,7 @@ fn a_client_whose_server_is_killed_reports_the_lost_request_and_exits_nonzero() 
     assert_eq!(s["lost"], "1");
     let (sent, received): (u64, u64) = (s["sent"].parse().unwrap(), s["received"].parse().unwrap());
     assert_eq!(sent, received + 1);
-    assert!(
-        done.stderr.contains("error: no reply to request"),
-        "{}",
-        done.stderr
-    );
+    done.assert_logged("error: no reply to request");
 }
 
 #[test]
