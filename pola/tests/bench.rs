@@ -14,23 +14,28 @@ fn pola() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pola"))
 }
 
-#[test]
-fn quick_floor_writes_sane_figures_json_and_chart() {
-    let dir = tempfile::tempdir().unwrap();
+/// `pola bench --quick --only <section>` writing into `dir`, which must succeed: its stdout and
+/// its results.json.
+fn quick_run(section: &str, dir: &std::path::Path) -> (String, serde_json::Value) {
     let out = pola()
-        .args(["bench", "--quick", "--only", "floor", "--out-dir"])
-        .arg(dir.path())
+        .args(["bench", "--quick", "--only", section, "--out-dir"])
+        .arg(dir)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("results.json")).unwrap())
-            .unwrap();
+    let results = std::fs::read_to_string(dir.join("results.json")).unwrap();
+    (stdout, serde_json::from_str(&results).unwrap())
+}
+
+#[test]
+fn quick_floor_writes_sane_figures_json_and_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, json) = quick_run("floor", dir.path());
     let figures = json["figures"].as_array().unwrap();
     for size in [64, 1024] {
         for (metric, by) in [
@@ -246,20 +251,7 @@ fn the_chart_opens_in_chromium_with_every_label_inside_it() {
 #[test]
 fn quick_twins_section_sets_each_twin_beside_plain_with_its_goal() {
     let dir = tempfile::tempdir().unwrap();
-    let out = pola()
-        .args(["bench", "--quick", "--only", "twins", "--out-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("results.json")).unwrap())
-            .unwrap();
+    let (_, json) = quick_run("twins", dir.path());
     let value = |model: &str, metric: &str, size: u64, by: &str| {
         json["figures"]
             .as_array()
