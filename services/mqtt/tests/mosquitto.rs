@@ -105,31 +105,12 @@ fn mqtt5_client_on_the_v5_listener_reaches_a_3_1_1_subscriber() {
     out.assert_logged("sensors/lab/temp v5");
 }
 
-/// A real Mosquitto broker on a free loopback port (Mosquitto 2 needs a config file to listen
-/// on a chosen port), returned once it logs that it is running.
-fn mosquitto_broker(dir: &tempfile::TempDir) -> (Proc, String) {
-    let port = free_port();
-    let conf = dir.path().join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n"),
-    )
-    .unwrap();
-    // Debian installs the broker in /usr/sbin, which is not on every PATH.
-    let program = if std::path::Path::new("/usr/sbin/mosquitto").exists() {
-        "/usr/sbin/mosquitto"
-    } else {
-        "mosquitto"
-    };
-    let proc = Proc::spawn(program, &["-c", conf.to_str().unwrap()]);
-    proc.wait_for(" running");
-    (proc, format!("127.0.0.1:{port}"))
-}
-
 #[test]
 fn our_clients_work_through_a_mosquitto_broker() {
     let dir = tempfile::tempdir().unwrap();
-    let (_mosquitto, addr) = mosquitto_broker(&dir);
+    let port = free_port();
+    let _mosquitto = mosquitto_broker(&dir, port);
+    let addr = format!("127.0.0.1:{port}");
     for qos in ["0", "1", "2"] {
         wildcard_delivery(&addr, qos);
     }

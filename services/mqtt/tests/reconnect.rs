@@ -8,35 +8,10 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
 use support::*;
-
-/// Mosquitto on `port` keeping its sessions in `dir` across restarts.
-fn mosquitto(dir: &tempfile::TempDir, port: u16) -> Proc {
-    // Started as root, Mosquitto drops to its own user, which must be able to write the database.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let conf = dir.path().join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n\
-             persistence true\npersistence_location {}/\n",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let program = if std::path::Path::new("/usr/sbin/mosquitto").exists() {
-        "/usr/sbin/mosquitto"
-    } else {
-        "mosquitto"
-    };
-    let proc = Proc::spawn(program, &["-c", conf.to_str().unwrap()]);
-    proc.wait_for(" running");
-    proc
-}
 
 fn signal(pid: u32, sig: &str) {
     let ok = Command::new("kill")
@@ -56,7 +31,7 @@ enum Broker {
 impl Broker {
     fn start(self, dir: &tempfile::TempDir, port: u16) -> Proc {
         match self {
-            Broker::Mosquitto => mosquitto(dir, port),
+            Broker::Mosquitto => mosquitto_broker(dir, port),
             Broker::Ours => broker_on(&format!("127.0.0.1:{port}"), dir.path()),
         }
     }
@@ -207,7 +182,7 @@ fn will_reaches_a_watcher(addr: &str) {
 fn a_killed_publishers_will_reaches_a_watching_subscriber_through_mosquitto() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let _broker = mosquitto(&dir, port);
+    let _broker = mosquitto_broker(&dir, port);
     will_reaches_a_watcher(&format!("127.0.0.1:{port}"));
 }
 

@@ -48,6 +48,36 @@ pub fn mosquitto_sub(addr: &str, args: &[&str]) -> Proc {
     proc
 }
 
+/// A real Mosquitto broker on `port` of 127.0.0.1, keeping its sessions in `dir` across restarts
+/// (Mosquitto 2 needs a config file to listen on a chosen port), returned once it runs.
+pub fn mosquitto_broker(dir: &tempfile::TempDir, port: u16) -> Proc {
+    // Started as root, Mosquitto drops to its own user, which must be able to write the database.
+    std::fs::set_permissions(
+        dir.path(),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o777),
+    )
+    .unwrap();
+    let conf = dir.path().join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n\
+             persistence true\npersistence_location {}/\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    // Debian installs the broker in /usr/sbin, which is not on every PATH.
+    let program = if std::path::Path::new("/usr/sbin/mosquitto").exists() {
+        "/usr/sbin/mosquitto"
+    } else {
+        "mosquitto"
+    };
+    let proc = Proc::spawn(program, &["-c", conf.to_str().unwrap()]);
+    proc.wait_for(" running");
+    proc
+}
+
 /// Our broker on a free loopback port, returned once it says it is listening.
 pub fn broker(extra: &[&str]) -> (Proc, String) {
     let addr = testkit::free_addr();
