@@ -83,13 +83,7 @@ fn files_that_are_not_captures_get_one_clear_line() {
 fn no_tcp_and_unknown_link_types_are_described_not_fatal() {
     let dir = tempfile::tempdir().unwrap();
     let mut udp = PcapWriter::new(1);
-    let mut frame = Vec::new();
-    etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
-        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
-        .udp(5353, 53)
-        .write(&mut frame, b"query")
-        .unwrap();
-    udp.frame(&frame);
+    udp.udp_query();
     udp.write(&dir.path().join("udp.pcap"));
     let out = inspect(&dir.path().join("udp.pcap"));
     assert!(out.status.success());

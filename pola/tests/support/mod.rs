@@ -171,6 +171,13 @@ impl Drop for Peer {
     }
 }
 
+/// Asserts that `text` holds each of `needles`; the message names the first one missing.
+pub fn assert_contains(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+}
+
 /// Runs a command to completion, panicking with its output if it fails.
 pub fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd
@@ -256,6 +263,17 @@ impl PcapWriter {
         };
         let mut data = Vec::new();
         builder.write(&mut data, payload).unwrap();
+        self.frame(&data);
+    }
+
+    /// An Ethernet/IPv4/UDP frame, a DNS-like `query` from 10.0.0.1:5353 to 10.0.0.2:53.
+    pub fn udp_query(&mut self) {
+        let mut data = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(5353, 53)
+            .write(&mut data, b"query")
+            .unwrap();
         self.frame(&data);
     }
 
