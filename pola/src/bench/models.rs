@@ -234,12 +234,7 @@ async fn mqtt_client(
     AsyncClient,
     tokio::sync::mpsc::UnboundedReceiver<(Instant, usize)>,
 )> {
-    let (host, port) = broker
-        .rsplit_once(':')
-        .with_context(|| format!("{broker} is not HOST:PORT"))?;
-    let port: u16 = port
-        .parse()
-        .with_context(|| format!("bad port in {broker}"))?;
+    let (host, port) = common::probe::host_port(broker)?;
     let mut opts = MqttOptions::new(id, host, port);
     opts.set_keep_alive(Duration::from_secs(30));
     if let Some(ca) = ca {

@@ -8,6 +8,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+/// Splits `HOST:PORT` (the host may be a bracketed IPv6 address) without resolving the host,
+/// for clients that resolve it at each attempt.
+pub fn host_port(hostport: &str) -> anyhow::Result<(&str, u16)> {
+    let (host, port) = hostport
+        .rsplit_once(':')
+        .with_context(|| format!("{hostport}: expected HOST:PORT"))?;
+    let port = port
+        .parse()
+        .with_context(|| format!("{hostport}: bad port '{port}'"))?;
+    Ok((host.trim_matches(['[', ']']), port))
+}
+
 /// Resolves `HOST:PORT` to its first socket address.
 pub fn resolve(hostport: &str) -> anyhow::Result<SocketAddr> {
     hostport
