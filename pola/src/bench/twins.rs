@@ -94,65 +94,50 @@ impl Pair {
     }
 }
 
-/// An encrypted twin beside its plain model: how to start the two servers, then what to measure.
-struct Twin {
-    /// The step names' prefix, as the twin's capture is named (`rest-tls`).
-    name: &'static str,
-    /// What the progress bar shows (`REST plain and HTTPS`).
-    label: &'static str,
-    start: fn(&Context) -> anyhow::Result<Pair>,
-    turns: fn(&Context, &Pair, usize) -> anyhow::Result<Vec<Figure>>,
-    handshakes: fn(&Context, &Pair) -> anyhow::Result<Vec<Figure>>,
-}
-
-const TWINS: [Twin; 3] = [
-    Twin {
-        name: "rest-tls",
-        label: "REST plain and HTTPS",
-        start: |ctx| Pair::tls(ctx, "rest-api", "rest-api"),
-        turns: rest_turns,
-        handshakes: |ctx, pair| handshakes(ctx, pair, Model::RestTls),
-    },
-    Twin {
-        name: "mqtt-tls",
-        label: "MQTT plain and TLS",
-        start: |ctx| Pair::tls(ctx, "mqtt-broker", "broker"),
-        turns: mqtt_turns,
-        handshakes: |ctx, pair| handshakes(ctx, pair, Model::MqttTls),
-    },
-    Twin {
-        name: "reqrep-curve",
-        label: "REQ/REP plain and CURVE",
-        start: Pair::curve,
-        turns: reqrep_turns,
-        handshakes: reqrep_handshakes,
-    },
-];
+/// The encrypted twins, each measured beside its plain model.
+const TWINS: [Model; 3] = [Model::RestTls, Model::MqttTls, Model::ReqrepCurve];
 
 /// Runs the section: REST, MQTT, then REQ/REP, each at every size and then its handshakes.
 pub fn section(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
     bar.set_length(TWINS.len() as u64 * (ctx.plan.sizes.len() as u64 + 1));
-    for twin in &TWINS {
-        bar.set_message(format!("starting {}", twin.label));
-        match (twin.start)(ctx) {
+    for twin in TWINS {
+        let name = twin.name();
+        bar.set_message(format!("starting {name}, plain and encrypted"));
+        match start(ctx, twin) {
             Ok(pair) => {
                 for &size in &ctx.plan.sizes {
-                    bar.set_message(format!("{} {size} B", twin.label));
-                    out.take(
-                        &format!("{} {size} B", twin.name),
-                        (twin.turns)(ctx, &pair, size),
-                    );
+                    bar.set_message(format!("{name} and plain {size} B"));
+                    out.take(&format!("{name} {size} B"), turns(ctx, &pair, twin, size));
                     bar.inc(1);
                 }
-                bar.set_message(format!("{} handshakes", twin.label));
-                out.take(
-                    &format!("{} handshakes", twin.name),
-                    (twin.handshakes)(ctx, &pair),
-                );
+                bar.set_message(format!("{name} handshakes"));
+                let figs = match twin {
+                    Model::ReqrepCurve => reqrep_handshakes(ctx, &pair),
+                    _ => handshakes(ctx, &pair, twin),
+                };
+                out.take(&format!("{name} handshakes"), figs);
             }
-            Err(err) => out.take(twin.name, Err(err)),
+            Err(err) => out.take(name, Err(err)),
         }
         bar.inc(1);
+    }
+}
+
+/// The plain and the encrypted server of `twin`.
+fn start(ctx: &Context, twin: Model) -> anyhow::Result<Pair> {
+    match twin {
+        Model::RestTls => Pair::tls(ctx, "rest-api", "rest-api"),
+        Model::MqttTls => Pair::tls(ctx, "mqtt-broker", "broker"),
+        _ => Pair::curve(ctx),
+    }
+}
+
+/// `twin`'s figures at one size, plain and encrypted side by side.
+fn turns(ctx: &Context, pair: &Pair, twin: Model, size: usize) -> anyhow::Result<Vec<Figure>> {
+    match twin {
+        Model::RestTls => rest_turns(ctx, pair, size),
+        Model::MqttTls => mqtt_turns(ctx, pair, size),
+        _ => reqrep_turns(ctx, pair, size),
     }
 }
 
