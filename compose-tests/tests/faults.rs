@@ -122,12 +122,22 @@ impl Run {
         support::tshark(&self.name, &self.pcap, &args)
     }
 
-    /// The time of the last packet that matches `filter` (0 if none does).
-    fn last(&self, filter: &str) -> f64 {
+    /// The times of the packets that match `filter`, in capture order.
+    fn times(&self, filter: &str) -> Vec<f64> {
         self.tshark(filter, &["frame.time_epoch"])
             .iter()
             .map(|r| r[0].parse::<f64>().unwrap())
-            .fold(0.0, f64::max)
+            .collect()
+    }
+
+    /// The time of the last packet that matches `filter` (0 if none does).
+    fn last(&self, filter: &str) -> f64 {
+        self.times(filter).into_iter().fold(0.0, f64::max)
+    }
+
+    /// How many packets that match `filter` came after `t`.
+    fn after(&self, filter: &str, t: f64) -> usize {
+        self.times(filter).into_iter().filter(|x| *x > t).count()
     }
 
     fn count(&self, filter: &str) -> usize {
@@ -218,32 +228,25 @@ fn tcp_reset_refused_connections_carry_a_rst_then_the_client_gets_through() {
     let run = scenario("tcp-reset");
     run.complete("echo-client", 20);
     let (start, end) = (run.event("reset"), run.event("reset-end"));
-    let rsts = run.tshark(
-        "tcp.flags.reset == 1 && tcp.srcport == 7000",
-        &["frame.time_epoch"],
-    );
+    let rsts = run.times("tcp.flags.reset == 1 && tcp.srcport == 7000");
     assert!(
         !rsts.is_empty(),
         "tcp-reset: no RST from the server in the pcap"
     );
-    for r in &rsts {
-        let t: f64 = r[0].parse().unwrap();
+    for t in rsts {
         assert!(
             t >= start - 0.5 && t <= end + 0.5,
             "tcp-reset: a RST at {t} outside the window {start}..{end}"
         );
     }
     // After the window, one handshake completes: the server's SYN/ACK.
-    let synacks = run.tshark(
-        "tcp.flags.syn == 1 && tcp.flags.ack == 1",
-        &["frame.time_epoch"],
-    );
+    let synacks = run.times("tcp.flags.syn == 1 && tcp.flags.ack == 1");
     assert_eq!(
         synacks.len(),
         1,
         "tcp-reset: expected one accepted connection, saw {synacks:?}"
     );
-    assert!(synacks[0][0].parse::<f64>().unwrap() >= end - 0.5);
+    assert!(synacks[0] >= end - 0.5);
 }
 
 #[test]
@@ -290,17 +293,30 @@ fn reqrep_restart_the_plain_client_loses_its_request_and_the_pcap_shows_the_reco
             .any(|r| r[1].starts_with(GREETING) && r[0].parse::<f64>().unwrap() < kill),
         "reqrep-restart: no ZMTP greeting from the first server"
     );
-    let redials = run
-        .tshark(
-            "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == 5555",
-            &["frame.time_epoch"],
-        )
-        .iter()
-        .filter(|r| r[0].parse::<f64>().unwrap() > kill)
-        .count();
+    let redials = run.after(
+        "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == 5555",
+        kill,
+    );
     assert!(
         redials > 0,
         "reqrep-restart: no SYN from the client after the kill"
+    );
+}
+
+/// On the wire of a PUSH/PULL worker kill: worker-2 (10.201.5.4) falls silent when it is killed,
+/// and worker-1 or worker-3 (10.201.5.3, .5) go on working after it.
+fn worker_2_fell_silent(run: &Run) {
+    let kill = run.event("kill");
+    let dead = run.last("ip.src == 10.201.5.4 && tcp.len > 0");
+    assert!(
+        dead > 0.0 && dead <= kill,
+        "worker-2 sent data at {dead}, after its kill at {kill}"
+    );
+    assert!(
+        run.last("ip.src == 10.201.5.3 && tcp.len > 0")
+            .max(run.last("ip.src == 10.201.5.5 && tcp.len > 0"))
+            > kill,
+        "no worker worked after the kill"
     );
 }
 
@@ -326,22 +342,10 @@ fn pushpull_worker_kill_the_sink_counts_the_dead_workers_tasks_lost() {
         received >= survivors,
         "{received} results for {survivors} done by the survivors"
     );
-    // On the wire: worker-2 (10.201.5.4) falls silent when it is killed, the others go on.
-    let kill = run.event("kill");
-    let dead = run.last("ip.src == 10.201.5.4 && tcp.len > 0");
-    assert!(
-        dead > 0.0 && dead <= kill,
-        "worker-2 sent data at {dead}, after its kill at {kill}"
-    );
+    worker_2_fell_silent(&run);
     assert!(
         run.last("ip.src == 10.201.5.4 && (tcp.flags.fin == 1 || tcp.flags.reset == 1)") > 0.0,
         "worker-2's connections were not closed by its kernel"
-    );
-    assert!(
-        run.last("ip.src == 10.201.5.3 && tcp.len > 0")
-            .max(run.last("ip.src == 10.201.5.5 && tcp.len > 0"))
-            > kill,
-        "no worker worked after the kill"
     );
 }
 
@@ -398,18 +402,7 @@ fn pushpull_reliable_hands_the_dead_workers_tasks_out_again_and_loses_nothing() 
         "nothing was handed out again"
     );
     assert_eq!(run.client("worker-2").0, 137, "worker-2 was killed");
-    let kill = run.event("kill");
-    let dead = run.last("ip.src == 10.201.5.4 && tcp.len > 0");
-    assert!(
-        dead > 0.0 && dead <= kill,
-        "worker-2 sent data at {dead}, after its kill at {kill}"
-    );
-    assert!(
-        run.last("ip.src == 10.201.5.3 && tcp.len > 0")
-            .max(run.last("ip.src == 10.201.5.5 && tcp.len > 0"))
-            > kill,
-        "no worker did the reissued tasks after the kill"
-    );
+    worker_2_fell_silent(&run);
 }
 
 /// The publisher's per-topic count (`per_topic=weather:8000,news:8000,...`).
@@ -478,17 +471,13 @@ fn pubsub_late_the_late_joiner_counts_what_was_published_before_it_joined() {
     assert_eq!(run.client(late).0, 0);
     // On the wire: before the late joiner's SYN, the publisher had already sent the weather
     // subscriber more than its greeting and READY (three segments): messages the late one missed.
-    let times = |filter: &str| -> Vec<f64> {
-        run.tshark(filter, &["frame.time_epoch"])
-            .iter()
-            .map(|r| r[0].parse::<f64>().unwrap())
-            .collect()
-    };
-    let join = times("ip.src == 10.201.6.5 && tcp.flags.syn == 1")
+    let join = run
+        .times("ip.src == 10.201.6.5 && tcp.flags.syn == 1")
         .into_iter()
         .fold(f64::MAX, f64::min);
     assert!(join < f64::MAX, "pubsub-late: no SYN from the late joiner");
-    let before_join = times("tcp.srcport == 5556 && ip.dst == 10.201.6.3 && tcp.len > 0")
+    let before_join = run
+        .times("tcp.srcport == 5556 && ip.dst == 10.201.6.3 && tcp.len > 0")
         .into_iter()
         .filter(|t| *t < join)
         .count();
@@ -515,18 +504,15 @@ fn rest_restart_the_client_retries_and_accounts_for_every_request() {
     // the kill, not from "back": the client reconnects as soon as the port opens, which can be
     // before the healthcheck reports the restarted server healthy.
     let back = run.event("kill");
-    let after = |filter: &str| {
-        run.tshark(filter, &["frame.time_epoch"])
-            .iter()
-            .filter(|r| r[0].parse::<f64>().unwrap() > back)
-            .count()
-    };
     assert!(
-        after("tcp.srcport == 8080 && tcp.flags.syn == 1 && tcp.flags.ack == 1") > 0,
+        run.after(
+            "tcp.srcport == 8080 && tcp.flags.syn == 1 && tcp.flags.ack == 1",
+            back
+        ) > 0,
         "rest-restart: no connection accepted after the restart"
     );
     assert!(
-        after("http.response") > 0,
+        run.after("http.response", back) > 0,
         "rest-restart: no HTTP answer after the restart"
     );
 }
@@ -557,15 +543,9 @@ fn mqtt_will_reaches_the_watcher_after_the_publisher_vanishes() {
         0,
         "mqtt-will: a DISCONNECT was sent"
     );
-    let last = run
-        .tshark("ip.src == 10.201.1.7 && tcp.len > 0", &["frame.time_epoch"])
-        .iter()
-        .map(|r| r[0].parse::<f64>().unwrap())
-        .fold(0.0, f64::max);
-    let will = run.tshark(
-        "mqtt.msgtype == 3 && ip.dst == 10.201.1.6 && mqtt.topic == \"sensors/will\"",
-        &["frame.time_epoch"],
-    );
+    let last = run.last("ip.src == 10.201.1.7 && tcp.len > 0");
+    let will =
+        run.times("mqtt.msgtype == 3 && ip.dst == 10.201.1.6 && mqtt.topic == \"sensors/will\"");
     assert_eq!(
         will.len(),
         1,
@@ -573,7 +553,7 @@ fn mqtt_will_reaches_the_watcher_after_the_publisher_vanishes() {
         will.len()
     );
     assert!(
-        will[0][0].parse::<f64>().unwrap() > last,
+        will[0] > last,
         "the will came before the publisher fell silent"
     );
 }
@@ -601,12 +581,8 @@ fn mqtt_restart(qos: u8) -> Run {
             "{}: {svc} never reconnected",
             run.name
         );
-        let connects = run.tshark(
-            &format!("mqtt.msgtype == 1 && ip.src == {ip}"),
-            &["frame.time_epoch"],
-        );
         assert!(
-            connects.iter().any(|r| r[0].parse::<f64>().unwrap() > stop),
+            run.after(&format!("mqtt.msgtype == 1 && ip.src == {ip}"), stop) > 0,
             "{}: no CONNECT from {svc} after the broker stopped",
             run.name
         );

@@ -37,15 +37,7 @@ pub fn script(script: &str, args: &[&str], env: &[(&str, &str)], deadline_secs: 
 /// Like [`script`] for a run that must succeed; returns its stdout.
 pub fn script_ok(script: &str, args: &[&str], env: &[(&str, &str)], deadline_secs: u32) -> String {
     let out = self::script(script, args, env, deadline_secs);
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        out.status.success(),
-        "{script} {args:?} failed\n{stdout}{stderr}"
-    );
-    stdout.into_owned()
+    testkit::stdout_of_success(&format!("{script} {args:?}"), &out)
 }
 
 /// Finds the sidecar's verdict `<name>: captures/<name>.pcap captured=N received=N dropped=N` in
@@ -90,13 +82,7 @@ pub fn pola(args: &[&str], pcap: &Path) -> String {
         .arg(pcap)
         .output()
         .expect("running target/release/pola");
-    assert!(
-        out.status.success(),
-        "pola {args:?} {}: {}",
-        pcap.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    testkit::stdout_of_success(&format!("pola {args:?} {}", pcap.display()), &out)
 }
 
 /// tshark's `-T fields` rows for `args` on `pcap`; fails on any tshark error (a truncated or

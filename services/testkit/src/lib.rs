@@ -236,6 +236,21 @@ impl Finished {
     }
 }
 
+/// The stdout of a finished program (`what`, for the message), which must have exited 0; else
+/// the test fails with both of its outputs.
+pub fn stdout_of_success(what: &str, out: &std::process::Output) -> String {
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\n{stdout}{stderr}",
+        out.status
+    );
+    stdout.into_owned()
+}
+
 /// A server binary that logged the address it listens on.
 pub struct Server {
     pub proc: Proc,

@@ -94,16 +94,7 @@ for _ in range(int(sys.argv[1])):
 
 /// Waits for a python peer and returns its stdout, failing the test on a non-zero exit.
 pub fn python_done(child: Child) -> String {
-    let out = child.wait_with_output().unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(
-        out.status.success(),
-        "pyzmq peer failed: {stdout}\n{stderr}"
-    );
-    stdout.into_owned()
+    testkit::stdout_of_success("the pyzmq peer", &child.wait_with_output().unwrap())
 }
 
 /// The endpoint a python peer prints on its first line, as `HOST:PORT`.
