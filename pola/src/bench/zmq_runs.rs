@@ -82,19 +82,15 @@ pub fn pushpull(
             ]),
             "zmq-sink",
         )?;
-        let pusher = Collected::spawn(
-            Command::new(ends.bin(ctx, "zmq-pusher")?)
-                .args([
-                    "--listen",
-                    &tasks,
-                    "--sink",
-                    &results,
-                    "--workers",
-                    &workers,
-                ])
-                .args(["--count", &count.to_string(), "--size", &size.to_string()]),
-            "zmq-pusher",
-        )?;
+        let args = [
+            "--listen",
+            &tasks,
+            "--sink",
+            &results,
+            "--workers",
+            &workers,
+        ];
+        let pusher = sender(ctx, ends, "zmq-pusher", &args, count, size)?;
         // Workers connect and retry until the pusher and the sink are up; the pusher waits for all
         // of their handshakes before the first task, so none is favoured by starting early.
         let _workers: Vec<Running> = (0..WORKERS)
@@ -113,6 +109,22 @@ pub fn pushpull(
         pusher.finish(LIMIT)?;
         sink_rate(sink, count)
     })
+}
+
+/// The sending end `name` (pusher or publisher) of `ends` with `args`, sending `count` messages of
+/// `size` bytes.
+fn sender(
+    ctx: &Context,
+    ends: Ends<'_>,
+    name: &str,
+    args: &[&str],
+    count: usize,
+    size: usize,
+) -> anyhow::Result<Collected> {
+    let mut cmd = Command::new(ends.bin(ctx, name)?);
+    cmd.args(args)
+        .args(["--count", &count.to_string(), "--size", &size.to_string()]);
+    Collected::spawn(&mut cmd, name)
 }
 
 /// The sink's rate. The sink exits 1 when the split between workers was not within one task,
@@ -164,19 +176,16 @@ pub fn pubsub(
             .collect::<anyhow::Result<_>>()?;
         // The publisher waits for every subscription before its first message: none is lost to the
         // slow-joiner race, so every subscriber must receive all of them.
-        let publisher = Collected::spawn(
-            Command::new(ends.bin(ctx, "zmq-publisher")?)
-                .args([
-                    "--listen",
-                    &listen,
-                    "--topics",
-                    "bench",
-                    "--subscriptions",
-                    &subs.to_string(),
-                ])
-                .args(["--count", &count.to_string(), "--size", &size.to_string()]),
-            "zmq-publisher",
-        )?;
+        let subscriptions = subs.to_string();
+        let args = [
+            "--listen",
+            &listen,
+            "--topics",
+            "bench",
+            "--subscriptions",
+            &subscriptions,
+        ];
+        let publisher = sender(ctx, ends, "zmq-publisher", &args, count, size)?;
         publisher.finish(LIMIT)?;
         let mut slowest = f64::INFINITY;
         for (i, sub) in subscribers.into_iter().enumerate() {
