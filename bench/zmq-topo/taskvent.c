@@ -6,8 +6,7 @@ int main(int argc, char **argv) {
     const char *listen = flag(argc, argv, "--listen", "127.0.0.1:5557");
     const char *sink_at = flag(argc, argv, "--sink", "127.0.0.1:5558");
     long workers = atol(flag(argc, argv, "--workers", "3"));
-    long count = atol(flag(argc, argv, "--count", "100"));
-    long size = atol(flag(argc, argv, "--size", "16"));
+    struct batch b = batch_flags(argc, argv);
 
     void *ctx = zmq_ctx_new();
     void *tasks = zmq_socket(ctx, ZMQ_PUSH);
@@ -22,20 +21,16 @@ int main(int argc, char **argv) {
     size_t len = sizeof ev;
     zmq_getsockopt(tasks, ZMQ_EVENTS, &ev, &len); /* take in every pending pipe before task 0 */
 
-    char *msg = malloc(size + 64);
-    int n = snprintf(msg, size + 64, "{\"batch\":%ld}", count);
-    check(zmq_send(sink, msg, n, 0), "announcing the batch");
-    char *payload = malloc(size + 1);
-    memset(payload, 'x', size);
-    payload[size] = 0;
+    int n = snprintf(b.msg, b.size + 64, "{\"batch\":%ld}", b.count);
+    check(zmq_send(sink, b.msg, n, 0), "announcing the batch");
     double start = now_ms();
-    for (long i = 0; i < count; i++) {
-        n = snprintf(msg, size + 64, "{\"payload\":\"%s\",\"task\":%ld}", payload, i);
-        check(zmq_send(tasks, msg, n, 0), "sending a task");
+    for (long i = 0; i < b.count; i++) {
+        n = snprintf(b.msg, b.size + 64, "{\"payload\":\"%s\",\"task\":%ld}", b.payload, i);
+        check(zmq_send(tasks, b.msg, n, 0), "sending a task");
     }
     for (long w = 0; w < workers; w++)
         check(zmq_send(tasks, "{\"end\":true}", 12, 0), "sending an end marker");
-    printf("sent=%ld received=0 lost=0 elapsed_ms=%.0f workers=%ld\n", count, now_ms() - start,
+    printf("sent=%ld received=0 lost=0 elapsed_ms=%.0f workers=%ld\n", b.count, now_ms() - start,
            workers);
     zmq_close(events);
     zmq_close(tasks); /* default linger: close waits until every task was delivered */

@@ -1,5 +1,5 @@
-/* What the five C ends share: flags in pola's spelling (--name value), a tcp:// endpoint from
- * HOST:PORT, no high-water marks (as in pola's pipeline), a clock, and waiting for handshakes. */
+/* What the five C ends share: flags in pola's spelling (--name value), a sender's batch, a tcp://
+ * endpoint from HOST:PORT, no high-water marks (as in pola's pipeline), a clock, and waiting for handshakes. */
 #ifndef TOPO_H
 #define TOPO_H
 #include <stdio.h>
@@ -13,6 +13,22 @@ static inline const char *flag(int argc, char **argv, const char *name, const ch
     for (int i = 1; i + 1 < argc; i++)
         if (strcmp(argv[i], name) == 0) return argv[i + 1];
     return dflt;
+}
+
+/* What a sender sends: --count messages, each with a --size byte payload of 'x', formatted into
+ * msg (room for the payload and 64 bytes of JSON around it). */
+struct batch {
+    long count, size;
+    char *payload, *msg;
+};
+
+static inline struct batch batch_flags(int argc, char **argv) {
+    struct batch b = {atol(flag(argc, argv, "--count", "100")), atol(flag(argc, argv, "--size", "16"))};
+    b.payload = malloc(b.size + 1);
+    memset(b.payload, 'x', b.size);
+    b.payload[b.size] = 0;
+    b.msg = malloc(b.size + 64);
+    return b;
 }
 
 static inline const char *endpoint(const char *hostport) {

@@ -5,8 +5,7 @@
 int main(int argc, char **argv) {
     const char *listen = flag(argc, argv, "--listen", "127.0.0.1:5556");
     const char *topic = flag(argc, argv, "--topics", "bench");
-    long count = atol(flag(argc, argv, "--count", "100"));
-    long size = atol(flag(argc, argv, "--size", "16"));
+    struct batch b = batch_flags(argc, argv);
     long subscriptions = atol(flag(argc, argv, "--subscriptions", "1"));
 
     void *ctx = zmq_ctx_new();
@@ -22,22 +21,18 @@ int main(int argc, char **argv) {
         live += n > 0 && sub[0] == 1 ? 1 : -1;
     }
 
-    char *msg = malloc(size + 64);
-    char *data = malloc(size + 1);
-    memset(data, 'x', size);
-    data[size] = 0;
     size_t tlen = strlen(topic);
     double start = now_ms();
-    for (long seq = 0; seq < count; seq++) {
-        int n = snprintf(msg, size + 64, "{\"data\":\"%s\",\"seq\":%ld}", data, seq);
+    for (long seq = 0; seq < b.count; seq++) {
+        int n = snprintf(b.msg, b.size + 64, "{\"data\":\"%s\",\"seq\":%ld}", b.payload, seq);
         check(zmq_send(pub, topic, tlen, ZMQ_SNDMORE), "sending a topic");
-        check(zmq_send(pub, msg, n, 0), "sending an update");
+        check(zmq_send(pub, b.msg, n, 0), "sending an update");
     }
     check(zmq_setsockopt(pub, ZMQ_XPUB_NODROP, &one, sizeof one), "setting ZMQ_XPUB_NODROP");
-    int n = snprintf(msg, size + 64, "END %ld", count);
+    int n = snprintf(b.msg, b.size + 64, "END %ld", b.count);
     check(zmq_send(pub, topic, tlen, ZMQ_SNDMORE), "sending the end marker");
-    check(zmq_send(pub, msg, n, 0), "sending the end marker");
-    printf("sent=%ld received=0 lost=0 elapsed_ms=%.0f\n", count, now_ms() - start);
+    check(zmq_send(pub, b.msg, n, 0), "sending the end marker");
+    printf("sent=%ld received=0 lost=0 elapsed_ms=%.0f\n", b.count, now_ms() - start);
     zmq_close(pub); /* default linger: every update reaches every subscriber */
     zmq_ctx_term(ctx);
     return 0;
