@@ -46,6 +46,13 @@ impl Ends<'_> {
             Ends::C(dir) => Ok(dir.join(c)),
         }
     }
+
+    /// The command that starts `role` with `args`.
+    fn command(&self, ctx: &Context, role: &str, args: &[&str]) -> anyhow::Result<Command> {
+        let mut cmd = Command::new(self.bin(ctx, role)?);
+        cmd.args(args);
+        Ok(cmd)
+    }
 }
 
 fn summary(end: Collected, what: &str) -> anyhow::Result<BTreeMap<String, String>> {
@@ -73,15 +80,8 @@ pub fn pushpull(
     );
     capture::maybe(pcap, &filter, || {
         let workers = WORKERS.to_string();
-        let sink = Collected::spawn(
-            Command::new(ends.bin(ctx, "zmq-sink")?).args([
-                "--listen",
-                &results,
-                "--workers",
-                &workers,
-            ]),
-            "zmq-sink",
-        )?;
+        let args = ["--listen", &results, "--workers", &workers];
+        let sink = Collected::spawn(&mut ends.command(ctx, "zmq-sink", &args)?, "zmq-sink")?;
         let args = [
             "--listen",
             &tasks,
@@ -95,15 +95,9 @@ pub fn pushpull(
         // of their handshakes before the first task, so none is favoured by starting early.
         let _workers: Vec<Running> = (0..WORKERS)
             .map(|i| {
-                Running::spawn(
-                    Command::new(ends.bin(ctx, "zmq-worker")?).args([
-                        "--connect",
-                        &tasks,
-                        "--sink",
-                        &results,
-                    ]),
-                    &format!("zmq-worker {i}"),
-                )
+                let args = ["--connect", &tasks, "--sink", &results];
+                let mut worker = ends.command(ctx, "zmq-worker", &args)?;
+                Running::spawn(&mut worker, &format!("zmq-worker {i}"))
             })
             .collect::<anyhow::Result<_>>()?;
         pusher.finish(LIMIT)?;
@@ -121,9 +115,8 @@ fn sender(
     count: usize,
     size: usize,
 ) -> anyhow::Result<Collected> {
-    let mut cmd = Command::new(ends.bin(ctx, name)?);
-    cmd.args(args)
-        .args(["--count", &count.to_string(), "--size", &size.to_string()]);
+    let mut cmd = ends.command(ctx, name, args)?;
+    cmd.args(["--count", &count.to_string(), "--size", &size.to_string()]);
     Collected::spawn(&mut cmd, name)
 }
 
@@ -163,15 +156,9 @@ pub fn pubsub(
     capture::maybe(pcap, &format!("tcp port {}", port_of(&listen)), || {
         let subscribers: Vec<Collected> = (0..subs)
             .map(|i| {
-                Collected::spawn(
-                    Command::new(ends.bin(ctx, "zmq-subscriber")?).args([
-                        "--connect",
-                        &listen,
-                        "--topics",
-                        "bench",
-                    ]),
-                    &format!("zmq-subscriber {i}"),
-                )
+                let args = ["--connect", &listen, "--topics", "bench"];
+                let mut subscriber = ends.command(ctx, "zmq-subscriber", &args)?;
+                Collected::spawn(&mut subscriber, &format!("zmq-subscriber {i}"))
             })
             .collect::<anyhow::Result<_>>()?;
         // The publisher waits for every subscription before its first message: none is lost to the
