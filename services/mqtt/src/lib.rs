@@ -140,7 +140,8 @@ pub async fn probe_tls(listen: &str, ca: &Path) -> anyhow::Result<()> {
 /// Builds the client options for `connect` (`HOST:PORT`); the host is resolved by rumqttc at
 /// each attempt, so a compose service name that is not in DNS yet is retried like a refusal.
 pub fn client_options(client_id: &str, connect: &str) -> anyhow::Result<MqttOptions> {
-    let (host, port) = common::probe::host_port(connect).context("--connect")?;
+    let (host, port) =
+        common::probe::host_port(connect).map_err(|e| anyhow::anyhow!("--connect {e}"))?;
     let mut options = MqttOptions::new(client_id, host, port);
     options.set_max_packet_size(MAX_PACKET, MAX_PACKET);
     options.set_keep_alive(Duration::from_secs(30));

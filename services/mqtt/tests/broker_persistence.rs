@@ -5,26 +5,24 @@
 
 mod support;
 
-use std::process::Command;
-
 use support::*;
+
+/// A data folder and a free address, for a broker started, stopped and started again on both.
+fn data_and_addr() -> (tempfile::TempDir, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    (tempfile::tempdir().unwrap(), addr)
+}
 
 /// Stops a broker with SIGTERM and waits for it to exit.
 fn sigterm(broker: Proc) -> Finished {
-    let pid = broker.pid().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    broker.signal("TERM");
     broker.finish()
 }
 
 /// One protocol version and QoS: subscribe with a persistent session, go offline, publish five
 /// messages and a retained one, restart the broker, reconnect: everything arrives, in order.
 fn offline_messages_survive_a_restart(version: &str, qos: &str) {
-    let data = tempfile::tempdir().unwrap();
-    let addr = format!("127.0.0.1:{}", free_port());
+    let (data, addr) = data_and_addr();
     let id = format!("persistent-{version}-{qos}");
     let topic = format!("sensors/{version}/{qos}");
     // -c: clean session off (MQTT 5: session expiry "never"); -E: exit once subscribed.
@@ -96,17 +94,11 @@ fn without_a_data_dir_nothing_is_left_behind() {
 
 #[test]
 fn a_broker_killed_with_a_client_connected_restarts_on_the_same_port_at_once() {
-    let data = tempfile::tempdir().unwrap();
-    let addr = format!("127.0.0.1:{}", free_port());
+    let (data, addr) = data_and_addr();
     let broker = broker_on(&addr, data.path());
     // A connected client keeps the killed broker's side of the connection in FIN_WAIT_2.
     let client = std::net::TcpStream::connect(&addr).unwrap();
-    let pid = broker.pid().to_string();
-    assert!(Command::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .unwrap()
-        .success());
+    broker.signal("KILL");
     broker.finish();
     let again = broker_on(&addr, data.path());
     drop(client);
@@ -116,8 +108,7 @@ fn a_broker_killed_with_a_client_connected_restarts_on_the_same_port_at_once() {
 #[test]
 fn qos_1_messages_in_flight_to_an_online_subscriber_survive_a_sigterm() {
     use std::io::{Read, Write};
-    let data = tempfile::tempdir().unwrap();
-    let addr = format!("127.0.0.1:{}", free_port());
+    let (data, addr) = data_and_addr();
     let broker = broker_on(&addr, data.path());
     // A raw MQTT 3.1.1 subscriber that never acknowledges: CONNECT with clean session off,
     // SUBSCRIBE to inflight/# at QoS 1, then read PUBLISHes and send no PUBACK.

@@ -108,9 +108,7 @@ fn mqtt5_client_on_the_v5_listener_reaches_a_3_1_1_subscriber() {
 #[test]
 fn our_clients_work_through_a_mosquitto_broker() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _mosquitto = mosquitto_broker(&dir, port);
-    let addr = format!("127.0.0.1:{port}");
+    let (_mosquitto, addr) = mosquitto_broker_anywhere(&dir);
     for qos in ["0", "1", "2"] {
         wildcard_delivery(&addr, qos);
     }

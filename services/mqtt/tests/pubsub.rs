@@ -6,21 +6,11 @@ mod support;
 use support::*;
 
 #[test]
-fn wildcard_filters_deliver_exactly_matching_topics_qos0() {
-    let (_broker, addr) = broker(&[]);
-    wildcard_delivery(&addr, "0");
-}
-
-#[test]
-fn wildcard_filters_deliver_exactly_matching_topics_qos1() {
-    let (_broker, addr) = broker(&[]);
-    wildcard_delivery(&addr, "1");
-}
-
-#[test]
-fn wildcard_filters_deliver_exactly_matching_topics_qos2() {
-    let (_broker, addr) = broker(&[]);
-    wildcard_delivery(&addr, "2");
+fn wildcard_filters_deliver_exactly_matching_topics_at_every_qos() {
+    for qos in ["0", "1", "2"] {
+        let (_broker, addr) = broker(&[]);
+        wildcard_delivery(&addr, qos);
+    }
 }
 
 #[test]

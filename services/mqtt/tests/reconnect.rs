@@ -8,18 +8,9 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::Duration;
 
 use support::*;
-
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success(), "kill {sig} {pid}");
-}
 
 /// The broker a restart test stops and starts again on the same port and state.
 #[derive(Clone, Copy)]
@@ -83,14 +74,14 @@ fn across_a_restart(broker: Broker, qos: &str, timeout_secs: &str) -> [Finished;
     publisher.wait_for("connected to");
     std::thread::sleep(Duration::from_millis(800));
     let [stopped, live] = subscribers;
-    signal(stopped.pid(), "-STOP");
+    stopped.signal("STOP");
     std::thread::sleep(Duration::from_millis(200));
-    signal(running.pid(), "-TERM");
+    running.signal("TERM");
     let ended = running.finish();
     ended.assert_logged(broker.saved());
     std::thread::sleep(Duration::from_millis(300));
     let _again = broker.start(&dir, port);
-    signal(stopped.pid(), "-CONT");
+    stopped.signal("CONT");
     [publisher.finish(), stopped.finish(), live.finish()]
 }
 
@@ -171,7 +162,7 @@ fn will_reaches_a_watcher(addr: &str) {
         ],
     );
     publisher.wait_for("connected to");
-    signal(publisher.pid(), "-KILL");
+    publisher.signal("KILL");
     let done = watcher.finish();
     let s = done.assert_success().summary();
     assert_eq!(field(&s, "received"), 1, "{s:?}");
@@ -181,9 +172,8 @@ fn will_reaches_a_watcher(addr: &str) {
 #[test]
 fn a_killed_publishers_will_reaches_a_watching_subscriber_through_mosquitto() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _broker = mosquitto_broker(&dir, port);
-    will_reaches_a_watcher(&format!("127.0.0.1:{port}"));
+    let (_broker, addr) = mosquitto_broker_anywhere(&dir);
+    will_reaches_a_watcher(&addr);
 }
 
 #[test]

@@ -78,6 +78,12 @@ pub fn mosquitto_broker(dir: &tempfile::TempDir, port: u16) -> Proc {
     proc
 }
 
+/// [`mosquitto_broker`] on a free port, with its `127.0.0.1:port` address.
+pub fn mosquitto_broker_anywhere(dir: &tempfile::TempDir) -> (Proc, String) {
+    let port = free_port();
+    (mosquitto_broker(dir, port), format!("127.0.0.1:{port}"))
+}
+
 /// Our broker on a free loopback port, returned once it says it is listening.
 pub fn broker(extra: &[&str]) -> (Proc, String) {
     let addr = testkit::free_addr();
