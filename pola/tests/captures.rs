@@ -91,8 +91,7 @@ fn mosquitto_on_an_unusual_port_is_recognised_by_connect_and_agrees_with_tshark(
     // QoS 2 in both legs: PUBREC, PUBREL, PUBCOMP twice each.
     assert_eq!(c["mqtt"]["PUBCOMP"], 2, "{c}");
     assert_eq!(c["malformed"], 0, "{c}");
-    let text =
-        String::from_utf8(run_ok(Command::new(POLA).arg("inspect").arg(&pcap)).stdout).unwrap();
+    let text = inspect_text(&pcap);
     assert_contains(
         &text,
         &[
@@ -191,8 +190,7 @@ fn curl_against_python_http_server_agrees_with_tshark() {
         json!({"200": 3, "404": 1, "501": 1}),
         "{c}"
     );
-    let text =
-        String::from_utf8(run_ok(Command::new(POLA).arg("inspect").arg(&pcap)).stdout).unwrap();
+    let text = inspect_text(&pcap);
     assert_contains(
         &text,
         &[
@@ -229,8 +227,7 @@ fn zeromq_patterns_on_unusual_ports_are_recognised_by_greeting_and_agree_with_th
     );
     assert_eq!(c["zmtp_commands"], json!({"READY": 2}), "{c}");
     assert_eq!(c["zmtp_messages"], 10, "{c}");
-    let text =
-        String::from_utf8(run_ok(Command::new(POLA).arg("inspect").arg(&reqrep)).stdout).unwrap();
+    let text = inspect_text(&reqrep);
     assert_contains(
         &text,
         &["ZMTP greeting 3.1 NULL", "ZMTP READY Socket-Type=REQ"],
@@ -249,8 +246,7 @@ fn zeromq_patterns_on_unusual_ports_are_recognised_by_greeting_and_agree_with_th
     assert_eq!(c["zmtp_connections"], 2, "{c}");
     assert_eq!(c["zmtp_commands"]["SUBSCRIBE"], 2, "{c}");
     assert_eq!(c["zmtp_commands"]["CANCEL"], 1, "{c}");
-    let text =
-        String::from_utf8(run_ok(Command::new(POLA).arg("inspect").arg(&pubsub)).stdout).unwrap();
+    let text = inspect_text(&pubsub);
     assert!(text.contains("ZMTP SUBSCRIBE topic=\"weather\""), "{text}");
     assert!(
         !text.contains("news"),
@@ -439,8 +435,7 @@ fn a_lost_segment_is_reported_as_a_gap_and_decoding_resumes_after_it() {
         before["mqtt"]["PUBLISH"].as_u64().unwrap() - lost,
         "{after}"
     );
-    let text =
-        String::from_utf8(run_ok(Command::new(POLA).arg("inspect").arg(&cut)).stdout).unwrap();
+    let text = inspect_text(&cut);
     assert_contains(&text, &["MQTT gap: ", "decoding resumes at the next frame"]);
 
     // ZMTP: the segment with one request is lost; the requests and replies after it count.
@@ -466,8 +461,7 @@ fn a_lost_segment_is_reported_as_a_gap_and_decoding_resumes_after_it() {
         before["zmtp_messages"].as_u64().unwrap() - 1,
         "{after}"
     );
-    let text =
-        String::from_utf8(run_ok(Command::new(POLA).arg("inspect").arg(&cut)).stdout).unwrap();
+    let text = inspect_text(&cut);
     assert!(text.contains("ZMTP gap: "), "{text}");
     assert!(
         text.contains("[0+ | 9 \"request 9\"]"),

@@ -171,6 +171,11 @@ impl Drop for Peer {
     }
 }
 
+/// `pola inspect` of `pcap`, as text.
+pub fn inspect_text(pcap: &Path) -> String {
+    String::from_utf8(run_ok(Command::new(POLA).arg("inspect").arg(pcap)).stdout).unwrap()
+}
+
 /// Asserts that `text` holds each of `needles`; the message names the first one missing.
 pub fn assert_contains(text: &str, needles: &[&str]) {
     for needle in needles {
