@@ -6,7 +6,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
@@ -409,13 +409,24 @@ fn report_summarises_every_capture_and_proves_each_model_in_both_languages() {
     assert!(id.contains("| koneksi dibuka | 5 | 1 | 3 | 2 |"), "{id}");
 }
 
+/// `r` without its packet `i`, written to `path`: its counts, in which the decoder saw one gap and
+/// nothing malformed.
+fn without(mut r: Records, i: usize, path: &Path) -> (PathBuf, Value) {
+    r.packets.remove(i);
+    r.write(path);
+    let after = counts(path);
+    assert_eq!(after["gaps"], 1, "{after}");
+    assert_eq!(after["malformed"], 0, "{after}");
+    (path.to_path_buf(), after)
+}
+
 #[test]
 fn a_lost_segment_is_reported_as_a_gap_and_decoding_resumes_after_it() {
     let dir = tempfile::tempdir().unwrap();
     // MQTT: the broker's delivery of "21.0" to the subscriber is lost; the two after it count.
     let mqtt = mosquitto_conversation(dir.path(), "mqtt.pcap", "lo", &[]);
     let before = counts(&mqtt);
-    let mut r = Records::read(&mqtt);
+    let r = Records::read(&mqtt);
     let delivery = r.find(b"21.0", 1);
     // The broker may have sent an earlier delivery in the same segment: all of them are lost.
     let topic = b"sensors/lab/temp";
@@ -424,12 +435,7 @@ fn a_lost_segment_is_reported_as_a_gap_and_decoding_resumes_after_it() {
         .windows(topic.len())
         .filter(|w| w == topic)
         .count() as u64;
-    r.packets.remove(delivery);
-    let cut = dir.path().join("mqtt-cut.pcap");
-    r.write(&cut);
-    let after = counts(&cut);
-    assert_eq!(after["gaps"], 1, "{after}");
-    assert_eq!(after["malformed"], 0, "{after}");
+    let (cut, after) = without(r, delivery, &dir.path().join("mqtt-cut.pcap"));
     assert_eq!(
         after["mqtt"]["PUBLISH"].as_u64().unwrap(),
         before["mqtt"]["PUBLISH"].as_u64().unwrap() - lost,
@@ -440,7 +446,7 @@ fn a_lost_segment_is_reported_as_a_gap_and_decoding_resumes_after_it() {
 
     // ZMTP: the segment with one request is lost; the requests and replies after it count.
     let (reqrep, before) = zmq_capture(dir.path(), "reqrep", 10);
-    let mut r = Records::read(&reqrep);
+    let r = Records::read(&reqrep);
     let lost = r.find(b"request 3", 0);
     assert_eq!(
         r.packets[lost]
@@ -450,12 +456,7 @@ fn a_lost_segment_is_reported_as_a_gap_and_decoding_resumes_after_it() {
             .count(),
         1
     );
-    r.packets.remove(lost);
-    let cut = dir.path().join("reqrep-cut.pcap");
-    r.write(&cut);
-    let after = counts(&cut);
-    assert_eq!(after["gaps"], 1, "{after}");
-    assert_eq!(after["malformed"], 0, "{after}");
+    let (cut, after) = without(r, lost, &dir.path().join("reqrep-cut.pcap"));
     assert_eq!(
         after["zmtp_messages"].as_u64().unwrap(),
         before["zmtp_messages"].as_u64().unwrap() - 1,
