@@ -2,20 +2,26 @@
 # models.tsv is the one list of models: the plain ones, and their encrypted twins (twin_of set).
 MODELS := $(shell awk '!/^\#/ && NF && $$2 == "-" {print $$1}' models.tsv)
 VARIANTS := $(shell awk '!/^\#/ && NF && $$2 != "-" {print $$1}' models.tsv)
-.PHONY: setup build test test-unit test-captures test-faults images up down capture faults faults-list report bench bench-quick profile wireshark live
+.PHONY: setup setup-up build build-roles test test-unit test-captures test-faults images up down capture faults faults-list report bench bench-quick profile wireshark live
 
 setup:            ## install what pola needs on a fresh Debian machine (apt, Compose v2, Rust crates)
 	bash scripts/setup.sh
 
+setup-up:         ## install only what make up needs (no test peers, no tshark, no Chromium)
+	bash scripts/setup.sh up
+
 build:            ## release binaries of every role and of `pola`
 	cargo build --release --workspace --bins
+
+build-roles:      ## what the images hold: every role and the capture sidecar, not `pola` (make up needs no more)
+	cargo build --release --workspace --bins --exclude pola --exclude pola-compose-tests
 
 test: setup test-unit test-captures test-faults bench-quick   ## everything CI runs (installs what is missing first)
 
 test-unit:        ## every model on loopback, the bad-input table, the pcap decoders
 	cargo test --release --workspace
 
-test-captures: images   ## every model in compose, every pcap checked with tshark; pola and the Lua dissector agree with tshark
+test-captures: build images   ## every model in compose, every pcap checked with tshark; pola and the Lua dissector agree with tshark
 	bash scripts/test-captures.sh
 	bash wireshark/check.sh
 	./target/release/pola report
@@ -23,10 +29,10 @@ test-captures: images   ## every model in compose, every pcap checked with tshar
 test-faults: images   ## every fault scenario in compose, judged by its clients' lines and by tshark
 	bash scripts/test-faults.sh
 
-images: build     ## build every image offline and print its size
+images: build-roles   ## build every image offline and print its size
 	bash scripts/images.sh
 
-up: setup images  ## run every model once in compose; six pcaps land in captures/
+up: setup-up images   ## run every model once in compose; six pcaps land in captures/
 	bash scripts/capture.sh up
 
 down:             ## stop and remove every container and network of pola
@@ -37,6 +43,7 @@ capture: images   ## capture every model, one after another
 
 capture-%:        ## capture one model: make capture-mqtt (or tcp, rest, reqrep, pushpull, pubsub, mqtt-tls, rest-tls, reqrep-curve, pubsub-curve)
 	@case " $(MODELS) $(VARIANTS) " in *" $* "*) ;; *) echo "unknown model '$*': valid models are $(MODELS) $(VARIANTS)" >&2; exit 2;; esac
+	@case " $(VARIANTS) " in *" $* "*) $(MAKE) --no-print-directory setup build;; esac   # editcap and pola's keys
 	@$(MAKE) --no-print-directory images
 	bash scripts/capture.sh $*
 
@@ -71,6 +78,6 @@ profile:          ## flame graphs of PUSH/PULL, PUB/SUB (4 subscribers) and REST
 wireshark:        ## open a capture with the ZMTP dissector: make wireshark MODEL=pubsub
 	bash wireshark/open.sh $(MODEL)
 
-live: images      ## run one model and watch its packets as they are captured: make live MODEL=pubsub
+live: build images   ## run one model and watch its packets as they are captured: make live MODEL=pubsub
 	@case " $(MODELS) " in *" $(MODEL) "*) ;; *) echo "usage: make live MODEL=<model>, one of $(MODELS)" >&2; exit 2;; esac
 	bash scripts/live.sh $(MODEL)

