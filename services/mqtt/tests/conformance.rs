@@ -306,13 +306,11 @@ async fn mqtt5_suback_and_unsuback_carry_reason_codes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "rmqtt 0.24 answers 0x00 where MQTT 5 has 0x11 (no subscription existed)"]
 async fn mqtt5_unsuback_says_no_subscription_existed() {
     assert_eq!(reason_codes().await[2], "NoSubscriptionExisted");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "rmqtt 0.24 closes the older connection without a DISCONNECT packet"]
 async fn mqtt5_session_takeover_is_told_with_reason_code_0x8e() {
     let (_broker, addr) = broker(&[]);
     let (_first, mut first_events, ack) = v5_client(&addr, "taken", |_| {}).await;
@@ -456,7 +454,6 @@ async fn overlapping_filters_deliver_at_least_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "rmqtt 0.24 delivers one copy at the QoS of the first matching filter, not the highest"]
 async fn overlapping_filters_deliver_at_the_highest_qos() {
     let got = deliveries_to("overlap-qos", &OVERLAPPING, "none/#", &["o/x"]).await;
     // MQTT 5 (MQTT-3.3.4-2): the highest QoS of all the matching subscriptions.

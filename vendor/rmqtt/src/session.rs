@@ -206,6 +206,13 @@ impl SessionState {
             }
             Err(reason) => {
                 log::debug!("{} Reason: {}", self.id, reason);
+                // pola: an MQTT 5 connection taken over by a new one with its client id is told
+                // so (DISCONNECT 0x8E) while it is still open; the DISCONNECT below comes after
+                // the close and never reaches it.
+                if let (Reason::ConnectKicked(_), Sink::V5(s)) = (&reason, &mut sink) {
+                    let d = v5::Disconnect { reason_code: reason.to_reason_code(), ..Default::default() };
+                    let _ = s.send_disconnect(d).await;
+                }
                 let _ = self.disconnected_reason_add(reason).await;
             }
         }
@@ -690,7 +697,7 @@ impl SessionState {
             }
             Message::Unsubscribe(unsub, reply_tx) => {
                 log::debug!("{:?} Message::Unsubscribe, unsub {:?}", self.id, unsub,);
-                let unsub_reply = self.unsubscribe(unsub).await;
+                let unsub_reply = self.unsubscribe(unsub).await.map(|_| ());
                 if !reply_tx.is_closed() {
                     if let Err(e) = reply_tx.send(unsub_reply) {
                         log::warn!("{:?} Message::Unsubscribe, send response error, {:?}", self.id, e);
@@ -1262,13 +1269,17 @@ impl SessionState {
             }
         };
         let limit_subscription = self.listen_cfg().limit_subscription;
+        // pola: each reason code says whether the subscription existed (MQTT 5, 3.11.3: 0x11
+        // No subscription existed), instead of Success for every filter.
+        let mut status = Vec::with_capacity(unsubs.topic_filters.len());
         for topic_filter in &unsubs.topic_filters {
             let unsub = Unsubscribe::from(topic_filter, shared_subscription, limit_subscription)?;
-            self.unsubscribe(unsub).await?;
+            status.push(if self.unsubscribe(unsub).await? {
+                v5::UnsubscribeAckReason::Success
+            } else {
+                v5::UnsubscribeAckReason::NoSubscriptionExisted
+            });
         }
-
-        let mut status = Vec::with_capacity(unsubs.topic_filters.len());
-        (0..unsubs.topic_filters.len()).for_each(|_| status.push(v5::UnsubscribeAckReason::Success));
 
         let ack = v5::UnsubscribeAck {
             status,
@@ -1279,8 +1290,9 @@ impl SessionState {
         Ok(ack)
     }
 
+    /// pola: true if the subscription existed.
     #[inline]
-    async fn unsubscribe(&self, mut unsub: Unsubscribe) -> Result<()> {
+    async fn unsubscribe(&self, mut unsub: Unsubscribe) -> Result<bool> {
         log::debug!("{:?} unsubscribe: {:?}", self.id, unsub);
         //hook, client_unsubscribe
         let topic_filter = self.hook.client_unsubscribe(&unsub).await;
@@ -1293,7 +1305,7 @@ impl SessionState {
             //hook, session_unsubscribed
             self.hook.session_unsubscribed(unsub).await;
         }
-        Ok(())
+        Ok(ok)
     }
 
     #[inline]

@@ -523,13 +523,19 @@ impl SubscriptioRelationsCollector {
             //MQTT V5: Subscription Identifiers
             self.v5_rels
                 .entry(client_id)
-                .and_modify(|(_, _, sub_ids, _)| {
+                .and_modify(|(filter, kept, sub_ids, _)| {
                     if let Some(sub_id) = opts.subscription_identifier() {
                         if let Some(sub_ids) = sub_ids {
                             sub_ids.push(sub_id)
                         } else {
                             *sub_ids = Some(vec![sub_id]);
                         }
+                    }
+                    // pola: the one copy goes at the highest QoS of all the client's matching
+                    // subscriptions (MQTT 5, MQTT-3.3.4-2), not at the first one's.
+                    if opts.qos_value() > kept.qos_value() {
+                        *filter = topic_filter.clone();
+                        *kept = opts.clone();
                     }
                 })
                 .or_insert_with(|| {
@@ -2563,11 +2569,13 @@ impl ToReasonCode for Reason {
             Reason::ConnectReadWriteError => DisconnectReasonCode::UnspecifiedError,
             Reason::ConnectRemoteClose => DisconnectReasonCode::ServerShuttingDown,
             Reason::ConnectKeepaliveTimeout => DisconnectReasonCode::KeepAliveTimeout,
+            // pola: a connection kicked by a new one with the same client id was taken over
+            // (MQTT 5, 4.13.2: 0x8E Session taken over), not refused (0x87 Not authorized).
             Reason::ConnectKicked(is_admin) => {
                 if *is_admin {
                     DisconnectReasonCode::AdministrativeAction
                 } else {
-                    DisconnectReasonCode::NotAuthorized
+                    DisconnectReasonCode::SessionTakenOver
                 }
             }
             Reason::HandshakeRateExceeded => DisconnectReasonCode::ConnectionRateExceeded,
