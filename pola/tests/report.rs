@@ -10,11 +10,8 @@ use std::process::Command;
 
 use support::*;
 
-/// Writes the report of the single capture `pcap`, named `<model>.pcap`; returns its Markdown.
-fn report_of(pcap: &Path, model: &str) -> String {
-    report_in(pcap, model, "en")
-}
-
+/// Writes the report in `lang` of the single capture `pcap`, named `<model>.pcap`; returns its
+/// Markdown.
 fn report_in(pcap: &Path, model: &str, lang: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(pcap, dir.path().join(format!("{model}.pcap"))).unwrap();
@@ -66,11 +63,41 @@ fn doctored(dir: &Path, pcap: &Path, edit: impl FnOnce(&mut Records)) -> PathBuf
     out
 }
 
+/// A real conversation: the capture of a peer script's `pattern`, kept in a temporary directory
+/// and reported as `model`.
+struct Conversation {
+    dir: tempfile::TempDir,
+    pcap: PathBuf,
+    model: &'static str,
+}
+
+impl Conversation {
+    /// Runs `script`'s `pattern` `count` times under tcpdump.
+    fn capture(script: &str, pattern: &str, count: usize, model: &'static str) -> Conversation {
+        let dir = tempfile::tempdir().unwrap();
+        let pcap = peers_capture(dir.path(), script, pattern, count);
+        Conversation { dir, pcap, model }
+    }
+
+    /// The report of the capture in `lang`.
+    fn report_in(&self, lang: &str) -> String {
+        report_in(&self.pcap, self.model, lang)
+    }
+
+    /// The English report of the capture after `edit` doctored it.
+    fn doctored_report(&self, edit: impl FnOnce(&mut Records)) -> String {
+        report_in(
+            &doctored(self.dir.path(), &self.pcap, edit),
+            self.model,
+            "en",
+        )
+    }
+}
+
 #[test]
 fn tcp_echo_proof_holds_and_fails_when_one_echoed_byte_differs() {
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = peers_capture(dir.path(), "plain_peers.py", "echo", 12);
-    let md = report_of(&pcap, "tcp");
+    let echo = Conversation::capture("plain_peers.py", "echo", 12, "tcp");
+    let md = echo.report_in("en");
     assert!(verdict(&md, "Every echo equals its request"), "{md}");
     assert!(
         md.contains("the client sent 768 bytes, 768 came back, 0 of them differ"),
@@ -78,22 +105,20 @@ fn tcp_echo_proof_holds_and_fails_when_one_echoed_byte_differs() {
     );
     assert!(verdict(&md, "Plain TCP, no application protocol"), "{md}");
     assert!(md.contains("1 connection(s) carry data, 0 of them"), "{md}");
-    indonesian_holds(&report_in(&pcap, "tcp", "id"), 2);
+    indonesian_holds(&echo.report_in("id"), 2);
     // The request is captured first, its echo second: change one byte of the echo.
-    let bad = doctored(dir.path(), &pcap, |r| {
+    let md = echo.doctored_report(|r| {
         let echo = r.find(b"echo-0005:", 1);
         r.replace(echo, b"echo-0005:", b"echo-0006:");
     });
-    let md = report_of(&bad, "tcp");
     assert!(!verdict(&md, "Every echo equals its request"), "{md}");
     assert_contains(&md, &["1 of them differ", "first difference at byte 328"]);
 }
 
 #[test]
 fn rest_proofs_hold_and_fail_when_a_response_is_missing() {
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = peers_capture(dir.path(), "plain_peers.py", "rest", 3);
-    let md = report_of(&pcap, "rest");
+    let rest = Conversation::capture("plain_peers.py", "rest", 3, "rest");
+    let md = rest.report_in("en");
     assert!(
         verdict(&md, "Each request is answered exactly once"),
         "{md}"
@@ -114,13 +139,12 @@ fn rest_proofs_hold_and_fail_when_a_response_is_missing() {
             "/items/2: POST 201 → GET 200 → PUT 200 → DELETE 204 → GET 404",
         ],
     );
-    indonesian_holds(&report_in(&pcap, "rest", "id"), 2);
+    indonesian_holds(&rest.report_in("id"), 2);
     // The last response of the capture (the 404 after the third DELETE) never arrives.
-    let bad = doctored(dir.path(), &pcap, |r| {
+    let md = rest.doctored_report(|r| {
         let last = r.find(b"HTTP/1.1 404", 2);
         r.packets.remove(last);
     });
-    let md = report_of(&bad, "rest");
     assert!(
         !verdict(&md, "Each request is answered exactly once"),
         "{md}"
@@ -134,20 +158,18 @@ fn rest_proofs_hold_and_fail_when_a_response_is_missing() {
 
 #[test]
 fn round_robin_holds_and_fails_when_a_worker_gets_two_tasks_in_a_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = peers_capture(dir.path(), "zmq_peers.py", "pushpull", 9);
-    let md = report_of(&pcap, "pushpull");
+    let pushpull = Conversation::capture("zmq_peers.py", "pushpull", 9, "pushpull");
+    let md = pushpull.report_in("en");
     assert!(verdict(&md, "hands out its tasks round robin"), "{md}");
     assert_contains(&md, &["9 tasks over 3 connections", "0 went out of turn"]);
-    indonesian_holds(&report_in(&pcap, "pushpull", "id"), 1);
+    indonesian_holds(&pushpull.report_in("id"), 1);
     // Swap tasks 1 and 3: the worker that had 0, 3, 6 now has 0, 1, 6.
-    let bad = doctored(dir.path(), &pcap, |r| {
+    let md = pushpull.doctored_report(|r| {
         let one = r.find(b"task\x00\x011", 0);
         let three = r.find(b"task\x00\x013", 0);
         r.replace(one, b"task\x00\x011", b"task\x00\x013");
         r.replace(three, b"task\x00\x013", b"task\x00\x011");
     });
-    let md = report_of(&bad, "pushpull");
     assert!(!verdict(&md, "hands out its tasks round robin"), "{md}");
     assert!(md.contains("(3): 0, 1, 6"), "{md}");
 }

@@ -3,7 +3,7 @@
 //! times out, a reset one is refused, a cleared fault lets it through. Needs root, as the sidecar
 //! tests do.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -47,6 +47,23 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A run that failed with one line on stderr naming `why`.
+fn assert_one_line_failure(out: &Output, why: &str) {
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(why), "{err}");
+}
+
+/// What `tc qdisc show dev lo` lists.
+fn lo_qdiscs() -> String {
+    let out = Command::new("tc")
+        .args(["qdisc", "show", "dev", "lo"])
+        .output()
+        .unwrap();
+    text(&out.stdout)
+}
+
 /// A listener on loopback; the test connects to it to see what the fault does.
 fn listener() -> (TcpListener, SocketAddr) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -71,7 +88,7 @@ fn drop_100_percent_loses_the_syn_and_clear_restores_the_link() {
             "{line}"
         );
         let err = connect(addr).expect_err("every SYN dropped, yet connected");
-        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
         let out = run(&["clear"]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert!(
@@ -83,45 +100,51 @@ fn drop_100_percent_loses_the_syn_and_clear_restores_the_link() {
     });
 }
 
-#[test]
-fn reset_refuses_connections_for_its_window_then_ends_by_itself() {
-    in_netns(|| {
+/// Runs a fault with a window of its own (`args`, such as `reset 1.5`) against a loopback
+/// listener in a fresh namespace: its first event line starts with `start`, a connection made
+/// during the window fails with `during` (`why` says why it should), the command then ends by
+/// itself and the link works again. Returns the event lines after the first.
+fn windowed_fault(
+    args: &'static [&'static str],
+    start: &'static str,
+    during: ErrorKind,
+    why: &'static str,
+) -> Vec<String> {
+    in_netns(move || {
         let (_l, addr) = listener();
-        let mut child = fault(&["reset", "1.5"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = fault(args).stdout(Stdio::piped()).spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let start = lines.next().unwrap().unwrap();
-        assert!(
-            start.starts_with("fault=reset secs=1.5 interface=lo at="),
-            "{start}"
-        );
-        let err = connect(addr).expect_err("a RST was due, yet connected");
-        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
-        let end = lines.next().unwrap().unwrap();
-        assert!(end.starts_with("fault=reset end interface=lo at="), "{end}");
+        let first = lines.next().unwrap().unwrap();
+        assert!(first.starts_with(start), "{first}");
+        let err = connect(addr).expect_err(why);
+        assert_eq!(err.kind(), during, "{err}");
+        let rest = lines.map(Result::unwrap).collect();
         assert!(child.wait().unwrap().success());
         connect(addr).expect("after the window the link works again");
-    });
+        rest
+    })
+}
+
+#[test]
+fn reset_refuses_connections_for_its_window_then_ends_by_itself() {
+    let rest = windowed_fault(
+        &["reset", "1.5"],
+        "fault=reset secs=1.5 interface=lo at=",
+        ErrorKind::ConnectionRefused,
+        "a RST was due, yet connected",
+    );
+    let end = rest.first().expect("no end event");
+    assert!(end.starts_with("fault=reset end interface=lo at="), "{end}");
 }
 
 #[test]
 fn blackhole_drops_everything_for_its_window_then_restores_the_link() {
-    in_netns(|| {
-        let (_l, addr) = listener();
-        let mut child = fault(&["blackhole", "1.5"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let start = lines.next().unwrap().unwrap();
-        assert!(start.starts_with("fault=blackhole secs=1.5"), "{start}");
-        let err = connect(addr).expect_err("black-holed, yet connected");
-        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
-        assert!(child.wait().unwrap().success());
-        connect(addr).expect("after the window the link works again");
-    });
+    windowed_fault(
+        &["blackhole", "1.5"],
+        "fault=blackhole secs=1.5",
+        ErrorKind::TimedOut,
+        "black-holed, yet connected",
+    );
 }
 
 #[test]
@@ -129,47 +152,20 @@ fn rate_installs_tbf_and_delay_either_works_or_says_netem_is_missing() {
     in_netns(|| {
         let out = run(&["rate", "800"]);
         assert!(out.status.success(), "{}", text(&out.stderr));
-        let qdisc = Command::new("tc")
-            .args(["qdisc", "show", "dev", "lo"])
-            .output()
-            .unwrap();
-        assert!(
-            text(&qdisc.stdout).contains("tbf"),
-            "{}",
-            text(&qdisc.stdout)
-        );
+        let qdisc = lo_qdiscs();
+        assert!(qdisc.contains("tbf"), "{qdisc}");
         let out = run(&["delay", "20", "5"]);
-        let qdisc = Command::new("tc")
-            .args(["qdisc", "show", "dev", "lo"])
-            .output()
-            .unwrap();
+        let qdisc = lo_qdiscs();
         if out.status.success() {
-            assert!(
-                text(&qdisc.stdout).contains("netem"),
-                "{}",
-                text(&qdisc.stdout)
-            );
+            assert!(qdisc.contains("netem"), "{qdisc}");
         } else {
-            let err = text(&out.stderr);
-            assert_eq!(err.lines().count(), 1, "{err}");
-            assert!(err.contains("netem is not in this kernel"), "{err}");
+            assert_one_line_failure(&out, "netem is not in this kernel");
             // The failed delay left the rate cap as it was.
-            assert!(
-                text(&qdisc.stdout).contains("tbf"),
-                "{}",
-                text(&qdisc.stdout)
-            );
+            assert!(qdisc.contains("tbf"), "{qdisc}");
         }
         assert!(run(&["clear"]).status.success());
-        let qdisc = Command::new("tc")
-            .args(["qdisc", "show", "dev", "lo"])
-            .output()
-            .unwrap();
-        assert!(
-            !text(&qdisc.stdout).contains("tbf"),
-            "{}",
-            text(&qdisc.stdout)
-        );
+        let qdisc = lo_qdiscs();
+        assert!(!qdisc.contains("tbf"), "{qdisc}");
     });
 }
 
@@ -184,10 +180,7 @@ fn a_fault_that_cannot_be_applied_is_one_line_naming_why() {
             .env("RUST_LOG", "off")
             .output()
             .unwrap();
-        assert!(!out.status.success());
-        let err = text(&out.stderr);
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains("NET_ADMIN"), "{err}");
+        assert_one_line_failure(&out, "NET_ADMIN");
         assert!(
             text(&out.stdout).is_empty(),
             "an event was logged for a fault never applied"
@@ -197,10 +190,7 @@ fn a_fault_that_cannot_be_applied_is_one_line_naming_why() {
             .env("NFT", "/nonexistent/nft")
             .output()
             .unwrap();
-        assert!(!out.status.success());
-        let err = text(&out.stderr);
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains("/nonexistent/nft"), "{err}");
+        assert_one_line_failure(&out, "/nonexistent/nft");
 
         let out = run(&["jitter", "5"]);
         assert!(!out.status.success());

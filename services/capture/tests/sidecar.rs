@@ -56,6 +56,16 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Runs the sidecar for `model` on `interface` with its log off, which must fail; its stderr.
+fn refused_stderr(model: &str, interface: &str, dir: &Path) -> String {
+    let out = sidecar_of(model, interface, dir, &[])
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    stderr(&out)
+}
+
 #[test]
 fn sigterm_before_done_leaves_only_the_part_file_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
@@ -108,12 +118,7 @@ fn mark_done_writes_the_file_the_sidecar_waits_for() {
 #[test]
 fn a_missing_interface_is_one_line_naming_it_and_no_pcap() {
     let dir = tempfile::tempdir().unwrap();
-    let out = sidecar_of("tcp", "nosuch0", dir.path(), &[])
-        .env("RUST_LOG", "off")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let text = stderr(&out);
+    let text = refused_stderr("tcp", "nosuch0", dir.path());
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(
         text.starts_with("error: ") && text.contains("nosuch0"),
@@ -125,12 +130,7 @@ fn a_missing_interface_is_one_line_naming_it_and_no_pcap() {
 #[test]
 fn an_unknown_model_lists_the_valid_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let out = sidecar_of("amqp", "lo", dir.path(), &[])
-        .env("RUST_LOG", "off")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let text = stderr(&out);
+    let text = refused_stderr("amqp", "lo", dir.path());
     assert!(
         text.contains("amqp") && text.contains("mqtt, tcp, rest, reqrep, pushpull, pubsub"),
         "{text}"

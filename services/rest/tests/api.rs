@@ -69,27 +69,27 @@ fn curl(server: &Server, args: &[&str]) -> Answer {
 
 /// Runs our client for `rounds` rounds and returns its summary fields; asserts it passed.
 fn good_client(server: &Server, rounds: u64) -> std::collections::BTreeMap<String, String> {
-    let out = Command::new(CLIENT)
-        .args([
+    testkit::run_to_end(
+        CLIENT,
+        &[
             "--connect",
             &server.addr,
             "--count",
             &rounds.to_string(),
             "--retry-secs",
             "5",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "good client failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    common::summary::find(&stdout).expect("summary line")
+        ],
+    )
+    .assert_success()
+    .summary()
 }
 
 const JSON: &str = "Content-Type: application/json";
+
+/// POSTs `body` as JSON to `/items` with curl.
+fn post_item(server: &Server, body: &str) -> Answer {
+    curl(server, &["-H", JSON, "-d", body, "/items"])
+}
 
 #[test]
 fn client_walks_every_verb_and_checks_each_answer() {
@@ -116,16 +116,7 @@ fn curl_drives_every_verb() {
         (200, serde_json::json!({"status": "ok"}))
     );
 
-    let created = curl(
-        &server,
-        &[
-            "-H",
-            JSON,
-            "-d",
-            r#"{"name":"lamp","quantity":3}"#,
-            "/items",
-        ],
-    );
+    let created = post_item(&server, r#"{"name":"lamp","quantity":3}"#);
     assert_eq!(created.status, 201);
     let item = created.json();
     let id = item["id"].as_u64().expect("numeric id");
@@ -182,18 +173,7 @@ fn curl_drives_every_verb() {
 #[test]
 fn bad_requests_get_json_errors_and_good_clients_stay_served() {
     let server = api();
-    let exists = curl(
-        &server,
-        &[
-            "-H",
-            JSON,
-            "-d",
-            r#"{"name":"kept","quantity":1}"#,
-            "/items",
-        ],
-    )
-    .json()["id"]
-        .to_string();
+    let exists = post_item(&server, r#"{"name":"kept","quantity":1}"#).json()["id"].to_string();
     let item = format!("/items/{exists}");
     let big_name = "n".repeat(MAX_BODY);
     let oversize = format!(r#"{{"name":"{big_name}","quantity":1}}"#);
@@ -361,10 +341,7 @@ fn bad_requests_get_json_errors_and_good_clients_stay_served() {
         assert_eq!(good_client(&server, 1)["failed"], "0", "after {what}");
     }
     // The limit is the flag's, not a lower one: a body just under it is accepted.
-    assert_eq!(
-        curl(&server, &["-H", JSON, "-d", &just_fits, "/items"]).status,
-        201
-    );
+    assert_eq!(post_item(&server, &just_fits).status, 201);
     // Nothing bad changed the stored item.
     assert_eq!(curl(&server, &[&item]).json()["name"], "kept");
 }

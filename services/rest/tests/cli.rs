@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 
-use testkit::{assert_one_error_line, start, Proc, Server};
+use testkit::{assert_one_error_line, start, Server};
 
 const API: &str = env!("CARGO_BIN_EXE_rest-api");
 const CLIENT: &str = env!("CARGO_BIN_EXE_rest-client");
@@ -120,15 +120,7 @@ fn sigterm_exits_0_with_a_keep_alive_connection_open() {
     assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
 }
 
-#[test]
-fn port_in_use_exits_1_with_one_line() {
-    testkit::assert_port_in_use_is_one_line(API);
-}
-
-#[test]
-fn client_with_no_api_gives_up_with_one_line() {
-    testkit::assert_gives_up_with_one_line(CLIENT);
-}
+testkit::one_line_failure_tests!(server: API, client: CLIENT);
 
 #[test]
 fn bad_flag_values_are_refused_by_name() {
@@ -145,15 +137,7 @@ fn bad_flag_values_are_refused_by_name() {
 fn sigterm_stops_a_running_client_with_a_partial_summary() {
     let server = api();
     // Signal only once it is walking, i.e. with its handlers installed.
-    let client = Proc::spawn(
-        CLIENT,
-        &["--connect", &server.addr, "--count", "1000000000"],
-    );
-    client.wait_for("connected to");
-    client.signal("TERM");
-    let done = client.finish();
-    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
-    let fields = done.summary();
+    let fields = testkit::stop_a_long_client_run(CLIENT, &server.addr, "connected to");
     assert!(fields["sent"].parse::<u64>().unwrap() < 8_000_000_000);
     assert_eq!(fields["failed"], "0");
 }

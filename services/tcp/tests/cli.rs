@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use testkit::{assert_one_error_line, start, Proc};
+use testkit::{assert_one_error_line, start};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_tcp-echo-server");
 const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-echo-client");
@@ -11,8 +11,9 @@ const CLIENT: &str = env!("CARGO_BIN_EXE_tcp-echo-client");
 #[test]
 fn client_prints_the_summary_for_large_messages() {
     let server = start(SERVER, &["--listen", "127.0.0.1:0"]);
-    let out = Command::new(CLIENT)
-        .args([
+    let out = testkit::run_to_end(
+        CLIENT,
+        &[
             "--connect",
             &server.addr,
             "--count",
@@ -21,16 +22,9 @@ fn client_prints_the_summary_for_large_messages() {
             "100000",
             "--concurrency",
             "4",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let fields = common::summary::find(&stdout).expect("summary line");
+    let fields = out.assert_success().summary();
     for (key, want) in [
         ("sent", "20"),
         ("received", "20"),
@@ -38,7 +32,7 @@ fn client_prints_the_summary_for_large_messages() {
         ("mismatched", "0"),
         ("size", "100000"),
     ] {
-        assert_eq!(fields[key], want, "{key} in {stdout}");
+        assert_eq!(fields[key], want, "{key} in {}", out.stdout);
     }
 }
 
@@ -56,15 +50,7 @@ fn env_fallbacks_configure_the_client() {
     assert_eq!((&*fields["sent"], &*fields["size"]), ("7", "33"));
 }
 
-#[test]
-fn client_with_no_server_gives_up_with_one_line() {
-    testkit::assert_gives_up_with_one_line(CLIENT);
-}
-
-#[test]
-fn port_in_use_exits_1_with_one_line() {
-    testkit::assert_port_in_use_is_one_line(SERVER);
-}
+testkit::one_line_failure_tests!(server: SERVER, client: CLIENT);
 
 #[test]
 fn bad_flag_values_are_refused_by_name() {
@@ -122,15 +108,7 @@ fn sigterm_stops_the_server_with_clients_connected() {
 fn sigterm_stops_a_running_client_with_a_partial_summary() {
     let server = start(SERVER, &["--listen", "127.0.0.1:0"]);
     // Signal only once it is connected, i.e. mid-run with its handlers installed.
-    let client = Proc::spawn(
-        CLIENT,
-        &["--connect", &server.addr, "--count", "1000000000"],
-    );
-    client.wait_for("connected");
-    client.signal("TERM");
-    let done = client.finish();
-    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
-    let fields = done.summary();
+    let fields = testkit::stop_a_long_client_run(CLIENT, &server.addr, "connected");
     assert!(fields["sent"].parse::<u64>().unwrap() < 1_000_000_000);
     assert_eq!(fields["mismatched"], "0");
 }

@@ -353,3 +353,33 @@ pub fn assert_flag_refused(bin: &str, args: &[&str], must_contain: &[&str]) {
         );
     }
 }
+
+/// Starts `client --connect addr --count 1000000000` (a run far too long to end by itself), sends
+/// SIGTERM once it logged `running` (so its handlers are installed) and returns the summary of
+/// what must be an exit 0.
+pub fn stop_a_long_client_run(client: &str, addr: &str, running: &str) -> BTreeMap<String, String> {
+    let proc = Proc::spawn(client, &["--connect", addr, "--count", "1000000000"]);
+    proc.wait_for(running);
+    proc.signal("TERM");
+    let done = proc.finish();
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    done.summary()
+}
+
+/// The two failure tests every server and client pair has, as `#[test]`s in the calling file: the
+/// server on a taken port ([`assert_port_in_use_is_one_line`]) and the client with no server
+/// ([`assert_gives_up_with_one_line`]).
+#[macro_export]
+macro_rules! one_line_failure_tests {
+    (server: $server:expr, client: $client:expr) => {
+        #[test]
+        fn port_in_use_exits_1_with_one_line() {
+            $crate::assert_port_in_use_is_one_line($server);
+        }
+
+        #[test]
+        fn client_with_no_server_gives_up_with_one_line() {
+            $crate::assert_gives_up_with_one_line($client);
+        }
+    };
+}
