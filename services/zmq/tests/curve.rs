@@ -6,6 +6,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::process::Child;
 
 use support::{first_line, python, python_done, spawn, PY_REP, PY_SUB};
 use testkit::assert_one_error_line;
@@ -89,6 +90,15 @@ fn python_client(script: &str, addr: &str, keys: &Keys) -> String {
     let script = format!("{PY_CURVE_CLIENT}{script}");
     let files = ["server.pub", "client.pub", "client.key"].map(|name| keys.file(name));
     python_done(python(&script, &[addr, &files[0], &files[1], &files[2]]))
+}
+
+/// Starts a pyzmq server `script` (after [`PY_CURVE_SERVER`]) with argv[1] `count` and the
+/// server's secret key; the child and the `HOST:PORT` it bound.
+fn python_curve_server(script: &str, count: &str, keys: &Keys) -> (Child, String) {
+    let script = format!("{PY_CURVE_SERVER}{script}");
+    let mut py = python(&script, &[count, &keys.file("server.key")]);
+    let addr = first_line(&mut py);
+    (py, addr)
 }
 
 fn req_client(addr: &str, count: &str, more: &[String]) -> support::Finished {
@@ -209,9 +219,7 @@ fn a_pyzmq_curve_req_client_is_answered_by_our_curve_rep_server() {
 #[test]
 fn our_curve_req_client_is_answered_by_a_pyzmq_curve_rep_server() {
     let keys = Keys::new();
-    let rep = format!("{PY_CURVE_SERVER}{PY_REP}");
-    let mut py = python(&rep, &["60", &keys.file("server.key")]);
-    let addr = first_line(&mut py);
+    let (py, addr) = python_curve_server(PY_REP, "60", &keys);
     let out = req_client(&addr, "60", &keys.client("server.pub"));
     out.assert_success()
         .assert_fields(&[("received", "60"), ("lost", "0")]);
@@ -247,9 +255,7 @@ xpub.close(linger=5000)
 #[test]
 fn our_curve_subscriber_gets_every_update_from_a_pyzmq_curve_publisher() {
     let keys = Keys::new();
-    let xpub = format!("{PY_CURVE_SERVER}{PY_PUB}");
-    let mut py = python(&xpub, &["150", &keys.file("server.key")]);
-    let addr = first_line(&mut py);
+    let (py, addr) = python_curve_server(PY_PUB, "150", &keys);
     let client_flags = keys.client("server.pub");
     let sub = spawn(
         "zmq-subscriber",
