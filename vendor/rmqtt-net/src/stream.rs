@@ -560,11 +560,14 @@ async fn send<Io>(io: &mut Framed<Io, MqttCodec>, packet: MqttPacket, send_timeo
 where
     Io: AsyncWrite + Unpin,
 {
+    // pola: feed, not send: the packet goes into the write buffer, which is written when it fills
+    // or when the session loop flushes it before it waits (rmqtt's `Sink::flush`), so a burst of
+    // packets costs one write instead of one each.
     if send_timeout.is_zero() {
-        io.send(packet).await?;
+        io.feed(packet).await?;
         Ok(())
     } else {
-        match tokio::time::timeout(send_timeout, io.send(packet)).await {
+        match tokio::time::timeout(send_timeout, io.feed(packet)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(MqttError::SendPacket(SendPacketError::Encode(e))),
             Err(_) => Err(MqttError::WriteTimeout),

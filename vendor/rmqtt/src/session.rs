@@ -346,6 +346,9 @@ impl SessionState {
 
         tokio::pin!(deliver_timeout_delay);
 
+        // pola: sends only buffer (rmqtt-net feeds the codec); the loop writes the buffer once
+        // nothing else is ready, so the packets of one turn go out in one write.
+        let mut unflushed = true;
         loop {
             log::debug!("{:?} tokio::select! loop", state.id);
             deliver_timeout_delay.as_mut().reset(
@@ -358,7 +361,23 @@ impl SessionState {
                         .unwrap_or_else(|| Duration::from_secs(120)),
             );
 
+            // pola: biased, so the flush is taken only when every other branch is pending; the
+            // session's own messages (a kick) come first, the client's packets before deliveries
+            // (its PINGREQ and acks are never starved by a long queue).
             tokio::select! {
+                biased;
+
+                msg = state.rx.next() => {
+                    log::debug!("{:?} msg: {:?}", state.id, msg);
+                    if let Some(msg) = msg {
+                        #[cfg(feature = "debug")]
+                        state.scx.stats.debug_session_channels.dec();
+                        state.process_message(sink, msg, deliver_queue_tx, flags).await?;
+                    }else{
+                        return Err("No message received from the Rx".into());
+                    }
+                }
+
                  _ = &mut keep_alive_delay => {
                     return Err(Reason::ConnectKeepaliveTimeout)
                 },
@@ -369,6 +388,19 @@ impl SessionState {
                         state.reforward(iflt_msg).await?;
                     }
                 },
+
+                pkt = sink.recv() => {
+                    log::debug!("{:?} pkt: {:?}", state.id, pkt);
+                    keep_alive_delay.as_mut().reset(Instant::now() + keep_alive_interval);
+                    match pkt? {
+                        Some(pkt) => {
+                            state.process_mqtt_message(sink, pkt, flags).await?;
+                        },
+                        None => {
+                            return Err(Reason::ConnectRemoteClose);
+                        }
+                    }
+                }
 
                 deliver_packet = deliver_queue_rx.next(), if state.out_inflight().read().await.has_credit() => {
                     log::debug!("{:?} deliver_packet: {:?}", state.id, deliver_packet);
@@ -385,30 +417,13 @@ impl SessionState {
                     }
                 }
 
-                msg = state.rx.next() => {
-                    log::debug!("{:?} msg: {:?}", state.id, msg);
-                    if let Some(msg) = msg {
-                        #[cfg(feature = "debug")]
-                        state.scx.stats.debug_session_channels.dec();
-                        state.process_message(sink, msg, deliver_queue_tx, flags).await?;
-                    }else{
-                        return Err("No message received from the Rx".into());
-                    }
-                }
-
-                pkt = sink.recv() => {
-                    log::debug!("{:?} pkt: {:?}", state.id, pkt);
-                    keep_alive_delay.as_mut().reset(Instant::now() + keep_alive_interval);
-                    match pkt? {
-                        Some(pkt) => {
-                            state.process_mqtt_message(sink, pkt, flags).await?;
-                        },
-                        None => {
-                            return Err(Reason::ConnectRemoteClose);
-                        }
-                    }
+                _ = std::future::ready(()), if unflushed => {
+                    sink.flush().await?;
+                    unflushed = false;
+                    continue;
                 }
             }
+            unflushed = true;
         }
     }
 

@@ -1436,6 +1436,16 @@ where
         }
     }
 
+    /// pola: writes what the sends left in the buffer.
+    #[inline]
+    pub(crate) async fn flush(&mut self) -> Result<()> {
+        match self {
+            Sink::V3(s) => s.flush().await?,
+            Sink::V5(s) => s.flush().await?,
+        }
+        Ok(())
+    }
+
     #[inline]
     #[allow(dead_code)]
     pub(crate) async fn close(&mut self) -> Result<()> {
