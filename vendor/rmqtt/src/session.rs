@@ -347,8 +347,11 @@ impl SessionState {
         tokio::pin!(deliver_timeout_delay);
 
         // pola: sends only buffer (rmqtt-net feeds the codec); the loop writes the buffer once
-        // nothing else is ready, so the packets of one turn go out in one write.
-        let mut unflushed = true;
+        // nothing else is ready, so the packets of one turn go out in one write, and at the
+        // latest after FLUSH_EVERY turns, so a client that never pauses (a QoS 0 flood) still
+        // gets its PINGRESP.
+        const FLUSH_EVERY: u32 = 64;
+        let mut unflushed: u32 = 1;
         loop {
             log::debug!("{:?} tokio::select! loop", state.id);
             deliver_timeout_delay.as_mut().reset(
@@ -417,13 +420,17 @@ impl SessionState {
                     }
                 }
 
-                _ = std::future::ready(()), if unflushed => {
+                _ = std::future::ready(()), if unflushed > 0 => {
                     sink.flush().await?;
-                    unflushed = false;
+                    unflushed = 0;
                     continue;
                 }
             }
-            unflushed = true;
+            unflushed += 1;
+            if unflushed >= FLUSH_EVERY {
+                sink.flush().await?;
+                unflushed = 0;
+            }
         }
     }
 
