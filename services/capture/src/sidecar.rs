@@ -18,6 +18,9 @@ use crate::stats::Stats;
 
 /// How often the wait loop looks at the done file and the signal flag.
 const POLL: Duration = Duration::from_millis(50);
+/// How long the capture must stay quiet before tcpdump is stopped, and the most it is waited for.
+const QUIET: Duration = Duration::from_millis(300);
+const SETTLE_LIMIT: Duration = Duration::from_secs(3);
 /// How long tcpdump may take to flush and print its counts after SIGINT.
 const STOP_LIMIT: Duration = Duration::from_secs(5);
 
@@ -72,6 +75,9 @@ pub fn run(config: &Config, stop: &Stop) -> anyhow::Result<Outcome> {
     let (mut child, lines) = spawn_tcpdump(config, &part)?;
     let mut stderr = Vec::new();
     let done = wait_for_done(config, stop, &lines, &mut stderr);
+    if matches!(done, Ok(true)) {
+        settle(&part);
+    }
     interrupt(&child);
     let exited = drain_until_exit(&mut child, &lines, &mut stderr);
     let done = done?;
@@ -187,6 +193,21 @@ fn wait_for_done(
                 config.done_file.display()
             );
             return Ok(true);
+        }
+    }
+}
+
+/// Waits until the capture file has stopped growing for [`QUIET`] (at most [`SETTLE_LIMIT`]):
+/// the last segments of the run (the server's FIN to a client that just exited) are then written,
+/// not in flight when tcpdump stops, where the kernel counts a packet tcpdump never writes.
+fn settle(part: &Path) {
+    let size = || fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+    let (start, mut last, mut since) = (Instant::now(), size(), Instant::now());
+    while start.elapsed() < SETTLE_LIMIT && since.elapsed() < QUIET {
+        std::thread::sleep(POLL);
+        let now = size();
+        if now != last {
+            (last, since) = (now, Instant::now());
         }
     }
 }
