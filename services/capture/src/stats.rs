@@ -104,7 +104,6 @@ mod tests {
 
     #[test]
     fn rejects_lost_packets_drops_empty_and_missing_reports() {
-        // The trap met on this machine: tcpdump stopped with packets still in the kernel buffer.
         // Each report with what its error must say.
         for (report, why) in [
             // The trap met on this machine: tcpdump stopped with packets still in the kernel buffer.
