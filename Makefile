@@ -18,8 +18,9 @@ build-roles:      ## what the images hold: every role and the capture sidecar, n
 
 test: setup test-unit test-captures test-faults bench-quick   ## everything CI runs (installs what is missing first)
 
-test-unit:        ## every model on loopback, the bad-input table, the pcap decoders
+test-unit:        ## every model on loopback, the bad-input table, the pcap decoders; one feature set for every build
 	cargo test --release --workspace
+	bash scripts/check-features.sh
 
 test-captures: build images   ## every model in compose, every pcap checked with tshark; pola and the Lua dissector agree with tshark
 	bash scripts/test-captures.sh

@@ -1,13 +1,19 @@
 //! Load generators for our servers, written with the crates our clients use (std/tokio sockets,
-//! reqwest, zmq, rumqttc): round trips one at a time for p50/p99 (a closed loop, each request sent
+//! hyper under reqwest, zmq, rumqttc): round trips one at a time for p50/p99 (a closed loop, each request sent
 //! after the previous reply), and back-to-back batches for messages per second. Given a CA file
 //! (`ca`), the REST and MQTT generators speak TLS and trust only that CA, as our clients do.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Context};
+use anyhow::{bail, ensure, Context};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use pola_zmq::curve::ClientKeys;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
@@ -64,19 +70,96 @@ pub fn tls_config(ca: &Path, alpn: &[u8]) -> anyhow::Result<rustls::ClientConfig
     Ok(config)
 }
 
-/// `url` parsed once: reqwest parses a `&str` URL again on every request, which the profile of
-/// the bench's client showed at 8 % of its CPU.
-fn parse_url(url: &str) -> anyhow::Result<reqwest::Url> {
-    reqwest::Url::parse(url).with_context(|| format!("parsing {url}"))
+/// One keep-alive HTTP/1.1 connection to the rest-api, driven by hyper's client connection:
+/// the protocol engine under reqwest without its pool, redirect layer and URL handling, which the
+/// profile of the bench's reqwest client showed at a quarter of its CPU. The connection is polled
+/// by the task that sends on it, not by a task of its own, so a request and its response cost no
+/// hand-over between tasks. Over HTTPS when `ca` is given, trusting only it.
+struct HttpConn {
+    sender: SendRequest<Empty<Bytes>>,
+    /// hyper's side of the connection: reads and writes the socket while it is polled.
+    conn: Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>,
+    /// The request line's target and the Host header, built once.
+    path: hyper::Uri,
+    host: hyper::header::HeaderValue,
+    url: String,
 }
 
-/// One GET of `parsed` (`url`, for messages) whose response must be a success, body read.
-async fn get(client: &reqwest::Client, parsed: &reqwest::Url, url: &str) -> anyhow::Result<()> {
-    let resp = success(client.get(parsed.clone()), &format!("GET {url}")).await?;
-    resp.bytes()
+impl HttpConn {
+    async fn open(url: &str, ca: Option<&Path>) -> anyhow::Result<Self> {
+        let parsed: hyper::Uri = url.parse().with_context(|| format!("parsing {url}"))?;
+        let host = parsed.host().context("a URL with a host")?.to_string();
+        let port = parsed
+            .port_u16()
+            .unwrap_or(if ca.is_some() { 443 } else { 80 });
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .with_context(|| format!("connecting to {host}:{port}"))?;
+        tcp.set_nodelay(true)?;
+        let (sender, conn) = match ca {
+            None => handshake(tcp, url).await?,
+            Some(ca) => {
+                common::tls::install_provider();
+                let config = Arc::new(tls_config(ca, b"http/1.1")?);
+                let name = rustls_pki_types::ServerName::try_from(host.clone())
+                    .with_context(|| format!("{host} as a TLS server name"))?;
+                let tls = tokio_rustls::TlsConnector::from(config)
+                    .connect(name, tcp)
+                    .await
+                    .with_context(|| format!("TLS handshake with {host}:{port}"))?;
+                handshake(tls, url).await?
+            }
+        };
+        Ok(HttpConn {
+            sender,
+            conn,
+            path: parsed
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .parse()?,
+            host: format!("{host}:{port}").parse()?,
+            url: url.to_string(),
+        })
+    }
+
+    /// One GET whose response must be a success, body read.
+    async fn get(&mut self) -> anyhow::Result<()> {
+        let request = hyper::Request::get(self.path.clone())
+            .header(hyper::header::HOST, self.host.clone())
+            .body(Empty::new())?;
+        let HttpConn {
+            sender, conn, url, ..
+        } = self;
+        let exchange = async {
+            sender.ready().await?;
+            let resp = sender.send_request(request).await?;
+            ensure!(resp.status().is_success(), "answered {}", resp.status());
+            resp.into_body().collect().await?;
+            anyhow::Ok(())
+        };
+        tokio::select! {
+            biased;
+            done = exchange => done.with_context(|| format!("GET {url}")),
+            ended = conn => bail!("GET {url}: the connection ended ({ended:?})"),
+        }
+    }
+}
+
+/// hyper's HTTP/1.1 handshake over `io`: the sender, and the connection to poll.
+async fn handshake<T>(
+    io: T,
+    url: &str,
+) -> anyhow::Result<(
+    SendRequest<Empty<Bytes>>,
+    Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>,
+)>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
-        .with_context(|| format!("reading the body of GET {url}"))?;
-    Ok(())
+        .with_context(|| format!("HTTP/1.1 handshake with {url}"))?;
+    Ok((sender, Box::pin(conn)))
 }
 
 /// Sequential keep-alive GETs of `url`; every response must be a success.
@@ -86,11 +169,11 @@ pub async fn rest_latency(
     warmup: usize,
     count: usize,
 ) -> anyhow::Result<Samples> {
-    let (client, parsed) = (rest_client(ca)?, parse_url(url)?);
+    let mut conn = HttpConn::open(url, ca).await?;
     let mut samples = Samples::with_capacity(count);
     for i in 0..warmup + count {
         let start = Instant::now();
-        get(&client, &parsed, url).await?;
+        conn.get().await?;
         if i >= warmup {
             samples.push(start.elapsed());
         }
@@ -110,17 +193,18 @@ pub async fn rest_throughput(
     let ready = Arc::new(tokio::sync::Barrier::new(conns + 1));
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..conns {
-        let (url, parsed) = (url.to_string(), parse_url(url)?);
-        // One client per task so each task holds its own connection, as wrk's connections do.
-        let client = rest_client(ca)?;
+        let conn = HttpConn::open(url, ca).await;
         let share = count / conns + usize::from(c < count % conns);
         let ready = ready.clone();
         tasks.spawn(async move {
-            let opened = get(&client, &parsed, &url).await;
+            let opened = match conn {
+                Ok(mut conn) => conn.get().await.map(|()| conn),
+                Err(err) => Err(err),
+            };
             ready.wait().await;
-            opened?;
+            let mut conn = opened?;
             for _ in 0..share {
-                get(&client, &parsed, &url).await?;
+                conn.get().await?;
             }
             anyhow::Ok(())
         });

@@ -2,6 +2,7 @@
 //! perf tools) as child processes that are always stopped, and never waited on without a bound:
 //! a hung peer must cost the run one figure, not the whole run.
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -9,6 +10,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+
+use super::stats::{Figure, Metric, Series};
 
 /// A free TCP port on 127.0.0.1, found by binding port 0 and letting it go.
 pub fn free_port() -> anyhow::Result<u16> {
@@ -149,15 +152,20 @@ pub fn run_ok(cmd: &mut Command, what: &str, limit: Duration) -> anyhow::Result<
 pub struct Collected {
     running: Running,
     stdout: mpsc::Receiver<String>,
+    /// The last lines the process wrote to stderr, for the message if it fails.
+    stderr: mpsc::Receiver<Vec<String>>,
     what: String,
 }
+
+/// Lines of a failed process's stderr that its error message carries.
+const STDERR_LINES: usize = 3;
 
 impl Collected {
     pub fn spawn(cmd: &mut Command, what: &str) -> anyhow::Result<Self> {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting {what}"))?;
         let mut pipe = child.stdout.take().context("child stdout")?;
@@ -167,25 +175,43 @@ impl Collected {
             let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
             let _ = tx.send(text);
         });
+        // Read to the end, so a chatty process never blocks on the pipe; only the tail is kept.
+        let errors = child.stderr.take().context("child stderr")?;
+        let (tx, stderr) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut last = std::collections::VecDeque::new();
+            for line in BufReader::new(errors).lines().map_while(Result::ok) {
+                if last.len() == STDERR_LINES {
+                    last.pop_front();
+                }
+                last.push_back(line);
+            }
+            let _ = tx.send(last.into());
+        });
         Ok(Collected {
             running: Running {
                 child,
                 name: what.to_string(),
             },
             stdout,
+            stderr,
             what: what.to_string(),
         })
     }
 
-    /// Waits (at most `limit`) for the process to end; its stdout if it exited 0.
-    pub fn finish(self, limit: Duration) -> anyhow::Result<String> {
-        let what = self.what.clone();
-        let (status, text) = self.finish_any(limit)?;
+    /// Waits (at most `limit`) for the process to end; its stdout if it exited 0, else an error
+    /// with its last stderr lines and its last line of stdout.
+    pub fn finish(mut self, limit: Duration) -> anyhow::Result<String> {
+        let (status, text) = self.wait(limit)?;
         if !status.success() {
-            bail!(
-                "{what} exited with {status}: {}",
-                text.lines().last().unwrap_or("")
-            );
+            // The process has exited, so its stderr is at its end (or nearly).
+            let errors = self
+                .stderr
+                .recv_timeout(Duration::from_secs(1))
+                .unwrap_or_default();
+            let last = text.lines().last().map(str::to_string);
+            let said: Vec<String> = errors.into_iter().chain(last).collect();
+            bail!("{} exited with {status}: {}", self.what, said.join(" | "));
         }
         Ok(text)
     }
@@ -196,6 +222,10 @@ impl Collected {
         mut self,
         limit: Duration,
     ) -> anyhow::Result<(std::process::ExitStatus, String)> {
+        self.wait(limit)
+    }
+
+    fn wait(&mut self, limit: Duration) -> anyhow::Result<(std::process::ExitStatus, String)> {
         let text = self.stdout.recv_timeout(limit).map_err(|_| {
             anyhow::anyhow!("{} did not finish within {} s", self.what, limit.as_secs())
         })?;
@@ -206,6 +236,61 @@ impl Collected {
             .with_context(|| format!("waiting for {}", self.what))?;
         Ok((status, text))
     }
+}
+
+/// The CPU time a server and this process (the load generator) used during one or more runs,
+/// and the runs' wall time, in seconds. As percentages of one core, the side near its limit is
+/// what bounds the figure.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuUse {
+    pub server: f64,
+    pub client: f64,
+    pub wall: f64,
+}
+
+impl CpuUse {
+    pub fn add(&mut self, other: CpuUse) {
+        self.server += other.server;
+        self.client += other.client;
+        self.wall += other.wall;
+    }
+
+    /// Two figures in percent of one core, variants `VARIANT server` and `VARIANT client` of
+    /// `series` (`how`: the runs measured).
+    pub fn figures(&self, series: &Series, how: &str) -> Vec<Figure> {
+        vec![
+            self.figure(series, "server", self.server, how),
+            self.figure(series, "client", self.client, how),
+        ]
+    }
+
+    /// The server's figure alone, for a load generator that is another process (wrk).
+    pub fn server_figure(&self, series: &Series, how: &str) -> Figure {
+        self.figure(series, "server", self.server, how)
+    }
+
+    fn figure(&self, series: &Series, who: &str, secs: f64, how: &str) -> Figure {
+        let variant = format!("{} {who}", series.variant);
+        let how = format!("CPU time over wall time during the msgs/s runs ({how})");
+        let named = series.clone().variant(variant.trim_start());
+        named.figure(Metric::Cpu, 100.0 * secs / self.wall, &how)
+    }
+}
+
+/// Runs `run`, measuring the CPU time `server` and this process use meanwhile.
+pub fn with_cpu<T>(
+    server: &Running,
+    run: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<(T, CpuUse)> {
+    let (server_cpu, own_cpu) = (server.cpu_secs()?, cpu_secs("self")?);
+    let start = std::time::Instant::now();
+    let value = run()?;
+    let used = CpuUse {
+        wall: start.elapsed().as_secs_f64(),
+        server: server.cpu_secs()? - server_cpu,
+        client: cpu_secs("self")? - own_cpu,
+    };
+    Ok((value, used))
 }
 
 /// CPU time used so far by process `pid` (`self` for this one), every thread, user and system,
@@ -248,5 +333,24 @@ mod tests {
         // than this process's threads could have used.
         assert!((0.05..2.0).contains(&used), "{used} s of CPU");
         assert!(cpu_secs("0").is_err(), "there is no process 0 in /proc");
+    }
+
+    #[test]
+    fn a_failed_process_names_its_exit_and_its_last_stderr_lines() {
+        let script = "for i in 1 2 3 4 5; do echo \"log $i\" >&2; done; echo partial; exit 3";
+        let end = Collected::spawn(Command::new("sh").args(["-c", script]), "the end").unwrap();
+        let err = end.finish(Duration::from_secs(10)).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the end exited with exit status: 3: log 3 | log 4 | log 5 | partial"
+        );
+        let ok = Collected::spawn(
+            Command::new("sh").args(["-c", "echo fine >&2; echo done"]),
+            "ok",
+        );
+        assert_eq!(
+            ok.unwrap().finish(Duration::from_secs(10)).unwrap(),
+            "done\n"
+        );
     }
 }

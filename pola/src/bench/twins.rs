@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use indicatif::ProgressBar;
 use rumqttc::QoS;
 
-use super::procs::{self, Running};
+use super::procs::{self, CpuUse, Running};
 use super::sections::{Context, BLOCKS};
 use super::stats::{Figure, Metric, Model, Samples, Series, Side};
 use super::{models, Outcome};
@@ -172,31 +172,20 @@ fn throughput_turns(
     how: &str,
     mut run: impl FnMut(&End) -> anyhow::Result<f64>,
 ) -> anyhow::Result<Vec<Figure>> {
-    // Per side: seconds taken, messages moved, CPU seconds of the server and of this process.
-    let mut totals = [[0.0; 4]; 2];
+    // Per side: messages moved, and the CPU and wall time they took.
+    let mut totals = [(0.0, CpuUse::default()); 2];
     for _ in 0..2 {
-        for (end, t) in pair.0.iter().zip(&mut totals) {
-            let (server_cpu, own_cpu) = (end.server.cpu_secs()?, procs::cpu_secs("self")?);
-            let start = Instant::now();
-            let msgs_per_s = run(end)?;
-            let secs = start.elapsed().as_secs_f64();
-            t[0] += secs;
-            t[1] += msgs_per_s * secs;
-            t[2] += end.server.cpu_secs()? - server_cpu;
-            t[3] += procs::cpu_secs("self")? - own_cpu;
+        for (end, (msgs, used)) in pair.0.iter().zip(&mut totals) {
+            let (msgs_per_s, turn) = procs::with_cpu(&end.server, || run(end))?;
+            *msgs += msgs_per_s * turn.wall;
+            used.add(turn);
         }
     }
-    let cpu_how = format!("CPU time over wall time during the msgs/s runs ({how})");
     let mut figs = Vec::new();
-    for (end, [secs, msgs, server_cpu, own_cpu]) in pair.0.iter().zip(totals) {
+    for (end, (msgs, used)) in pair.0.iter().zip(totals) {
         let series = series.by(end.side);
-        figs.push(series.figure(Metric::MsgsPerS, msgs / secs, how));
-        let cpu = |who: &str| {
-            let variant = format!("{} {who}", series.variant);
-            series.clone().variant(variant.trim_start())
-        };
-        figs.push(cpu("server").figure(Metric::Cpu, 100.0 * server_cpu / secs, &cpu_how));
-        figs.push(cpu("client").figure(Metric::Cpu, 100.0 * own_cpu / secs, &cpu_how));
+        figs.push(series.figure(Metric::MsgsPerS, msgs / used.wall, how));
+        figs.extend(used.figures(&series, how));
     }
     Ok(figs)
 }
@@ -216,19 +205,19 @@ fn rest_turns(ctx: &Context, rest: &Pair, size: usize) -> anyhow::Result<Vec<Fig
         found.map(|(_, url)| url.clone()).unwrap_or_default()
     };
     let series = Series::new(Model::RestTls, size, Side::Plain);
-    let how = format!("rest-api plain and with --tls-cert, GET /items/ID of a {size} B item, one keep-alive reqwest client, one request in flight, in turns");
+    let how = format!("rest-api plain and with --tls-cert, GET /items/ID of a {size} B item, one keep-alive hyper connection, one request in flight, in turns");
     let mut figs = latency_turns(ctx, rest, &series, &how, |end, w, n| {
         let url = url(end);
         ctx.runtime
             .block_on(models::rest_latency(&url, end.ca.as_deref(), w, n))
     })?;
     let conns = *p.rest_conns.iter().max().unwrap_or(&1);
-    let how = format!("rest-api plain and with --tls-cert, {} GETs of a {size} B item over {conns} reqwest keep-alive connections, two turns each", p.broker_messages);
+    let how = format!("rest-api plain and with --tls-cert, {} GETs of a {size} B item over {conns} hyper keep-alive connections, two turns each", p.broker_messages);
     let series = series.variant(format!("c={conns}"));
     figs.extend(throughput_turns(rest, &series, &how, |end| {
         let url = url(end);
         let run = models::rest_throughput(&url, end.ca.as_deref(), conns, p.broker_messages);
-        ctx.runtime.block_on(run)
+        ctx.connections.block_on(run)
     })?);
     Ok(figs)
 }
