@@ -6,6 +6,7 @@
 //! the receive loop that notices SIGTERM. The binaries in `src/bin/` only parse flags.
 
 pub mod curve;
+pub mod json;
 pub mod net;
 pub mod pubsub;
 pub mod pushpull;

@@ -25,6 +25,7 @@ use common::Summary;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::json::{ByteLen, Numbered, Text};
 use crate::net::{self, Monitor, Recv, Wait};
 use crate::Outcome;
 
@@ -65,6 +66,7 @@ fn unbounded(socket: &zmq::Socket) -> anyhow::Result<()> {
 // The messages stay JSON text, readable in Wireshark. They are written from and read into borrowed
 // typed fields rather than a `serde_json::Value`, which copied the payload and built a map per
 // message: at 64 B that was most of the pipeline's own CPU time (bench/README.md, the profiles).
+// The `json` module says what else is saved per message.
 
 /// A task as the pusher sends it (fields in the order `json!` wrote them: alphabetical).
 #[derive(Serialize)]
@@ -75,10 +77,9 @@ struct TaskOut<'a> {
 
 /// What a worker reads: a task or its end marker.
 #[derive(Deserialize)]
-struct TaskIn<'a> {
+struct TaskIn {
     task: Option<u64>,
-    #[serde(borrow)]
-    payload: Option<Cow<'a, str>>,
+    payload: Option<ByteLen>,
     end: Option<serde::de::IgnoredAny>,
 }
 
@@ -95,7 +96,7 @@ struct Done<'a> {
 struct SinkIn<'a> {
     batch: Option<u64>,
     #[serde(borrow)]
-    worker: Option<Cow<'a, str>>,
+    worker: Option<Text<'a>>,
     task: Option<u64>,
 }
 
@@ -276,11 +277,10 @@ fn connect_sink(
 
 /// Sends tasks 0..count in turn, each written into one reused buffer; how many went out.
 fn push_plain(tasks: &zmq::Socket, count: u64, payload: &str, stop: &Stop) -> anyhow::Result<u64> {
+    let task = Numbered::new(&TaskOut { payload, task: 0 });
     let mut buf = Vec::new();
     for i in 0..count {
-        buf.clear();
-        let out = TaskOut { payload, task: i };
-        serde_json::to_writer(&mut buf, &out).expect("a task is always valid JSON");
+        task.write(i, &mut buf);
         if !net::send(tasks, &[&buf], stop)? {
             return Ok(i);
         }
@@ -489,7 +489,7 @@ pub fn run_worker(cfg: &WorkerConfig, stop: &Stop) -> anyhow::Result<Outcome> {
         summary.received += 1;
         log::debug!("task {i}");
         // The work: count the payload; the sink needs only who did which task.
-        let bytes = task.payload.map_or(0, |p| p.len());
+        let bytes = task.payload.map_or(0, |p| p.0);
         result.clear();
         let done = Done {
             bytes,
@@ -598,7 +598,9 @@ impl Tally {
             [one] => serde_json::from_slice::<SinkIn>(one).ok(),
             _ => None,
         };
-        let (batch, worker, task) = msg.map_or((None, None, None), |m| (m.batch, m.worker, m.task));
+        let (batch, worker, task) = msg.map_or((None, None, None), |m| {
+            (m.batch, m.worker.map(|w| w.0), m.task)
+        });
         if let Some(n) = batch {
             log::info!("batch of {n} tasks announced");
             self.batch = Some(n);
