@@ -60,7 +60,7 @@ cat "$work"/sub*.out
 { fold zmq-publisher "$work/pub.data"; fold zmq-subscriber "$work"/sub*.data; } \
     | tee "$folded/pubsub-4subs.folded" | inferno-flamegraph --minwidth 0.5 --title "PUB/SUB, $count messages of $size B, 4 subscribers" > "$out/pubsub-4subs.svg"
 
-echo "REST: pola bench --only rest, rest-api and the reqwest client in pola recorded"
+echo "REST: pola bench --only rest, rest-api and the hyper client in pola recorded"
 # pola bench starts rest-api from --bin-dir and kills it when done: a wrapper starts it under perf
 # in the background, and perf is stopped here with SIGINT, so its data is complete.
 mkdir -p "$work/wrap"
@@ -71,7 +71,9 @@ echo \$! >> "$work/perf.pids"
 wait
 WRAP
 chmod +x "$work/wrap/rest-api"
-# --no-inherit: only pola's main thread, where the bench's reqwest client runs (current-thread runtime).
+# --no-inherit: only pola's main thread, where the bench's client makes its one-at-a-time round
+# trips (current-thread runtime); its runs over many connections have two threads of their own
+# and are not recorded.
 "${record[@]}" --no-inherit -o "$work/client.data" -- "$bin/pola" bench --only rest --bin-dir "$work/wrap" --out-dir "$work" | tail -n 12
 while read -r pid; do kill -INT "$pid" 2>/dev/null || true; done < "$work/perf.pids"
 while read -r pid; do timeout 60 tail --pid="$pid" -f /dev/null; done < "$work/perf.pids"
