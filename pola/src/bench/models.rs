@@ -1,7 +1,8 @@
 //! Load generators for our servers, written with the crates our clients use (std/tokio sockets,
-//! hyper under reqwest, zmq, rumqttc): round trips one at a time for p50/p99 (a closed loop, each request sent
-//! after the previous reply), and back-to-back batches for messages per second. Given a CA file
-//! (`ca`), the REST and MQTT generators speak TLS and trust only that CA, as our clients do.
+//! hyper under reqwest, zmq, rumqttc): round trips one at a time for p50/p99 (a closed loop, each
+//! request sent after the previous reply), and back-to-back batches for messages per second.
+//! Given a CA file (`ca`), the REST and MQTT generators speak TLS and trust only that CA, as our
+//! clients do.
 
 use std::future::Future;
 use std::path::Path;

@@ -40,6 +40,13 @@ impl Numbered {
         buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         buf.push(b'}');
     }
+
+    /// The object whose number is `n`, as text.
+    pub fn text(&self, n: u64) -> String {
+        let mut buf = Vec::new();
+        self.write(n, &mut buf);
+        String::from_utf8(buf).expect("serde_json and itoa write UTF-8")
+    }
 }
 
 /// A string field, borrowed from the message unless it holds escapes.
@@ -105,6 +112,7 @@ mod tests {
             for task in [0, 7, 10, 65_535, u64::MAX] {
                 numbered.write(task, &mut buf);
                 assert_eq!(buf, serde_json::to_vec(&Task { payload, task }).unwrap());
+                assert_eq!(numbered.text(task).as_bytes(), buf);
             }
         }
     }

@@ -217,23 +217,20 @@ pub fn push(
     }
     let start = Instant::now();
     let payload = "x".repeat(cfg.size);
-    let task = |i: u64| {
-        serde_json::to_string(&TaskOut {
-            payload: &payload,
-            task: i,
-        })
-        .expect("a task is always valid JSON")
-    };
+    let task = Numbered::new(&TaskOut {
+        payload: &payload,
+        task: 0,
+    });
     let mut problem = None;
     if let Some((acks, timeout)) = &acks {
-        let run = push_reliable(tasks, acks, cfg.count, *timeout, &task, stop)?;
+        let run = push_reliable(tasks, acks, cfg.count, *timeout, &|i| task.text(i), stop)?;
         summary.sent = run.sent;
         summary.received = run.acked;
         summary.lost = run.sent - run.acked;
         summary = summary.with("reissued", run.reissued);
         problem = run.problem;
     } else {
-        summary.sent = push_plain(tasks, cfg.count, &payload, stop)?;
+        summary.sent = push_plain(tasks, cfg.count, &task, stop)?;
     }
     // With unbounded queues a send fails only when no worker is connected: the survivors of a
     // killed worker may have taken their markers and left before the last one goes out, and
@@ -276,8 +273,12 @@ fn connect_sink(
 }
 
 /// Sends tasks 0..count in turn, each written into one reused buffer; how many went out.
-fn push_plain(tasks: &zmq::Socket, count: u64, payload: &str, stop: &Stop) -> anyhow::Result<u64> {
-    let task = Numbered::new(&TaskOut { payload, task: 0 });
+fn push_plain(
+    tasks: &zmq::Socket,
+    count: u64,
+    task: &Numbered,
+    stop: &Stop,
+) -> anyhow::Result<u64> {
     let mut buf = Vec::new();
     for i in 0..count {
         task.write(i, &mut buf);
