@@ -39,6 +39,16 @@ dc() { timeout -k 10 "${DC_SECS:-120}" env COMPOSE_PROFILES="$1" docker compose 
 # Every profile, the fault runs' own (scripts/fault.sh) included.
 down() { dc '*' down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true; }
 
+# `capture.sh down`: that, and the project of every fault run (pola-fault-<model>) still there.
+down_all() {
+  down
+  local project
+  for project in $({ docker ps -a --format '{{.Label "com.docker.compose.project"}}'
+                     docker network ls --format '{{.Label "com.docker.compose.project"}}'; } | grep '^pola-fault-' | sort -u); do
+    COMPOSE_PROJECT_NAME=$project down
+  done
+}
+
 # True if the model is an encrypted twin (TLS or CURVE): its certificates or keys come first.
 is_twin() { [[ $(awk -v m="$1" '!/^#/ && $1 == m {print $2}' models.tsv) != - ]]; }
 
@@ -159,7 +169,7 @@ run() {
 }
 
 case $1 in
-  down) down; echo "pola: every container, network and volume removed" ;;
+  down) down_all; echo "pola: every container, network and volume removed" ;;
   up) run "$ALL" ;;
   *)
     failed=()

@@ -62,8 +62,12 @@ rss() {
   return $any
 }
 
-# Records this run's RSS samples and client lines under its name in bench/faults.json.
+# Records this run's RSS samples and client lines under its name in bench/faults.json, under a
+# lock: runs of other models may be writing it at the same moment.
 record() {
+  local lock
+  exec {lock}>"${TMPDIR:-/tmp}/pola-faults-json.lock"
+  flock "$lock"
   local file=bench/faults.json tmp
   [[ -f $file ]] || echo '{}' >"$file"
   tmp=$(mktemp)
@@ -79,6 +83,7 @@ record() {
           | map({(.[0].service): map([(.at | tonumber), (.kb | tonumber)])}) | add // {}),
         clients: ($lines | map(select(.client)) | map({(.client): del(.client)}) | add // {})
       }' "$file" >"$tmp" && mv "$tmp" "$file"
+  exec {lock}>&-
 }
 
 # True once a restarted container is running and, if it has a healthcheck, has passed one since
@@ -142,8 +147,11 @@ run() {
     promise="load run, $LOAD_SECS s: $promise"
   fi
   local events=captures/$capture.events start=$SECONDS
-  # The run's compose: its model's profile plus the services only faults use, its variables.
-  local dc_cmd=(env $env CAPTURE_NAME="$capture" COMPOSE_PROFILES="$model,fault-$model" docker compose)
+  # The run's compose: its model's profile plus the services only faults use, its variables, and
+  # a project of the model's own (pola-fault-<model>), so runs of different models can go side by
+  # side; two runs of one model cannot, as the model's network has a fixed subnet.
+  local project=pola-fault-$model
+  local dc_cmd=(env $env CAPTURE_NAME="$capture" COMPOSE_PROFILES="$model,fault-$model" COMPOSE_PROJECT_NAME="$project" docker compose)
   # Every docker command is bounded: a daemon or compose that stops answering fails the run instead
   # of hanging it.
   dc() { timeout -k 10 "$STEP_SECS" "${dc_cmd[@]}" "$@"; }
@@ -154,7 +162,15 @@ run() {
       ((.services[$d].depends_on | keys) + [.services | to_entries[] | select((.value.profiles // []) | index("fault-\($m)")) | .key])
       | .[] | . as $s | select($started | contains(" \($s) "))'
   }
-  down() { timeout -k 10 "$STEP_SECS" bash scripts/capture.sh down >/dev/null 2>&1 || true; }
+  # Clears this run's project, and the default one (`make up`, the capture tests), whose networks
+  # hold the same subnets.
+  down() {
+    local p
+    for p in pola "$project"; do
+      timeout -k 10 "$STEP_SECS" env COMPOSE_PROFILES='*' COMPOSE_PROJECT_NAME="$p" docker compose \
+        down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+    done
+  }
   fail() { echo "$capture: FAILED: $*" >&2; wait_bg; down; return 1; }
   local bg=()
   wait_bg() { local p; for p in "${bg[@]}"; do wait "$p" 2>/dev/null || true; done; bg=(); }

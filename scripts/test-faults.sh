@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The fault scenarios' tests (compose-tests/tests/faults.rs, ignored by plain `cargo test`): every
-# scenario of scripts/faults.tsv run in compose and judged by its clients' lines and by tshark, one at
-# a time since each run takes the compose project down and up. Needs the images: `make images` first.
+# scenario of scripts/faults.tsv run in compose and judged by its clients' lines and by tshark.
+# Every test starts at once; the tests themselves let FAULT_PARALLEL (3) scenarios run together,
+# never two of one model (they share its network). Needs the images: `make images` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 docker info >/dev/null 2>&1 || { echo "test-faults: the Docker daemon is not running (start it: sudo dockerd, or make setup)" >&2; exit 1; }
 # --workspace for the reason given in test-captures.sh: the dependencies built by test-unit are reused.
 # A deadline for the whole suite: CI fails with the last test named instead of hanging.
-timeout -k 30 2100 cargo test --release --workspace --test faults -- --ignored --test-threads=1 "$@"
+timeout -k 30 2100 cargo test --release --workspace --test faults -- --ignored --test-threads=32 "$@"

@@ -2,25 +2,97 @@
 //! twice: by the clients' summary lines and exit codes (captures/fault-<name>.events) and by tshark
 //! on its pcap (retransmissions under loss, RSTs where injected, a second connection after a
 //! restart, a dead worker's traffic stopping when it was killed). Ignored by plain `cargo test`
-//! (they need Docker and `make images`); scripts/test-faults.sh runs them one at a time. The
+//! (they need Docker and `make images`); scripts/test-faults.sh runs several at once, each model's
+//! scenarios taking turns (`turn`). The
 //! recovering runs (Lazy Pirate, reliable PUSH/PULL, PUB/SUB counts, REST retries, MQTT will) need
 //! the clients' recovery flags in the images: without them their client ends with the wrong code.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 mod support;
 use support::root;
 
-/// The scenario names in the table, in its order.
-fn table() -> Vec<String> {
+/// The table's scenarios, in its order: (name, model).
+fn rows() -> Vec<(String, String)> {
     let text = std::fs::read_to_string(root().join("scripts/faults.tsv")).unwrap();
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| l.split('|').next().unwrap().trim().to_string())
+        .map(|l| {
+            let mut cols = l.split('|').map(str::trim);
+            let name = cols.next().unwrap().to_string();
+            (name, cols.next().unwrap_or_default().to_string())
+        })
         .collect()
+}
+
+/// The scenario names in the table, in its order.
+fn table() -> Vec<String> {
+    rows().into_iter().map(|(name, _)| name).collect()
+}
+
+/// How many scenarios run at once (FAULT_PARALLEL, 3 unless set): scripts/test-faults.sh starts
+/// every test at once and these turns decide which runs.
+fn parallel() -> usize {
+    std::env::var("FAULT_PARALLEL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(3)
+}
+
+/// A model's turn to run a scenario, held until dropped. scripts/fault.sh runs each model in a
+/// compose project of its own (pola-fault-<model>), so scenarios of different models run side by
+/// side, at most `parallel()` of them; two of one model cannot, as its network has a fixed subnet.
+struct Turn {
+    _model: MutexGuard<'static, ()>,
+}
+
+static RUNNING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// Waits for this model's turn, then for a free place among the running scenarios.
+fn turn(model: &str) -> Turn {
+    static MODELS: Mutex<BTreeMap<String, &'static Mutex<()>>> = Mutex::new(BTreeMap::new());
+    let lock: &'static Mutex<()> = MODELS
+        .lock()
+        .unwrap()
+        .entry(model.to_string())
+        .or_insert_with(|| Box::leak(Box::new(Mutex::new(()))));
+    // A test that failed while it held the turn leaves nothing behind that the next one needs.
+    let model = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let (count, freed) = &RUNNING;
+    let mut running = count
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    while *running >= parallel() {
+        running = freed
+            .wait(running)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    }
+    *running += 1;
+    Turn { _model: model }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let (count, freed) = &RUNNING;
+        *count
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) -= 1;
+        freed.notify_one();
+    }
+}
+
+/// The model of a scenario in the table.
+fn model_of(scenario: &str) -> String {
+    rows()
+        .into_iter()
+        .find(|(name, _)| name == scenario)
+        .unwrap_or_else(|| panic!("{scenario} is not in scripts/faults.tsv"))
+        .1
 }
 
 /// Every scenario the tests below judge; a row of the table missing here fails the build's tests.
@@ -167,6 +239,8 @@ fn scenario(name: &str) -> Run {
 
 /// Runs scripts/fault.sh with `args`, which must succeed and leave the capture `capture`.
 fn finished(name: &str, capture: &str, args: &[&str]) -> Run {
+    // The scenario is the last argument (`NAME`, or `load SECS NAME`).
+    let _turn = turn(&model_of(args.last().unwrap()));
     let stdout = support::script_ok("scripts/fault.sh", args, &[], 600);
     let pcap = support::complete_pcap(capture, &stdout);
     let dir = root().join("captures");
@@ -691,14 +765,14 @@ fn mqtt_restart_qos2_loses_nothing_and_delivers_nothing_twice() {
     }
 }
 
-/// Everything of pola's compose project that is still there.
-fn leftovers() -> String {
+/// Every container of a model's fault runs (its compose project) that is still there.
+fn leftovers(model: &str) -> String {
     let out = Command::new("docker")
         .args([
             "ps",
             "-a",
             "--filter",
-            "label=com.docker.compose.project=pola",
+            &format!("label=com.docker.compose.project=pola-fault-{model}"),
             "--format",
             "{{.Names}}",
         ])
@@ -721,6 +795,7 @@ fn an_unknown_scenario_a_fault_that_cannot_be_applied_and_a_service_that_does_no
     );
 
     // nft missing from the sidecar: the drop cannot be applied.
+    let tcp = turn("tcp");
     let out = fault_sh(&["tcp-lossy"], &[("POLA_NFT", "/nonexistent/nft")]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -733,14 +808,16 @@ fn an_unknown_scenario_a_fault_that_cannot_be_applied_and_a_service_that_does_no
         "{line}"
     );
     assert_eq!(
-        leftovers(),
+        leftovers("tcp"),
         "",
         "containers left running after a fault that failed"
     );
     assert!(!root().join("captures/fault-tcp-lossy.pcap").exists());
+    drop(tcp);
 
     // A restarted server that is not healthy within the limit is named: a limit no restart can
     // meet (10 ms) stands in for a server that never comes back.
+    let _reqrep = turn("reqrep");
     let out = fault_sh(&["reqrep-restart"], &[("FAULT_COMEBACK_SECS", "0.01")]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -749,7 +826,7 @@ fn an_unknown_scenario_a_fault_that_cannot_be_applied_and_a_service_that_does_no
         "{err}"
     );
     assert_eq!(
-        leftovers(),
+        leftovers("reqrep"),
         "",
         "containers left running after a service did not come back"
     );
@@ -807,6 +884,7 @@ fn a_load_run_streams_through_its_fault_and_samples_every_servers_rss() {
 fn a_broken_capture_is_not_mistaken_for_expected_loss() {
     // The plain reqrep-restart expects its client to fail; killing the sidecar as well must still
     // fail the run for the capture, not pass it as the expected loss.
+    let _turn = turn("reqrep");
     let table = tempfile::NamedTempFile::new().unwrap();
     let row = std::fs::read_to_string(root().join("scripts/faults.tsv"))
         .unwrap()
@@ -823,5 +901,5 @@ fn a_broken_capture_is_not_mistaken_for_expected_loss() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("broken capture, no pcap"), "{err}");
     assert!(!root().join("captures/fault-reqrep-restart.pcap").exists());
-    assert_eq!(leftovers(), "");
+    assert_eq!(leftovers("reqrep"), "");
 }
