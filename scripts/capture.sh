@@ -32,20 +32,26 @@ docker compose version >/dev/null 2>&1 || die "Compose v2 (docker compose) is mi
 # How long a run's clients may take before the run fails instead of hanging.
 RUN_SECS=${CAPTURE_RUN_SECS:-600}
 
+# The compose project: `up` runs every model in the default one, pola (as `docker compose up`
+# does); one model runs in a project of its own, pola-<model>, so that models can be captured side
+# by side (the capture tests do). Two runs of one model cannot: its network has a fixed subnet.
+PROJECT=pola
+
 # The compose command for a set of profiles ("mqtt", "mqtt,tcp,..." or "*" for all), killed if
 # it runs past DC_SECS (120 s unless the caller says otherwise).
-dc() { timeout -k 10 "${DC_SECS:-120}" env COMPOSE_PROFILES="$1" docker compose "${@:2}"; }
+dc() { timeout -k 10 "${DC_SECS:-120}" env COMPOSE_PROFILES="$1" COMPOSE_PROJECT_NAME="$PROJECT" docker compose "${@:2}"; }
 
-# Every profile, the fault runs' own (scripts/fault.sh) included.
+# The project, every profile, the fault runs' own (scripts/fault.sh) included.
 down() { dc '*' down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true; }
 
-# `capture.sh down`: that, and the project of every fault run (pola-fault-<model>) still there.
+# `capture.sh down`: the default project, and every pola-<model> and pola-fault-<model> one
+# still there.
 down_all() {
   down
   local project
   for project in $({ docker ps -a --format '{{.Label "com.docker.compose.project"}}'
-                     docker network ls --format '{{.Label "com.docker.compose.project"}}'; } | grep '^pola-fault-' | sort -u); do
-    COMPOSE_PROJECT_NAME=$project down
+                     docker network ls --format '{{.Label "com.docker.compose.project"}}'; } | grep '^pola-' | sort -u); do
+    PROJECT=$project down
   done
 }
 
@@ -55,7 +61,8 @@ is_twin() { [[ $(awk -v m="$1" '!/^#/ && $1 == m {print $2}' models.tsv) != - ]]
 # The lab CA, the servers' certificates and the CURVE key pairs in certs/, made once.
 make_certs() {
   [[ -x $POLA ]] || die "$POLA is missing: run make build"
-  "$POLA" certs --dir certs >/dev/null
+  # Under a lock: two twins captured side by side must not each make a CA of their own.
+  flock "${TMPDIR:-/tmp}/pola-certs.lock" "$POLA" certs --dir certs >/dev/null
 }
 
 # True if the model's ports carry TLS (an encrypted twin whose capture gets its secrets).
@@ -137,12 +144,17 @@ report() {
   return $ok
 }
 
-# Runs the models of $1 (comma-separated) together, from a clean slate.
+# Runs the models of $1 (comma-separated) together, from a clean slate: in the default project
+# for `up`, else in the model's own.
 run() {
-  local profiles=$1 model image start=$SECONDS
+  local profiles=$1 model image start=$SECONDS PROJECT=pola
+  [[ $profiles == "$ALL" ]] || PROJECT=pola-$profiles
   for image in $(dc "$profiles" config --images | sort -u); do
     docker image inspect "$image" >/dev/null 2>&1 || die "image $image is missing: run make images"
   done
+  # The default project's networks hold the same subnets: a `docker compose up` left running
+  # goes first.
+  PROJECT=pola down
   down
   mkdir -p captures
   for model in ${profiles//,/ }; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The capture tests: every model and encrypted twin in compose, every pcap judged with tshark
-# (compose-tests/tests/captures.rs, tls_captures.rs and curve_captures.rs, ignored by plain `cargo test`), one model at a time since
-# each run takes the compose project down and up. Needs the images: `make images` first.
+# (compose-tests/tests/captures.rs, tls_captures.rs and curve_captures.rs, ignored by plain `cargo
+# test`). Every test starts at once; the tests let COMPOSE_RUNS (3) models run together, each in a
+# compose project of its own, never two runs of one model. Needs the images: `make images` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 docker info >/dev/null 2>&1 || { echo "test-captures: the Docker daemon is not running (start it: sudo dockerd, or make setup)" >&2; exit 1; }
@@ -9,4 +10,4 @@ docker info >/dev/null 2>&1 || { echo "test-captures: the Docker daemon is not r
 # for pola-capture alone it rebuilt 25 dependencies (tokio, clap, regex, memchr, ...) that
 # `cargo test --release --workspace` had just built. pola's own tests/captures.rs has no ignored test.
 # A deadline for the whole suite: CI fails with the last test named instead of hanging.
-timeout -k 30 1500 cargo test --release --workspace --test captures --test tls_captures --test curve_captures -- --ignored --test-threads=1 "$@"
+timeout -k 30 1500 cargo test --release --workspace --test captures --test tls_captures --test curve_captures -- --ignored --test-threads=16 "$@"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fault scenarios' tests (compose-tests/tests/faults.rs, ignored by plain `cargo test`): every
 # scenario of scripts/faults.tsv run in compose and judged by its clients' lines and by tshark.
-# Every test starts at once; the tests themselves let FAULT_PARALLEL (3) scenarios run together,
+# Every test starts at once; the tests themselves let COMPOSE_RUNS (3) scenarios run together,
 # never two of one model (they share its network). Needs the images: `make images` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."

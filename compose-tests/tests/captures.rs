@@ -1,7 +1,7 @@
 //! Every model runs in compose (`scripts/capture.sh <model>`, images from
 //! `make images`) and its pcap is judged with Debian's tshark 4.0. Ignored by plain `cargo test`
 //! because they need Docker and the images; scripts/test-captures.sh runs them with
-//! `-- --ignored --test-threads=1`. Every failure names the model and what was missing.
+//! `-- --ignored`, several models at once (`support::turn`). Every failure names the model and what was missing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -13,15 +13,17 @@ use pola::decode::Message;
 use pola::report::proof::plain;
 
 mod support;
-use support::{complete_pcap, tshark};
+use support::{complete_pcap, tshark, turn, Turn};
 
-/// Runs one model through scripts/capture.sh and checks the sidecar's verdict: captured equals
-/// received by filter, 0 dropped. Returns the pcap, already checked for what every pcap needs.
-fn capture(model: &str, env: &[(&str, &str)]) -> PathBuf {
+/// Runs one model through scripts/capture.sh, in its turn, and checks the sidecar's verdict:
+/// captured equals received by filter, 0 dropped. Returns the pcap, already checked for what every
+/// pcap needs, and the turn: no other run of the model replaces the pcap while the test holds it.
+fn capture(model: &str, env: &[(&str, &str)]) -> (PathBuf, Turn) {
+    let turn = turn(model);
     let stdout = support::script_ok("scripts/capture.sh", &[model], env, 900);
     let pcap = complete_pcap(model, &stdout);
     every_connection_opens_and_closes(model, &pcap);
-    pcap
+    (pcap, turn)
 }
 
 /// The first packet of every connection is its SYN (the sidecar was capturing before the client
@@ -84,7 +86,7 @@ type Packet = (&'static str, String, Option<u8>);
 fn check_mqtt(qos: u8) {
     let model = &format!("mqtt (QoS {qos})");
     let count = 12;
-    let pcap = capture(
+    let (pcap, _turn) = capture(
         "mqtt",
         &[
             ("MQTT_QOS", &qos.to_string()),
@@ -203,7 +205,7 @@ fn check_mqtt(qos: u8) {
 #[ignore = "needs Docker and `make images`"]
 fn tcp_every_data_segment_is_psh_ack_with_no_application_protocol() {
     let (count, size) = (20, 64);
-    let pcap = capture("tcp", &[("TCP_COUNT", "20"), ("TCP_SIZE", "64")]);
+    let (pcap, _turn) = capture("tcp", &[("TCP_COUNT", "20"), ("TCP_SIZE", "64")]);
     let rows = tshark(
         "tcp",
         &pcap,
@@ -251,7 +253,7 @@ fn tcp_every_data_segment_is_psh_ack_with_no_application_protocol() {
 #[test]
 #[ignore = "needs Docker and `make images`"]
 fn rest_every_verb_is_http_on_8080_and_answered() {
-    let pcap = capture("rest", &[("REST_COUNT", "5")]);
+    let (pcap, _turn) = capture("rest", &[("REST_COUNT", "5")]);
     let rows = tshark(
         "rest",
         &pcap,
@@ -388,7 +390,7 @@ fn zmtp_connections(model: &str, pcap: &Path, ports: &[u16]) -> Vec<Conn> {
 #[ignore = "needs Docker and `make images`"]
 fn reqrep_zmtp3_on_every_connection_and_one_reply_per_request() {
     let count = 20;
-    let pcap = capture("reqrep", &[("REQREP_COUNT", "20")]);
+    let (pcap, _turn) = capture("reqrep", &[("REQREP_COUNT", "20")]);
     let conns = zmtp_connections("reqrep", &pcap, &[5555]);
     let requests: usize = conns.iter().map(|c| c.up.messages.len()).sum();
     let replies: usize = conns.iter().map(|c| c.down.messages.len()).sum();
@@ -413,7 +415,7 @@ fn reqrep_zmtp3_on_every_connection_and_one_reply_per_request() {
 #[ignore = "needs Docker and `make images`"]
 fn pushpull_tasks_go_to_each_worker_in_turn_and_every_result_reaches_the_sink() {
     let (count, workers) = (30u64, 3u64);
-    let pcap = capture("pushpull", &[("PUSHPULL_COUNT", "30")]);
+    let (pcap, _turn) = capture("pushpull", &[("PUSHPULL_COUNT", "30")]);
     let conns = zmtp_connections("pushpull", &pcap, &[5557, 5558]);
     let mut firsts = BTreeSet::new();
     let (mut tasks, mut results) = (0, 0);
@@ -464,7 +466,7 @@ fn pushpull_tasks_go_to_each_worker_in_turn_and_every_result_reaches_the_sink() 
 #[ignore = "needs Docker and `make images`"]
 fn pubsub_each_subscription_reaches_the_publisher_and_no_foreign_topic_comes_back() {
     let count = 10;
-    let pcap = capture("pubsub", &[("PUBSUB_COUNT", "10")]);
+    let (pcap, _turn) = capture("pubsub", &[("PUBSUB_COUNT", "10")]);
     let conns = zmtp_connections("pubsub", &pcap, &[5556]);
     let mut subscribed = BTreeSet::new();
     for c in &conns {

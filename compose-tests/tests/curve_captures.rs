@@ -11,6 +11,7 @@ mod support;
 /// Runs one model through scripts/capture.sh; returns its pcap once the sidecar's verdict says
 /// complete (0 dropped).
 fn capture(model: &str) -> PathBuf {
+    let _turn = support::turn(model);
     let stdout = support::script_ok("scripts/capture.sh", &[model], &[], 900);
     support::complete_pcap(model, &stdout)
 }

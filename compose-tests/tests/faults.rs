@@ -10,10 +10,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::{Condvar, Mutex, MutexGuard};
 
 mod support;
-use support::root;
+use support::{root, turn};
 
 /// The table's scenarios, in its order: (name, model).
 fn rows() -> Vec<(String, String)> {
@@ -32,58 +31,6 @@ fn rows() -> Vec<(String, String)> {
 /// The scenario names in the table, in its order.
 fn table() -> Vec<String> {
     rows().into_iter().map(|(name, _)| name).collect()
-}
-
-/// How many scenarios run at once (FAULT_PARALLEL, 3 unless set): scripts/test-faults.sh starts
-/// every test at once and these turns decide which runs.
-fn parallel() -> usize {
-    std::env::var("FAULT_PARALLEL")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(3)
-}
-
-/// A model's turn to run a scenario, held until dropped. scripts/fault.sh runs each model in a
-/// compose project of its own (pola-fault-<model>), so scenarios of different models run side by
-/// side, at most `parallel()` of them; two of one model cannot, as its network has a fixed subnet.
-struct Turn {
-    _model: MutexGuard<'static, ()>,
-}
-
-static RUNNING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
-
-/// Waits for this model's turn, then for a free place among the running scenarios.
-fn turn(model: &str) -> Turn {
-    static MODELS: Mutex<BTreeMap<String, &'static Mutex<()>>> = Mutex::new(BTreeMap::new());
-    let lock: &'static Mutex<()> = MODELS
-        .lock()
-        .unwrap()
-        .entry(model.to_string())
-        .or_insert_with(|| Box::leak(Box::new(Mutex::new(()))));
-    // A test that failed while it held the turn leaves nothing behind that the next one needs.
-    let model = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let (count, freed) = &RUNNING;
-    let mut running = count
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    while *running >= parallel() {
-        running = freed
-            .wait(running)
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-    }
-    *running += 1;
-    Turn { _model: model }
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        let (count, freed) = &RUNNING;
-        *count
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) -= 1;
-        freed.notify_one();
-    }
 }
 
 /// The model of a scenario in the table.

@@ -14,6 +14,7 @@ use support::root;
 /// Runs one variant through scripts/capture.sh; returns its pcapng once the sidecar's verdict
 /// says complete (0 dropped) and the plain pcap and the key logs are gone.
 fn capture(variant: &str) -> std::path::PathBuf {
+    let _turn = support::turn(variant);
     let stdout = support::script_ok("scripts/capture.sh", &[variant], &[], 900);
     let pcapng = support::complete_pcap(variant, &stdout);
     assert_eq!(pcapng, root().join(format!("captures/{variant}.pcapng")));

@@ -1,17 +1,70 @@
-//! What the compose suites (captures, faults) share: the repository root, a script run under a
-//! deadline, the sidecar's verdict line checked for a complete pcap, tshark's field rows and
-//! `pola inspect`'s output.
+//! What the compose suites (captures, faults) share: the repository root, a model's turn to run, a
+//! script run under a deadline, the sidecar's verdict line checked for a complete pcap, tshark's
+//! field rows and `pola inspect`'s output.
 #![allow(dead_code)] // each suite uses a different subset
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .canonicalize()
         .unwrap()
+}
+
+/// How many compose runs a suite lets go at once (COMPOSE_RUNS, 3 unless set). The scripts run
+/// each model in a compose project of its own (pola-<model>, pola-fault-<model>), so runs of
+/// different models can go side by side; the suites start every test at once and `turn` decides.
+fn runs_at_once() -> usize {
+    std::env::var("COMPOSE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(3)
+}
+
+/// A model's turn to run in compose, held until dropped: no other run of the model (its network
+/// has a fixed subnet, its capture a fixed name), and at most `runs_at_once()` runs in all.
+pub struct Turn {
+    _model: MutexGuard<'static, ()>,
+}
+
+static RUNNING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// Waits for this model's turn, then for a free place among the running ones.
+pub fn turn(model: &str) -> Turn {
+    static MODELS: Mutex<BTreeMap<String, &'static Mutex<()>>> = Mutex::new(BTreeMap::new());
+    let lock: &'static Mutex<()> = MODELS
+        .lock()
+        .unwrap()
+        .entry(model.to_string())
+        .or_insert_with(|| Box::leak(Box::new(Mutex::new(()))));
+    // A test that failed while it held the turn leaves nothing behind that the next one needs.
+    let model = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let (count, freed) = &RUNNING;
+    let mut running = count
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    while *running >= runs_at_once() {
+        running = freed
+            .wait(running)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    }
+    *running += 1;
+    Turn { _model: model }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let (count, freed) = &RUNNING;
+        *count
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) -= 1;
+        freed.notify_one();
+    }
 }
 
 /// Runs `bash <script> <args>` from the root with `env` under a deadline: a run that hangs (a
