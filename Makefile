@@ -13,13 +13,13 @@ setup-up:         ## install only what make up needs (no test peers, no tshark, 
 build:            ## release binaries of every role and of `pola`
 	cargo build --release --workspace --bins
 
-build-roles:      ## what the images hold: every role and the capture sidecar, not `pola` (make up needs no more)
+build-roles:      ## what the images hold: every role and the capture sidecar, not `pola`
 	cargo build --release --workspace --bins --exclude pola --exclude pola-compose-tests
 
 test: setup test-unit test-captures test-faults bench-quick   ## everything CI runs (installs what is missing first)
 
-test-unit:        ## every model on loopback, the bad-input table, the pcap decoders; one feature set for every build
-	cargo test --release --workspace
+test-unit:        ## every model on loopback, the bad-input table, the pcap decoders (four test binaries at a time); one feature set for every build
+	bash scripts/test-unit.sh
 	bash scripts/check-features.sh
 
 test-captures: build images   ## every model in compose, every pcap checked with tshark; pola and the Lua dissector agree with tshark
@@ -33,8 +33,9 @@ test-faults: images   ## every fault scenario in compose, judged by its clients'
 images: build-roles   ## build every image offline and print its size
 	bash scripts/images.sh
 
-up: setup-up images   ## run every model once in compose; six pcaps land in captures/
+up: setup-up build images   ## run every model once in compose; six pcaps land in captures/, pola's report beside them
 	bash scripts/capture.sh up
+	./target/release/pola report
 
 down:             ## stop and remove every container and network of pola
 	bash scripts/capture.sh down
