@@ -9,6 +9,7 @@
 #                              nothing can decrypt captures/<variant>.pcap
 #   capture.sh up              every model at once, as a plain `docker compose up` does
 #   capture.sh down            stop and remove every pola container, network and volume
+#   capture.sh down PROJECT... only those compose projects (fault.sh: its own, and pola)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,8 +22,8 @@ POLA=./target/release/pola
 
 die() { echo "capture: $*" >&2; exit 1; }
 
-[[ $# -gt 0 ]] || die "usage: capture.sh MODEL... | up | down   (models: ${MODELS[*]} ${VARIANTS[*]})"
-for arg in "$@"; do
+[[ $# -gt 0 ]] || die "usage: capture.sh MODEL... | up | down [PROJECT...]   (models: ${MODELS[*]} ${VARIANTS[*]})"
+[[ $1 == down ]] || for arg in "$@"; do
   [[ $arg == up || $arg == down || " ${MODELS[*]} ${VARIANTS[*]} " == *" $arg "* ]] ||
     die "unknown model '$arg'; valid models: ${MODELS[*]} ${VARIANTS[*]} (or up, down)"
 done
@@ -154,7 +155,7 @@ run() {
   done
   # The default project's networks hold the same subnets: a `docker compose up` left running
   # goes first.
-  PROJECT=pola down
+  [[ $PROJECT == pola ]] || PROJECT=pola down
   down
   mkdir -p captures
   for model in ${profiles//,/ }; do
@@ -181,7 +182,12 @@ run() {
 }
 
 case $1 in
-  down) down_all; echo "pola: every container, network and volume removed" ;;
+  down)
+    if (($# > 1)); then
+      for project in "${@:2}"; do PROJECT=$project down; done
+    else
+      down_all; echo "pola: every container, network and volume removed"
+    fi ;;
   up) run "$ALL" ;;
   *)
     failed=()

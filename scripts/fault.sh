@@ -164,13 +164,7 @@ run() {
   }
   # Clears this run's project, and the default one (`make up`, the capture tests), whose networks
   # hold the same subnets.
-  down() {
-    local p
-    for p in pola "$project"; do
-      timeout -k 10 "$STEP_SECS" env COMPOSE_PROFILES='*' COMPOSE_PROJECT_NAME="$p" docker compose \
-        down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true
-    done
-  }
+  down() { timeout -k 10 "$STEP_SECS" bash scripts/capture.sh down pola "$project" >/dev/null 2>&1 || true; }
   fail() { echo "$capture: FAILED: $*" >&2; wait_bg; down; return 1; }
   local bg=()
   wait_bg() { local p; for p in "${bg[@]}"; do wait "$p" 2>/dev/null || true; done; bg=(); }

@@ -16,18 +16,18 @@ cargo test --release --workspace --no-run --message-format=json-render-diagnosti
          | "\(.manifest_path | rtrimstr("/Cargo.toml")) \(.executable) \(.target.src_path | ltrimstr($root))"' >"$work/binaries"
 [[ -s $work/binaries ]] || { echo "test-unit: cargo built no test binary" >&2; exit 1; }
 
-# One binary: its output to a file, printed whole under a lock once it ended; a failure leaves a mark.
+# One binary: its output to a file, printed whole under a lock once it ended; a failure adds its
+# source to the failed list.
 run_one() {
-  local dir=$1 exe=$2 src=$3 name status
-  name=$(basename "$exe")
-  if (cd "$dir" && "$exe") >"$WORK/$name.log" 2>&1; then status=ok; else status=FAILED; touch "$WORK/failed-$name"; fi
-  flock "$WORK/binaries" sh -c 'echo "== $1: $2"; cat "$3"' _ "$src" "$status" "$WORK/$name.log"
+  local dir=$1 exe=$2 src=$3 log status=ok
+  log=$WORK/$(basename "$exe").log
+  (cd "$dir" && "$exe") >"$log" 2>&1 || status=FAILED
+  flock "$WORK/binaries" sh -c 'echo "== $1: $2"; cat "$3"; [ "$2" = ok ] || echo "$1" >>"$4"' _ "$src" "$status" "$log" "$WORK/failed"
 }
 export -f run_one
 export WORK=$work
 xargs -P "$JOBS" -n 3 bash -c 'run_one "$@"' _ <"$work/binaries"
 
-failed=$(find "$work" -name 'failed-*' -printf '%f\n' | sed 's/^failed-//' | xargs)
-[[ -z $failed ]] || { echo "test-unit: failed: $failed" >&2; exit 1; }
+[[ ! -s $work/failed ]] || { echo "test-unit: failed: $(xargs <"$work/failed")" >&2; exit 1; }
 cargo test --release --workspace --doc -q
 echo "test-unit: every test binary passed ($(wc -l <"$work/binaries") binaries, $JOBS at a time)"

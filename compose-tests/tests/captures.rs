@@ -1,7 +1,8 @@
 //! Every model runs in compose (`scripts/capture.sh <model>`, images from
 //! `make images`) and its pcap is judged with Debian's tshark 4.0. Ignored by plain `cargo test`
 //! because they need Docker and the images; scripts/test-captures.sh runs them with
-//! `-- --ignored`, several models at once (`support::turn`). Every failure names the model and what was missing.
+//! `-- --ignored`, several models at once (`support::turn`). Every failure names the model and
+//! what was missing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -3,9 +3,9 @@
 //! on its pcap (retransmissions under loss, RSTs where injected, a second connection after a
 //! restart, a dead worker's traffic stopping when it was killed). Ignored by plain `cargo test`
 //! (they need Docker and `make images`); scripts/test-faults.sh runs several at once, each model's
-//! scenarios taking turns (`turn`). The
-//! recovering runs (Lazy Pirate, reliable PUSH/PULL, PUB/SUB counts, REST retries, MQTT will) need
-//! the clients' recovery flags in the images: without them their client ends with the wrong code.
+//! scenarios taking turns (`support::turn`). The recovering runs (Lazy Pirate, reliable PUSH/PULL,
+//! PUB/SUB counts, REST retries, MQTT will) need the clients' recovery flags in the images: without
+//! them their client ends with the wrong code.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
