@@ -346,7 +346,7 @@ fn worker_2_fell_silent(run: &Run) {
 fn pushpull_worker_kill_the_sink_counts_the_dead_workers_tasks_lost() {
     let run = scenario("pushpull-worker-kill");
     let count = run.field("pusher", "sent");
-    assert_eq!(count, 20_000);
+    assert_eq!(count, 40_000);
     let (code, _) = run.client("worker-2");
     assert_eq!(*code, 137, "worker-2 was killed");
     let (code, fields) = run.client("sink");
@@ -411,8 +411,8 @@ fn reqrep_lazy_pirate_loses_nothing_and_the_pcap_shows_a_new_connection_and_gree
 #[ignore = "needs Docker and `make images`"]
 fn pushpull_reliable_hands_the_dead_workers_tasks_out_again_and_loses_nothing() {
     let run = scenario("pushpull-reliable");
-    assert_eq!(run.field("pusher", "sent"), 20_000);
-    run.complete("sink", 20_000);
+    assert_eq!(run.field("pusher", "sent"), 40_000);
+    run.complete("sink", 40_000);
     assert_eq!(
         run.field("sink", "duplicates"),
         0,
