@@ -45,13 +45,21 @@ docker compose version >/dev/null 2>&1 || die "Compose v2 (docker compose) is mi
 
 now() { date +%s.%3N; }
 
+# The container of service $1 in this run's project (running ones; `-a` as $2: stopped ones too),
+# found by its compose labels with docker itself: a compose call can take seconds on a busy
+# machine, and the steps' timing is what a scenario is built around.
+container() {
+  docker ps -q ${2:-} --filter "label=com.docker.compose.project=$project" \
+    --filter "label=com.docker.compose.service=$1"
+}
+
 # Appends the resident memory of every running server of the model (the services in the capture's
 # namespace) to the events file: `rss phase=<phase> service=<svc> kb=<VmRSS> at=<time>`; false
 # when no server was running.
 rss() {
   local phase=$1 svc id pid kb any=1
   for svc in $servers; do
-    id=$(dc ps -q "$svc" 2>/dev/null) || continue
+    id=$(container "$svc" 2>/dev/null) || continue
     [[ -n $id ]] || continue
     pid=$(docker inspect -f '{{.State.Pid}}' "$id")
     kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || continue
@@ -224,9 +232,16 @@ run() {
         dc stop $running >/dev/null 2>&1 || { fail "docker compose stop $running failed"; return 1; }
         echo "fault=stop-clients service=${running// /,} from=$from at=$(now)" >>"$events" ;;
       kill | pause | unpause | stop)
-        # The fault hits between from= (compose called) and at= (compose returned).
-        local from; from=$(now)
-        dc "$verb" $args >/dev/null 2>&1 || { fail "docker compose $verb $args failed"; return 1; }
+        # The fault hits between from= (called) and at= (returned). kill, pause and unpause go to
+        # docker itself, at once; stop goes through compose, which keeps the service's grace period.
+        local from ids; from=$(now)
+        if [[ $verb == stop ]]; then
+          dc stop $args >/dev/null 2>&1 || { fail "docker compose stop $args failed"; return 1; }
+        else
+          ids=$(for svc in $args; do container "$svc"; done)
+          [[ -n $ids ]] && timeout -k 10 "$STEP_SECS" docker "$verb" $ids >/dev/null 2>&1 ||
+            { fail "docker $verb $args failed"; return 1; }
+        fi
         echo "fault=$verb service=$args from=$from at=$(now)" >>"$events" ;;
       start)
         local t0 id
@@ -234,7 +249,7 @@ run() {
         # compose start is never cut short (a start killed half-way can leave the container in
         # a state that the clean-up then waits on); the limit is judged once it returned.
         dc start $args >/dev/null 2>&1 || { fail "$args could not be started (docker compose start)"; return 1; }
-        id=$(dc ps -a -q "$args")
+        id=$(container "$args" -a)
         late() { awk -v a="$(now)" -v b="$t0" -v l="$COMEBACK_SECS" 'BEGIN { exit !(a - b > l) }'; }
         until back "$id" && ! late; do
           late && { fail "$args did not come back within $COMEBACK_SECS s"; return 1; }
@@ -254,7 +269,7 @@ run() {
   clients=$(clients)
   local deadline=$((SECONDS + CLIENT_SECS))
   for svc in $clients; do
-    id=$(dc ps -a -q "$svc")
+    id=$(container "$svc" -a)
     until [[ $(timeout 30 docker inspect -f '{{.State.Status}}' "$id") == exited ]]; do
       ((SECONDS < deadline)) || {
         docker logs --tail 6 "$id" 2>&1 | sed "s/^/    $svc: /" >&2
@@ -266,7 +281,7 @@ run() {
   rss end || true
   local report=()
   for svc in $clients; do
-    id=$(dc ps -a -q "$svc")
+    id=$(container "$svc" -a)
     code=$(docker inspect -f '{{.State.ExitCode}}' "$id")
     want=$(tr ' ' '\n' <<<"$exits" | sed -n "s/^$svc=//p")
     want=${want:-0}
@@ -282,7 +297,7 @@ run() {
 
   # The capture: told the clients are done, the sidecar keeps the pcap only if it is complete.
   local cid verdict
-  cid=$(dc ps -a -q "capture-$model")
+  cid=$(container "capture-$model" -a)
   dc exec -T "capture-$model" /pola-capture --mark-done >/dev/null 2>&1 || true
   code=$(timeout -k 10 60 docker wait "$cid") || code="none (still running 60 s after it was told the clients are done)"
   verdict=$(docker logs "$cid" 2>/dev/null | tail -n 1)
