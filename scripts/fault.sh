@@ -238,9 +238,14 @@ run() {
         if [[ $verb == stop ]]; then
           dc stop $args >/dev/null 2>&1 || { fail "docker compose stop $args failed"; return 1; }
         else
+          # Through compose as well when docker itself could not (the container not found, or
+          # refused), so the reason compose gives is the one reported.
           ids=$(for svc in $args; do container "$svc"; done)
-          [[ -n $ids ]] && timeout -k 10 "$STEP_SECS" docker "$verb" $ids >/dev/null 2>&1 ||
-            { fail "docker $verb $args failed"; return 1; }
+          if [[ -z $ids ]] || ! timeout -k 10 "$STEP_SECS" docker "$verb" $ids >/dev/null 2>"$events.err"; then
+            echo "fault: docker $verb $args: ${ids:+$(tail -n 1 "$events.err")}${ids:-no container found}; through compose" >&2
+            dc "$verb" $args >/dev/null 2>"$events.err" ||
+              { fail "docker compose $verb $args failed: $(tail -n 1 "$events.err")"; return 1; }
+          fi
         fi
         echo "fault=$verb service=$args from=$from at=$(now)" >>"$events" ;;
       start)
