@@ -6,8 +6,9 @@
 //! [`probe`] (the healthcheck a `FROM scratch` image runs, since it has no shell), and
 //! [`recovery`] (bounded, logged reconnects and duplicate counting for clients that survive faults),
 //! [`tls`] (the lab CA and the rustls set-up of the encrypted variants), and [`models`] (the one
-//! table of models, `models.tsv`).
+//! table of models, `models.tsv`). [`maths`] keeps libm out of the images.
 
+pub mod maths;
 pub mod models;
 pub mod probe;
 pub mod recovery;
