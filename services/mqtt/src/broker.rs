@@ -409,7 +409,10 @@ mod tests {
         let cases = [
             ("${ENV:POLA_TEST_USER}", "ana"),
             ("${env:POLA_TEST_USER}", "ana"),
-            ("mqtt://${Env:POLA_TEST_USER}@${ENV:pola_test_lower}/x", "mqtt://ana@low/x"),
+            (
+                "mqtt://${Env:POLA_TEST_USER}@${ENV:pola_test_lower}/x",
+                "mqtt://ana@low/x",
+            ),
             ("a${ENV:POLA_TEST_UNSET}b", "ab"),
             ("$${ENV:POLA_TEST_USER}}", "$ana}"),
             ("${ENV:}", "${ENV:}"),
