@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 ROLES=(mqtt-broker mqtt-publisher mqtt-subscriber tcp-echo-server tcp-echo-client rest-api rest-client
        zmq-rep-server zmq-req-client zmq-pusher zmq-worker zmq-sink zmq-publisher zmq-subscriber)
-GOAL_MB=15
+# Size goals, in MB of 10^6 bytes as docker prints them: the broker 12, every other image 15.
+goal_mb() { if [[ $1 == mqtt-broker ]]; then echo 12; else echo 15; fi; }
 STAGE=build/images
 
 docker info >/dev/null 2>&1 || { echo "images: the Docker daemon is not running (start it: dockerd, or make setup)" >&2; exit 1; }
@@ -59,7 +60,7 @@ build() {
   local bytes mb
   bytes=$(docker image inspect -f '{{.Size}}' "pola/$name:latest")
   mb=$(awk -v b="$bytes" 'BEGIN {printf "%.1f", b / 1e6}')
-  printf '%-28s %6s MB%s\n' "pola/$name:latest" "$mb" "$(awk -v b="$bytes" -v g=$GOAL_MB 'BEGIN {if (b > g * 1e6) printf "  (over the %d MB goal)", g}')"
+  printf '%-28s %6s MB%s\n' "pola/$name:latest" "$mb" "$(awk -v b="$bytes" -v g="$(goal_mb "$name")" 'BEGIN {if (b > g * 1e6) printf "  (over the %d MB goal)", g}')"
 }
 
 wanted=("$@")

@@ -21,6 +21,14 @@ impl<S> TlsCertExtractor for tokio_rustls::server::TlsStream<S>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
+    // pola: without the `cert-info` feature no client certificate is parsed (a listener that
+    // does not ask for one, as every pola listener, never has one to parse).
+    #[cfg(not(feature = "cert-info"))]
+    fn extract_cert_info(&self) -> Option<CertInfo> {
+        None
+    }
+
+    #[cfg(feature = "cert-info")]
     fn extract_cert_info(&self) -> Option<CertInfo> {
         use x509_parser::parse_x509_certificate;
 

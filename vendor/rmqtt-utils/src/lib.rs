@@ -652,11 +652,13 @@ pub fn expand_env_vars(value: &str) -> String {
     while let Some(at) = rest.find("${") {
         out.push_str(&rest[..at]);
         let after = &rest[at + 2..];
-        let name_len = after
-            .get(..4)
-            .filter(|prefix| prefix.eq_ignore_ascii_case("ENV:"))
-            .map(|_| after[4..].bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count())
-            .unwrap_or(0);
+        let is_name_byte = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+        let name_len = match after.get(..4) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("ENV:") => {
+                after[4..].bytes().take_while(is_name_byte).count()
+            }
+            _ => 0,
+        };
         if name_len > 0 && after[4 + name_len..].starts_with('}') {
             let env_name = &after[4..4 + name_len];
             out.push_str(&std::env::var(env_name).unwrap_or_else(|_| {
