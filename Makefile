@@ -33,9 +33,8 @@ test-faults: images   ## every fault scenario in compose, judged by its clients'
 images: build-roles   ## build every image offline and print its size
 	bash scripts/images.sh
 
-up: setup-up build images   ## run every model once in compose; six pcaps land in captures/, pola's report beside them
-	bash scripts/capture.sh up
-	./target/release/pola report
+up: setup-up build-roles   ## run every model once in compose; six pcaps land in captures/, pola's report beside them
+	bash scripts/up.sh
 
 down:             ## stop and remove every container and network of pola
 	bash scripts/capture.sh down
