@@ -1,11 +1,11 @@
 //! What the capture tests share: free ports, tcpdump started and stopped without sleeps, real
-//! peers (mosquitto, python's http.server, pyzmq) waited for by connecting, and hand-built pcaps
-//! for the bad-input table. Tests run as root (tcpdump needs it) and skip nothing.
+//! peers (mosquitto, python's http.server, pyzmq) waited for in the kernel's socket tables, and
+//! hand-built pcaps for the bad-input table. Tests run as root (tcpdump needs it) and skip nothing.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -30,10 +30,12 @@ pub fn free_port() -> u16 {
     }
 }
 
-/// Waits until something accepts TCP connections on `port` (a server we started), or panics.
+/// Waits until something listens on TCP `port` (a server we started), or panics. It reads the
+/// kernel's socket tables instead of connecting: a probe connection that the server handles late
+/// (a TLS server answers its EOF with an alert) would land in a capture started right after.
 pub fn wait_listening(port: u16, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !listens(port) {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("server for port {port} exited early: {status}");
         }
@@ -43,6 +45,21 @@ pub fn wait_listening(port: u16, child: &mut Child) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Whether /proc/net/tcp or tcp6 holds a socket in LISTEN state (0A) on local `port`.
+fn listens(port: u16) -> bool {
+    let local = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        std::fs::read_to_string(table)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .any(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                fields.len() > 3 && fields[1].ends_with(&local) && fields[3] == "0A"
+            })
+    })
 }
 
 /// A tcpdump writing `file`, with a UDP marker port to know when it has seen everything.
