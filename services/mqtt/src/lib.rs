@@ -190,24 +190,3 @@ pub async fn disconnect(client: &AsyncClient, eventloop: &mut EventLoop) -> anyh
 }
 
 pub use common::{Outcome, Stop};
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn qos_flag_accepts_only_0_1_2() {
-        assert_eq!(parse_qos("0"), Ok(QoS::AtMostOnce));
-        assert_eq!(parse_qos("2"), Ok(QoS::ExactlyOnce));
-        assert!(parse_qos("3").unwrap_err().contains("'3'"));
-        assert_eq!(qos_number(QoS::AtLeastOnce), 1);
-    }
-
-    #[test]
-    fn connect_address_needs_a_port() {
-        assert!(client_options("x", "broker:1883").is_ok());
-        let err = client_options("x", "broker").unwrap_err().to_string();
-        assert!(err.contains("broker"), "{err}");
-        assert!(client_options("x", "broker:http").is_err());
-    }
-}
