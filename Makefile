@@ -16,7 +16,12 @@ build:            ## release binaries of every role and of `pola`
 build-roles:      ## what the images hold: every role and the capture sidecar, not `pola`
 	cargo build --release --workspace --bins --exclude pola --exclude pola-compose-tests
 
-test: setup test-unit test-captures test-faults bench-quick   ## everything CI runs (installs what is missing first)
+# The unit tests and the compose captures go side by side, each one's output printed whole when it
+# ends: once the test binaries are built, the unit tests mostly wait on their peers and the captures
+# on docker. The fault scenarios and the bench smoke run come after, alone: they judge timing.
+test: setup build images   ## everything CI runs (installs what is missing first)
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-unit test-captures
+	$(MAKE) --no-print-directory test-faults bench-quick
 
 test-unit:        ## every model on loopback, the bad-input table, the pcap decoders (four test binaries at a time); one feature set for every build
 	bash scripts/test-unit.sh

@@ -45,7 +45,7 @@ dc() { timeout -k 10 "${DC_SECS:-120}" env COMPOSE_PROFILES="$1" COMPOSE_PROJECT
 # The project, every profile, the fault runs' own (scripts/fault.sh) included.
 down() { dc '*' down --volumes --remove-orphans --timeout 5 >/dev/null 2>&1 || true; }
 
-# `capture.sh down`: the default project, and every pola-<model> and pola-fault-<model> one
+# `capture.sh down`: the default project, and every pola-<model> and pola-fault-<scenario> one
 # still there.
 down_all() {
   down

@@ -71,7 +71,7 @@ rss() {
 }
 
 # Records this run's RSS samples and client lines under its name in bench/faults.json, under a
-# lock: runs of other models may be writing it at the same moment.
+# lock: other runs may be writing it at the same moment.
 record() {
   local lock
   exec {lock}>"${TMPDIR:-/tmp}/pola-faults-json.lock"
@@ -156,10 +156,12 @@ run() {
   fi
   local events=captures/$capture.events start=$SECONDS
   # The run's compose: its model's profile plus the services only faults use, its variables, and
-  # a project of the model's own (pola-fault-<model>), so runs of different models can go side by
-  # side; two runs of one model cannot, as the model's network has a fixed subnet.
-  local project=pola-fault-$model
-  local dc_cmd=(env $env CAPTURE_NAME="$capture" COMPOSE_PROFILES="$model,fault-$model" COMPOSE_PROJECT_NAME="$project" docker compose)
+  # a project and subnets of the scenario's own (pola-fault-<name>, 10.<POLA_NET>.x.0/24 with
+  # POLA_NET from the scenario's place in scripts/faults.tsv: 202, 203, ...), so any scenarios can
+  # go side by side, with each other and with `make up`'s models (10.201.x.0/24).
+  local project=pola-fault-$name net
+  net=$(sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' scripts/faults.tsv | awk -F'|' -v n="$name" '{gsub(/[[:space:]]/, "", $1)} $1 == n {print 201 + NR; exit}')
+  local dc_cmd=(env $env CAPTURE_NAME="$capture" POLA_NET="${net:-250}" COMPOSE_PROFILES="$model,fault-$model" COMPOSE_PROJECT_NAME="$project" docker compose)
   # Every docker command is bounded: a daemon or compose that stops answering fails the run instead
   # of hanging it.
   dc() { timeout -k 10 "$STEP_SECS" "${dc_cmd[@]}" "$@"; }
@@ -170,9 +172,8 @@ run() {
       ((.services[$d].depends_on | keys) + [.services | to_entries[] | select((.value.profiles // []) | index("fault-\($m)")) | .key])
       | .[] | . as $s | select($started | contains(" \($s) "))'
   }
-  # Clears this run's project, and the default one (`make up`, the capture tests), whose networks
-  # hold the same subnets.
-  down() { timeout -k 10 "$STEP_SECS" bash scripts/capture.sh down pola "$project" >/dev/null 2>&1 || true; }
+  # Clears this run's project.
+  down() { timeout -k 10 "$STEP_SECS" bash scripts/capture.sh down "$project" >/dev/null 2>&1 || true; }
   fail() { echo "$capture: FAILED: $*" >&2; wait_bg; down; return 1; }
   local bg=()
   wait_bg() { local p; for p in "${bg[@]}"; do wait "$p" 2>/dev/null || true; done; bg=(); }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The fault scenarios' tests (compose-tests/tests/faults.rs, ignored by plain `cargo test`): every
 # scenario of scripts/faults.tsv run in compose and judged by its clients' lines and by tshark.
-# Every test starts at once; the tests themselves let COMPOSE_RUNS (3) scenarios run together,
-# never two of one model (they share its network). Needs the images: `make images` first.
+# Every test starts at once; the tests themselves let COMPOSE_RUNS (3) scenarios run together, each
+# in its own compose project and subnets. Needs the images: `make images` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 docker info >/dev/null 2>&1 || { echo "test-faults: the Docker daemon is not running (start it: sudo dockerd, or make setup)" >&2; exit 1; }

@@ -2,8 +2,8 @@
 //! twice: by the clients' summary lines and exit codes (captures/fault-<name>.events) and by tshark
 //! on its pcap (retransmissions under loss, RSTs where injected, a second connection after a
 //! restart, a dead worker's traffic stopping when it was killed). Ignored by plain `cargo test`
-//! (they need Docker and `make images`); scripts/test-faults.sh runs several at once, each model's
-//! scenarios taking turns (`support::turn`). The recovering runs (Lazy Pirate, reliable PUSH/PULL,
+//! (they need Docker and `make images`); scripts/test-faults.sh runs several at once, each in its
+//! own compose project and subnets, two runs of one scenario taking turns (`support::turn`). The recovering runs (Lazy Pirate, reliable PUSH/PULL,
 //! PUB/SUB counts, REST retries, MQTT will) need the clients' recovery flags in the images: without
 //! them their client ends with the wrong code.
 
@@ -31,15 +31,6 @@ fn rows() -> Vec<(String, String)> {
 /// The scenario names in the table, in its order.
 fn table() -> Vec<String> {
     rows().into_iter().map(|(name, _)| name).collect()
-}
-
-/// The model of a scenario in the table.
-fn model_of(scenario: &str) -> String {
-    rows()
-        .into_iter()
-        .find(|(name, _)| name == scenario)
-        .unwrap_or_else(|| panic!("{scenario} is not in scripts/faults.tsv"))
-        .1
 }
 
 /// Every scenario the tests below judge; a row of the table missing here fails the build's tests.
@@ -85,6 +76,9 @@ struct Run {
     /// (event, Unix time): `drop`, `reset`, `kill`, `back`, ...
     events: Vec<(String, f64)>,
     pcap: PathBuf,
+    /// Each service's address on the run's network (captures/<capture>.hosts: the run's subnets
+    /// are its own, 10.<POLA_NET>.x.0/24).
+    hosts: BTreeMap<String, String>,
 }
 
 impl Run {
@@ -104,6 +98,13 @@ impl Run {
             .get(key)
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{}: {svc} has no numeric {key}= in {fields:?}", self.name))
+    }
+
+    /// The address of `svc` (or of an alias of the capture's namespace: broker, pusher, sink).
+    fn ip(&self, svc: &str) -> &str {
+        self.hosts
+            .get(svc)
+            .unwrap_or_else(|| panic!("{}: no address for {svc} in {:?}", self.name, self.hosts))
     }
 
     fn event(&self, what: &str) -> f64 {
@@ -187,7 +188,7 @@ fn scenario(name: &str) -> Run {
 /// Runs scripts/fault.sh with `args`, which must succeed and leave the capture `capture`.
 fn finished(name: &str, capture: &str, args: &[&str]) -> Run {
     // The scenario is the last argument (`NAME`, or `load SECS NAME`).
-    let _turn = turn(&model_of(args.last().unwrap()));
+    let _turn = turn(args.last().unwrap());
     let stdout = support::script_ok("scripts/fault.sh", args, &[], 600);
     let pcap = support::complete_pcap(capture, &stdout);
     let dir = root().join("captures");
@@ -221,11 +222,23 @@ fn finished(name: &str, capture: &str, args: &[&str]) -> Run {
         !events.is_empty(),
         "{name}: no fault event in the events file:\n{text}"
     );
+    // "<address> <service or aliases joined by '/'>" per line.
+    let hosts = std::fs::read_to_string(dir.join(format!("{capture}.hosts")))
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .flat_map(|(ip, names)| {
+            names
+                .split('/')
+                .map(move |n| (n.to_string(), ip.to_string()))
+        })
+        .collect();
     Run {
         name: name.to_string(),
         clients,
         events,
         pcap,
+        hosts,
     }
 }
 
@@ -324,19 +337,18 @@ fn reqrep_restart_the_plain_client_loses_its_request_and_the_pcap_shows_the_reco
     );
 }
 
-/// On the wire of a PUSH/PULL worker kill: worker-2 (10.201.5.4) falls silent when it is killed,
-/// and worker-1 or worker-3 (10.201.5.3, .5) go on working after it.
+/// On the wire of a PUSH/PULL worker kill: worker-2 falls silent when it is killed, and worker-1
+/// or worker-3 go on working after it.
 fn worker_2_fell_silent(run: &Run) {
     let kill = run.event("kill");
-    let dead = run.last("ip.src == 10.201.5.4 && tcp.len > 0");
+    let sent = |worker: &str| run.last(&format!("ip.src == {} && tcp.len > 0", run.ip(worker)));
+    let dead = sent("worker-2");
     assert!(
         dead > 0.0 && dead <= kill,
         "worker-2 sent data at {dead}, after its kill at {kill}"
     );
     assert!(
-        run.last("ip.src == 10.201.5.3 && tcp.len > 0")
-            .max(run.last("ip.src == 10.201.5.5 && tcp.len > 0"))
-            > kill,
+        sent("worker-1").max(sent("worker-3")) > kill,
         "no worker worked after the kill"
     );
 }
@@ -365,7 +377,10 @@ fn pushpull_worker_kill_the_sink_counts_the_dead_workers_tasks_lost() {
     );
     worker_2_fell_silent(&run);
     assert!(
-        run.last("ip.src == 10.201.5.4 && (tcp.flags.fin == 1 || tcp.flags.reset == 1)") > 0.0,
+        run.last(&format!(
+            "ip.src == {} && (tcp.flags.fin == 1 || tcp.flags.reset == 1)",
+            run.ip("worker-2")
+        )) > 0.0,
         "worker-2's connections were not closed by its kernel"
     );
 }
@@ -462,7 +477,10 @@ fn pubsub_slow_the_paused_subscriber_counts_every_dropped_message() {
     run.complete("zmq-subscriber-news", published(&run, "news"));
     // On the wire: the paused subscriber's receive window closed (its kernel buffer filled).
     assert!(
-        run.count("tcp.analysis.zero_window && ip.src == 10.201.6.3") > 0,
+        run.count(&format!(
+            "tcp.analysis.zero_window && ip.src == {}",
+            run.ip("zmq-subscriber-weather")
+        )) > 0,
         "pubsub-slow: no zero window from the paused subscriber"
     );
 }
@@ -493,12 +511,18 @@ fn pubsub_late_the_late_joiner_counts_what_was_published_before_it_joined() {
     // On the wire: before the late joiner's SYN, the publisher had already sent the weather
     // subscriber more than its greeting and READY (three segments): messages the late one missed.
     let join = run
-        .times("ip.src == 10.201.6.5 && tcp.flags.syn == 1")
+        .times(&format!(
+            "ip.src == {} && tcp.flags.syn == 1",
+            run.ip("zmq-subscriber-late")
+        ))
         .into_iter()
         .fold(f64::MAX, f64::min);
     assert!(join < f64::MAX, "pubsub-late: no SYN from the late joiner");
     let before_join = run
-        .times("tcp.srcport == 5556 && ip.dst == 10.201.6.3 && tcp.len > 0")
+        .times(&format!(
+            "tcp.srcport == 5556 && ip.dst == {} && tcp.len > 0",
+            run.ip("zmq-subscriber-weather")
+        ))
         .into_iter()
         .filter(|t| *t < join)
         .count();
@@ -556,9 +580,10 @@ fn mqtt_will_reaches_the_watcher_after_the_publisher_vanishes() {
     );
     run.complete("subscriber-will", 1);
     // On the wire: the publisher's CONNECT carried its will, it never sent DISCONNECT, and the
-    // broker published the will to the watcher (10.201.1.6) after the publisher fell silent.
+    // broker published the will to the watcher after the publisher fell silent.
+    let (publisher, watcher) = (run.ip("publisher-will"), run.ip("subscriber-will"));
     let wills = run.tshark(
-        "mqtt.msgtype == 1 && ip.src == 10.201.1.7",
+        &format!("mqtt.msgtype == 1 && ip.src == {publisher}"),
         &["mqtt.conflag.willflag", "mqtt.willtopic"],
     );
     assert_eq!(
@@ -567,13 +592,14 @@ fn mqtt_will_reaches_the_watcher_after_the_publisher_vanishes() {
         "mqtt-will: CONNECT {wills:?}"
     );
     assert_eq!(
-        run.count("mqtt.msgtype == 14 && ip.src == 10.201.1.7"),
+        run.count(&format!("mqtt.msgtype == 14 && ip.src == {publisher}")),
         0,
         "mqtt-will: a DISCONNECT was sent"
     );
-    let last = run.last("ip.src == 10.201.1.7 && tcp.len > 0");
-    let will =
-        run.times("mqtt.msgtype == 3 && ip.dst == 10.201.1.6 && mqtt.topic == \"sensors/will\"");
+    let last = run.last(&format!("ip.src == {publisher} && tcp.len > 0"));
+    let will = run.times(&format!(
+        "mqtt.msgtype == 3 && ip.dst == {watcher} && mqtt.topic == \"sensors/will\""
+    ));
     assert_eq!(
         will.len(),
         1,
@@ -586,12 +612,8 @@ fn mqtt_will_reaches_the_watcher_after_the_publisher_vanishes() {
     );
 }
 
-/// The MQTT clients' addresses on the compose network.
-const PUBLISHER: &str = "10.201.1.5";
-const SUBSCRIBERS: [(&str, &str, u64); 2] = [
-    ("subscriber-all", "10.201.1.3", 2000),
-    ("subscriber-lab", "10.201.1.4", 1000),
-];
+/// The MQTT restarts' subscribers and the readings each must count.
+const SUBSCRIBERS: [(&str, u64); 2] = [("subscriber-all", 2000), ("subscriber-lab", 1000)];
 
 /// A broker restart at `qos`: what every MQTT restart scenario shows, whatever its QoS. Every
 /// client reconnected (a retry in its line, a second CONNECT on the wire, answered with the
@@ -601,9 +623,8 @@ fn mqtt_restart(qos: u8) -> Run {
     let run = scenario(&format!("mqtt-restart-qos{qos}"));
     let stop = run.event("stop");
     assert_eq!(run.field("publisher", "sent"), 2000);
-    for (svc, ip) in std::iter::once(("publisher", PUBLISHER))
-        .chain(SUBSCRIBERS.iter().map(|(svc, ip, _)| (*svc, *ip)))
-    {
+    for svc in std::iter::once("publisher").chain(SUBSCRIBERS.map(|(svc, _)| svc)) {
+        let ip = run.ip(svc);
         assert!(
             run.field(svc, "retries") >= 1,
             "{}: {svc} never reconnected",
@@ -623,7 +644,8 @@ fn mqtt_restart(qos: u8) -> Run {
             run.name
         );
     }
-    for (svc, ip, expected) in SUBSCRIBERS {
+    for (svc, expected) in SUBSCRIBERS {
+        let ip = run.ip(svc);
         let (received, lost) = (run.field(svc, "received"), run.field(svc, "lost"));
         assert_eq!(received + lost, expected, "{}: {svc}", run.name);
         let delivered = run.units(&format!("mqtt && ip.dst == {ip}"), "mqtt.msgtype", "3");
@@ -636,16 +658,20 @@ fn mqtt_restart(qos: u8) -> Run {
     run
 }
 
-/// The PUBLISHes to `ip` with the DUP flag set (the flag is dissected for PUBLISH alone).
-fn redelivered(run: &Run, ip: &str) -> usize {
-    run.units(&format!("mqtt && ip.dst == {ip}"), "mqtt.dupflag", "1")
+/// The PUBLISHes to `svc` with the DUP flag set (the flag is dissected for PUBLISH alone).
+fn redelivered(run: &Run, svc: &str) -> usize {
+    run.units(
+        &format!("mqtt && ip.dst == {}", run.ip(svc)),
+        "mqtt.dupflag",
+        "1",
+    )
 }
 
 #[test]
 #[ignore = "needs Docker and `make images`"]
 fn mqtt_restart_qos0_counts_what_the_restart_lost() {
     let run = mqtt_restart(0);
-    for (svc, ip, _) in SUBSCRIBERS {
+    for (svc, _) in SUBSCRIBERS {
         assert_eq!(
             run.client(svc).0,
             0,
@@ -657,7 +683,7 @@ fn mqtt_restart_qos0_counts_what_the_restart_lost() {
             "{svc}: QoS 0 is never sent twice"
         );
         assert_eq!(
-            redelivered(&run, ip),
+            redelivered(&run, svc),
             0,
             "{svc}: a QoS 0 PUBLISH with DUP set"
         );
@@ -669,11 +695,11 @@ fn mqtt_restart_qos0_counts_what_the_restart_lost() {
 fn mqtt_restart_lossless(qos: u8) -> Run {
     let run = mqtt_restart(qos);
     run.complete("publisher", 2000);
-    for (svc, _, expected) in SUBSCRIBERS {
+    for (svc, expected) in SUBSCRIBERS {
         run.complete(svc, expected);
     }
     assert!(
-        redelivered(&run, SUBSCRIBERS[1].1) >= 1,
+        redelivered(&run, SUBSCRIBERS[1].0) >= 1,
         "{}: no PUBLISH redelivered with DUP to the paused subscriber",
         run.name
     );
@@ -685,9 +711,9 @@ fn mqtt_restart_lossless(qos: u8) -> Run {
 fn mqtt_restart_qos1_loses_nothing_and_redelivers_with_the_dup_flag() {
     let run = mqtt_restart_lossless(1);
     // Every reading counted twice came again, DUP set, on the resumed session.
-    for (svc, ip, _) in SUBSCRIBERS {
+    for (svc, _) in SUBSCRIBERS {
         assert!(
-            redelivered(&run, ip) as u64 >= run.field(svc, "duplicates"),
+            redelivered(&run, svc) as u64 >= run.field(svc, "duplicates"),
             "{svc}: more duplicates than redeliveries"
         );
     }
@@ -703,7 +729,7 @@ fn mqtt_restart_qos2_loses_nothing_and_delivers_nothing_twice() {
     // The paused subscriber's in-flight readings were sent again (DUP set), and rumqttc answered
     // them without delivering them a second time.
     let run = mqtt_restart_lossless(2);
-    for (svc, _, _) in SUBSCRIBERS {
+    for (svc, _) in SUBSCRIBERS {
         assert_eq!(
             run.field(svc, "duplicates"),
             0,
@@ -712,14 +738,14 @@ fn mqtt_restart_qos2_loses_nothing_and_delivers_nothing_twice() {
     }
 }
 
-/// Every container of a model's fault runs (its compose project) that is still there.
-fn leftovers(model: &str) -> String {
+/// Every container of a scenario's runs (its compose project) that is still there.
+fn leftovers(scenario: &str) -> String {
     let out = Command::new("docker")
         .args([
             "ps",
             "-a",
             "--filter",
-            &format!("label=com.docker.compose.project=pola-fault-{model}"),
+            &format!("label=com.docker.compose.project=pola-fault-{scenario}"),
             "--format",
             "{{.Names}}",
         ])
@@ -742,7 +768,7 @@ fn an_unknown_scenario_a_fault_that_cannot_be_applied_and_a_service_that_does_no
     );
 
     // nft missing from the sidecar: the drop cannot be applied.
-    let tcp = turn("tcp");
+    let tcp = turn("tcp-lossy");
     let out = fault_sh(&["tcp-lossy"], &[("POLA_NFT", "/nonexistent/nft")]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -755,7 +781,7 @@ fn an_unknown_scenario_a_fault_that_cannot_be_applied_and_a_service_that_does_no
         "{line}"
     );
     assert_eq!(
-        leftovers("tcp"),
+        leftovers("tcp-lossy"),
         "",
         "containers left running after a fault that failed"
     );
@@ -764,7 +790,7 @@ fn an_unknown_scenario_a_fault_that_cannot_be_applied_and_a_service_that_does_no
 
     // A restarted server that is not healthy within the limit is named: a limit no restart can
     // meet (10 ms) stands in for a server that never comes back.
-    let _reqrep = turn("reqrep");
+    let _reqrep = turn("reqrep-restart");
     let out = fault_sh(&["reqrep-restart"], &[("FAULT_COMEBACK_SECS", "0.01")]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -773,7 +799,7 @@ fn an_unknown_scenario_a_fault_that_cannot_be_applied_and_a_service_that_does_no
         "{err}"
     );
     assert_eq!(
-        leftovers("reqrep"),
+        leftovers("reqrep-restart"),
         "",
         "containers left running after a service did not come back"
     );
@@ -831,7 +857,7 @@ fn a_load_run_streams_through_its_fault_and_samples_every_servers_rss() {
 fn a_broken_capture_is_not_mistaken_for_expected_loss() {
     // The plain reqrep-restart expects its client to fail; killing the sidecar as well must still
     // fail the run for the capture, not pass it as the expected loss.
-    let _turn = turn("reqrep");
+    let _turn = turn("reqrep-restart");
     let table = tempfile::NamedTempFile::new().unwrap();
     let row = std::fs::read_to_string(root().join("scripts/faults.tsv"))
         .unwrap()
@@ -848,5 +874,5 @@ fn a_broken_capture_is_not_mistaken_for_expected_loss() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("broken capture, no pcap"), "{err}");
     assert!(!root().join("captures/fault-reqrep-restart.pcap").exists());
-    assert_eq!(leftovers("reqrep"), "");
+    assert_eq!(leftovers("reqrep-restart"), "");
 }

@@ -16,8 +16,9 @@ pub fn root() -> PathBuf {
 }
 
 /// How many compose runs a suite lets go at once (COMPOSE_RUNS, 3 unless set). The scripts run
-/// each model in a compose project of its own (pola-<model>, pola-fault-<model>), so runs of
-/// different models can go side by side; the suites start every test at once and `turn` decides.
+/// each model, and each fault scenario, in a compose project of its own (pola-<model>,
+/// pola-fault-<scenario>), so they can go side by side; the suites start every test at once and
+/// `turn` decides.
 fn runs_at_once() -> usize {
     std::env::var("COMPOSE_RUNS")
         .ok()
@@ -26,61 +27,40 @@ fn runs_at_once() -> usize {
         .unwrap_or(3)
 }
 
-/// A model's turn to run in compose, held until dropped: no other run of the model (its network
-/// has a fixed subnet, its capture a fixed name), and at most `runs_at_once()` runs in all.
+/// A compose run's turn, held until dropped: no other run with the same key (a model, or a fault
+/// scenario: the project and the capture's name), and at most `runs_at_once()` runs in all.
 pub struct Turn {
-    _model: MutexGuard<'static, ()>,
-    counted: bool,
+    _key: MutexGuard<'static, ()>,
 }
 
-/// The model whose runs make the longest chain (MQTT has the most scenarios, and they go one
-/// after another): it keeps one of the places for itself, so its chain starts at once and never
-/// waits behind the other models, which share the rest.
-const LONGEST_CHAIN: &str = "mqtt";
-
-/// How many runs of the models other than `LONGEST_CHAIN` are going.
+/// How many runs are going.
 static RUNNING: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
 
-/// Waits for this model's turn, then for a free place among the running ones.
-pub fn turn(model: &str) -> Turn {
-    static MODELS: Mutex<BTreeMap<String, &'static Mutex<()>>> = Mutex::new(BTreeMap::new());
-    let lock: &'static Mutex<()> = MODELS
+/// Waits until no other run holds `key`, then for a free place among the running ones.
+pub fn turn(key: &str) -> Turn {
+    static KEYS: Mutex<BTreeMap<String, &'static Mutex<()>>> = Mutex::new(BTreeMap::new());
+    let lock: &'static Mutex<()> = KEYS
         .lock()
         .unwrap()
-        .entry(model.to_string())
+        .entry(key.to_string())
         .or_insert_with(|| Box::leak(Box::new(Mutex::new(()))));
     // A test that failed while it held the turn leaves nothing behind that the next one needs.
     let guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    // One run at a time (COMPOSE_RUNS=1) keeps no place apart.
-    let places = runs_at_once();
-    if model == LONGEST_CHAIN && places > 1 {
-        return Turn {
-            _model: guard,
-            counted: false,
-        };
-    }
     let (count, freed) = &RUNNING;
     let mut running = count
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let others = if places > 1 { places - 1 } else { 1 };
-    while *running >= others {
+    while *running >= runs_at_once() {
         running = freed
             .wait(running)
             .unwrap_or_else(|poisoned| poisoned.into_inner());
     }
     *running += 1;
-    Turn {
-        _model: guard,
-        counted: true,
-    }
+    Turn { _key: guard }
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        if !self.counted {
-            return;
-        }
         let (count, freed) = &RUNNING;
         *count
             .lock()
