@@ -168,9 +168,9 @@ run() {
   # The clients this run started: what done-<model> waits for, and the fault-only services.
   clients() {
     local started; started=$(dc ps -a --services | xargs)
-    dc config --format json | jq -r --arg d "done-$model" --arg m "$model" --arg started " $started " '
+    jq -r --arg d "done-$model" --arg m "$model" --arg started " $started " '
       ((.services[$d].depends_on | keys) + [.services | to_entries[] | select((.value.profiles // []) | index("fault-\($m)")) | .key])
-      | .[] | . as $s | select($started | contains(" \($s) "))'
+      | .[] | . as $s | select($started | contains(" \($s) "))' <<<"$config"
   }
   # Clears this run's project.
   down() { timeout -k 10 "$STEP_SECS" bash scripts/capture.sh down "$project" >/dev/null 2>&1 || true; }
@@ -178,7 +178,10 @@ run() {
   local bg=()
   wait_bg() { local p; for p in "${bg[@]}"; do wait "$p" 2>/dev/null || true; done; bg=(); }
 
-  for image in $(dc config --images | sort -u); do
+  # The run's compose configuration, read once (every compose call costs a second on a busy machine).
+  local config
+  config=$(dc config --format json) || die "docker compose config failed for $name"
+  for image in $(jq -r '.services[].image' <<<"$config" | sort -u); do
     docker image inspect "$image" >/dev/null 2>&1 || die "image $image is missing: run make images"
   done
   down
@@ -191,7 +194,7 @@ run() {
 
   # The steps, each logged with its moment.
   local step verb args sampled=0 servers
-  servers=$(dc config --format json | jq -r --arg c "service:capture-$model" '.services | to_entries[] | select(.value.network_mode == $c) | .key')
+  servers=$(jq -r --arg c "service:capture-$model" '.services | to_entries[] | select(.value.network_mode == $c) | .key' <<<"$config")
   # A load run samples every server's RSS once a second while its steps run.
   local sampler=
   if [[ -n $LOAD_SECS ]]; then
@@ -308,11 +311,11 @@ run() {
   code=$(timeout -k 10 60 docker wait "$cid") || code="none (still running 60 s after it was told the clients are done)"
   verdict=$(docker logs "$cid" 2>/dev/null | tail -n 1)
   if [[ $code == 0 && -f captures/$capture.pcap && $verdict == *captured=* ]]; then
-    dc config --format json | jq -r --arg net "$model" '
+    jq -r --arg net "$model" '
       .services | to_entries[] | select(.value.networks[$net].ipv4_address != null)
       | .value.networks[$net] as $n
       | "\($n.ipv4_address) \(if ($n.aliases // []) == [] then .key else ($n.aliases | join("/")) end)"' \
-      >"captures/$capture.hosts"
+      <<<"$config" >"captures/$capture.hosts"
     echo "$capture: captures/$capture.pcap  ${verdict#* pcap=* }"
   else
     # The sidecar's reason is on its stderr, with its logs.
