@@ -184,7 +184,13 @@ run() {
   for image in $(jq -r '.services[].image' <<<"$config" | sort -u); do
     docker image inspect "$image" >/dev/null 2>&1 || die "image $image is missing: run make images"
   done
-  down
+  # What an earlier run of this scenario left, the broker's stored sessions included (asked of
+  # docker itself: a compose call takes longer).
+  local left=() kind
+  for kind in "ps -a" "network ls" "volume ls"; do
+    left+=($(docker $kind -q --filter "label=com.docker.compose.project=$project"))
+  done
+  ((${#left[@]} == 0)) || down
   rm -f "captures/$capture.pcap" "captures/$capture.pcap.part"
   mkdir -p captures
   : >"$events"
@@ -307,7 +313,7 @@ run() {
   # The capture: told the clients are done, the sidecar keeps the pcap only if it is complete.
   local cid verdict
   cid=$(container "capture-$model" -a)
-  dc exec -T "capture-$model" /pola-capture --mark-done >/dev/null 2>&1 || true
+  timeout -k 10 "$STEP_SECS" docker exec "$cid" /pola-capture --mark-done >/dev/null 2>&1 || true
   code=$(timeout -k 10 60 docker wait "$cid") || code="none (still running 60 s after it was told the clients are done)"
   verdict=$(docker logs "$cid" 2>/dev/null | tail -n 1)
   if [[ $code == 0 && -f captures/$capture.pcap && $verdict == *captured=* ]]; then
