@@ -16,10 +16,11 @@ build:            ## release binaries of every role and of `pola`
 build-roles:      ## what the images hold: every role and the capture sidecar, not `pola`
 	cargo build --release --workspace --bins --exclude pola --exclude pola-compose-tests
 
-# The unit tests and the compose captures go side by side, each one's output printed whole when it
-# ends: once the test binaries are built, the unit tests mostly wait on their peers and the captures
-# on docker. The fault scenarios and the bench smoke run come after, alone: they judge timing.
+# The compose captures run while the other test binaries build and the unit tests run (each one's
+# output printed whole when it ends): they wait on docker, not on the CPU, so their test binaries
+# are built first. The fault scenarios and the bench smoke run come after, alone: they judge timing.
 test: setup build images   ## everything CI runs (installs what is missing first)
+	bash scripts/test-captures.sh --build
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-unit test-captures
 	$(MAKE) --no-print-directory test-faults bench-quick
 
