@@ -16,16 +16,7 @@ build:            ## release binaries of every role and of `pola`
 build-roles:      ## what the images hold: every role and the capture sidecar, not `pola`
 	cargo build --release --workspace --bins --exclude pola --exclude pola-compose-tests
 
-# The compose captures run while the other test binaries build and the unit tests run (each one's
-# output printed whole when it ends): they wait on docker, not on the CPU, so their test binaries
-# are built first. The fault scenarios and the bench smoke run come after, alone: they judge timing.
-# (-o: what this recipe's prerequisites built is not built again; a second cargo build would
-# wait for the test build's lock.)
-BUILT := -o build -o build-roles -o images
-test: setup build images   ## everything CI runs (installs what is missing first)
-	bash scripts/test-captures.sh --build
-	$(MAKE) --no-print-directory -j2 --output-sync=target $(BUILT) test-unit test-captures
-	$(MAKE) --no-print-directory $(BUILT) test-faults bench-quick
+test: setup test-unit test-captures test-faults bench-quick   ## everything CI runs (installs what is missing first)
 
 test-unit:        ## every model on loopback, the bad-input table, the pcap decoders (four test binaries at a time); one feature set for every build
 	bash scripts/test-unit.sh
