@@ -160,7 +160,7 @@ run() {
   # POLA_NET from the scenario's place in scripts/faults.tsv: 202, 203, ...), so any scenarios can
   # go side by side, with each other and with `make up`'s models (10.201.x.0/24).
   local project=pola-fault-$name net
-  net=$(sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' scripts/faults.tsv | awk -F'|' -v n="$name" '{gsub(/[[:space:]]/, "", $1)} $1 == n {print 201 + NR; exit}')
+  net=$(TABLE=scripts/faults.tsv; rows | awk -F'|' -v n="$name" '$1 == n {print 201 + NR; exit}')
   local dc_cmd=(env $env CAPTURE_NAME="$capture" POLA_NET="${net:-250}" COMPOSE_PROFILES="$model,fault-$model" COMPOSE_PROJECT_NAME="$project" docker compose)
   # Every docker command is bounded: a daemon or compose that stops answering fails the run instead
   # of hanging it.

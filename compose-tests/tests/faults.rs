@@ -3,34 +3,27 @@
 //! on its pcap (retransmissions under loss, RSTs where injected, a second connection after a
 //! restart, a dead worker's traffic stopping when it was killed). Ignored by plain `cargo test`
 //! (they need Docker and `make images`); scripts/test-faults.sh runs several at once, each in its
-//! own compose project and subnets, two runs of one scenario taking turns (`support::turn`). The recovering runs (Lazy Pirate, reliable PUSH/PULL,
-//! PUB/SUB counts, REST retries, MQTT will) need the clients' recovery flags in the images: without
-//! them their client ends with the wrong code.
+//! own compose project and subnets, two runs of one scenario taking turns (`support::turn`). The
+//! recovering runs (Lazy Pirate, reliable PUSH/PULL, PUB/SUB counts, REST retries, MQTT will) need
+//! the clients' recovery flags in the images: without them their client ends with the wrong code.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 mod support;
+use pola::decode::names::Names;
 use support::{root, turn};
 
-/// The table's scenarios, in its order: (name, model).
-fn rows() -> Vec<(String, String)> {
+/// The scenario names in the table, in its order.
+fn table() -> Vec<String> {
     let text = std::fs::read_to_string(root().join("scripts/faults.tsv")).unwrap();
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let mut cols = l.split('|').map(str::trim);
-            let name = cols.next().unwrap().to_string();
-            (name, cols.next().unwrap_or_default().to_string())
-        })
+        .map(|l| l.split('|').next().unwrap().trim().to_string())
         .collect()
-}
-
-/// The scenario names in the table, in its order.
-fn table() -> Vec<String> {
-    rows().into_iter().map(|(name, _)| name).collect()
 }
 
 /// Every scenario the tests below judge; a row of the table missing here fails the build's tests.
@@ -78,7 +71,7 @@ struct Run {
     pcap: PathBuf,
     /// Each service's address on the run's network (captures/<capture>.hosts: the run's subnets
     /// are its own, 10.<POLA_NET>.x.0/24).
-    hosts: BTreeMap<String, String>,
+    hosts: Names,
 }
 
 impl Run {
@@ -101,10 +94,10 @@ impl Run {
     }
 
     /// The address of `svc` (or of an alias of the capture's namespace: broker, pusher, sink).
-    fn ip(&self, svc: &str) -> &str {
+    fn ip(&self, svc: &str) -> IpAddr {
         self.hosts
-            .get(svc)
-            .unwrap_or_else(|| panic!("{}: no address for {svc} in {:?}", self.name, self.hosts))
+            .address(svc)
+            .unwrap_or_else(|| panic!("{}: no address for {svc} in its hosts file", self.name))
     }
 
     fn event(&self, what: &str) -> f64 {
@@ -222,17 +215,7 @@ fn finished(name: &str, capture: &str, args: &[&str]) -> Run {
         !events.is_empty(),
         "{name}: no fault event in the events file:\n{text}"
     );
-    // "<address> <service or aliases joined by '/'>" per line.
-    let hosts = std::fs::read_to_string(dir.join(format!("{capture}.hosts")))
-        .unwrap()
-        .lines()
-        .filter_map(|line| line.split_once(' '))
-        .flat_map(|(ip, names)| {
-            names
-                .split('/')
-                .map(move |n| (n.to_string(), ip.to_string()))
-        })
-        .collect();
+    let hosts = Names::load(&dir.join(format!("{capture}.hosts"))).unwrap();
     Run {
         name: name.to_string(),
         clients,

@@ -51,11 +51,38 @@ impl Names {
         self.0.get(ip).map(String::as_str)
     }
 
+    /// The address named `name`, or whose name joins it with others by `/` (compose writes a
+    /// namespace's aliases that way: `pusher/sink`).
+    pub fn address(&self, name: &str) -> Option<IpAddr> {
+        self.0
+            .iter()
+            .find(|(_, n)| n.split('/').any(|part| part == name))
+            .map(|(ip, _)| *ip)
+    }
+
     /// `name:port` where the address is known, else `ip:port`.
     pub fn endpoint(&self, addr: &SocketAddr) -> String {
         match self.name(&addr.ip()) {
             Some(n) => format!("{n}:{}", addr.port()),
             None => addr.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_found_by_its_name_or_one_of_its_aliases() {
+        let names = Names(HashMap::from([
+            ("10.202.5.2".parse().unwrap(), "pusher/sink".to_string()),
+            ("10.202.5.4".parse().unwrap(), "worker-2".to_string()),
+        ]));
+        assert_eq!(names.address("worker-2"), "10.202.5.4".parse().ok());
+        assert_eq!(names.address("sink"), "10.202.5.2".parse().ok());
+        assert_eq!(names.address("pusher"), "10.202.5.2".parse().ok());
+        assert_eq!(names.address("worker"), None);
+        assert_eq!(names.address("pusher/sink"), None);
     }
 }
