@@ -36,8 +36,12 @@ pub fn with_capture<T>(
     // --immediate-mode: without it, packets still in the kernel ring's open block when tcpdump
     // stops are neither written nor counted as drops, and a short run's pcap comes out empty.
     // -B: libpcap sizes each ring frame by the interface's MTU, 64 KiB on lo, so the default
-    // 2 MiB ring holds ~30 packets and drops any burst; 128 MiB gives lo the ~2000 frames the
-    // sidecar's default ring holds on a 1500-byte-MTU container interface.
+    // 2 MiB ring holds ~30 packets and drops any burst. The sidecar's 128 MiB (~2000 frames) is
+    // not enough here: at REST's 60 000-90 000 requests/s over 16 connections the client and the
+    // server keep both cores busy, tcpdump falls behind, and it dropped 974-17 720 packets of
+    // ~400 000 in 3 s runs with wrk (0 in 3 of 3 with 512 MiB, 1 of 2 with 256 MiB). The sidecar
+    // keeps 128 MiB: a compose model sends tens of packets, and six captures at once would hold
+    // 3 GiB of kernel memory with 512 MiB each.
     let mut child = Command::new("tcpdump")
         .args([
             "-i",
@@ -46,7 +50,7 @@ pub fn with_capture<T>(
             "-U",
             "--immediate-mode",
             "-B",
-            "131072",
+            "524288",
             "-Z",
             "root",
             "-w",

@@ -86,6 +86,8 @@ pub struct Plan {
     pub steady: std::time::Duration,
     pub rest_conns: Vec<usize>,
     pub subscribers: Vec<usize>,
+    /// Runs per side of each pipeline throughput figure, taken in turns; its median is the figure.
+    pub pipeline_turns: usize,
     /// Fresh connections per side whose handshake is timed (plain and TLS).
     pub handshakes: usize,
 }
@@ -103,6 +105,7 @@ impl Plan {
             steady: std::time::Duration::from_secs(60),
             rest_conns: vec![1, 4, 16],
             subscribers: vec![1, 4],
+            pipeline_turns: 5,
             handshakes: 40,
         };
         if quick {
@@ -114,6 +117,7 @@ impl Plan {
                 peer_secs: 1,
                 steady: std::time::Duration::from_secs(2),
                 handshakes: 10,
+                pipeline_turns: 1,
                 ..base
             }
         } else {
@@ -173,6 +177,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let outcome = sections::run_all(&ctx, &chosen);
     let mut report = output::Report::new(&plan, &outcome);
     report.machine["loadavg_at_start"] = load_before.trim().into();
+    report.machine["one_in_flight_runs"] =
+        "on one CPU, every process of the run (latency, REST c=1, REQ/REP closed loop)".into();
     eprintln!();
     println!("{}", report.table());
     report.write(&args.out_dir)?;

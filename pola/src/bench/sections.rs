@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use rumqttc::QoS;
 
 use super::capture::{self, Captured};
-use super::procs::{self, free_port, our_binary, Running};
+use super::procs::{self, free_port, our_binary, OneCpu, Running};
 use super::stats::{Figure, Metric, Model, Samples, Series, Side};
 use super::zmq_runs::{self, Ends};
 use super::{floor, models, peers, Outcome, Plan, Section};
@@ -118,6 +118,12 @@ fn alternating(
     Ok((ours, floor.latency(floor_samples, &how)))
 }
 
+/// A REST run over one connection holds one request in flight: on one CPU like the other latency
+/// runs (its p50 is compared with ours). Over more it is a throughput run, on every CPU.
+fn one_in_flight(conns: usize, server: &Running) -> anyhow::Result<Option<OneCpu>> {
+    (conns == 1).then(|| OneCpu::pin(&[server])).transpose()
+}
+
 /// The captures taken so far, by the run they were taken in.
 type Captures = Vec<(String, Captured)>;
 
@@ -201,9 +207,11 @@ fn section_floor(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
     bar.set_length(p.sizes.len() as u64 * 2);
     for &size in &p.sizes {
         step(bar, out, format!("floor ping-pong {size} B"), || {
+            let one = OneCpu::pin(&[])?;
             let (addr, server) = floor::echo_server()?;
             let s = floor::ping_pong(&addr, size, p.warmup, p.round_trips)?;
             server.join().ok();
+            drop(one);
             let mut figs = Series::new(Model::Floor, size, Side::Floor).latency(
                 s,
                 "raw TCP ping-pong on 127.0.0.1 (std sockets, TCP_NODELAY), in pola bench",
@@ -217,7 +225,9 @@ fn section_floor(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
         });
         step(bar, out, format!("sockperf {size} B"), || {
             let (server, port) = peers::sockperf_server()?;
+            let one = OneCpu::pin(&[&server])?;
             let pp = peers::sockperf("pp", port, size, p.peer_secs, &["--full-rtt"])?;
+            drop(one);
             let (p50, p99) = peers::parse_sockperf_pp(&pp)?;
             let tp =
                 peers::parse_sockperf_tp(&peers::sockperf("tp", port, size, p.peer_secs, &[])?)?;
@@ -249,10 +259,12 @@ fn section_tcp(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &m
     bar.set_length(p.sizes.len() as u64);
     for &size in &p.sizes {
         step(bar, out, format!("tcp echo {size} B"), || {
-            let (_server, addr) = ctx.server("tcp-echo-server")?;
+            let (server, addr) = ctx.server("tcp-echo-server")?;
+            let one = OneCpu::pin(&[&server])?;
             let (s, floor_figs) = alternating(ctx, Model::Tcp, size, |w, n| {
                 floor::ping_pong(&addr, size, w, n)
             })?;
+            drop(one);
             let how =
                 "tcp-echo-server, driven by pola bench's echo client (same code as the floor)";
             let mut figs = Series::new(Model::Tcp, size, Side::Ours).latency(s, how);
@@ -306,6 +318,7 @@ fn section_rest(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
             }),
         );
         step(bar, out, format!("rest latency {size} B"), || {
+            let _one = OneCpu::pin(&[&server])?;
             let (s, floor_figs) = alternating(ctx, Model::Rest, size, |w, n| {
                 ctx.runtime.block_on(models::rest_latency(&url, None, w, n))
             })?;
@@ -321,6 +334,7 @@ fn section_rest(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
                 out,
                 format!("rest throughput {variant} {size} B"),
                 || {
+                    let _one = one_in_flight(conns, &server)?;
                     let run = models::rest_throughput(&url, None, conns, p.broker_messages);
                     let (rps, cpu) = procs::with_cpu(&server, || ctx.connections.block_on(run))?;
                     let how = format!("rest-api, {} GETs of a {size} B item over {conns} hyper keep-alive connections", p.broker_messages);
@@ -331,6 +345,7 @@ fn section_rest(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
                 },
             );
             step(bar, out, format!("wrk {variant} {size} B"), || {
+                let _one = one_in_flight(conns, &server)?;
                 let wrk = || peers::wrk(&url, conns, p.peer_secs);
                 let ((rps, p50, p99), cpu) = procs::with_cpu(&server, wrk)?;
                 let how = format!(
@@ -357,7 +372,8 @@ fn section_reqrep(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
     bar.set_length(p.sizes.len() as u64 * 2);
     for &size in &p.sizes {
         step(bar, out, format!("reqrep {size} B"), || {
-            let (_server, addr) = ctx.server("zmq-rep-server")?;
+            let (server, addr) = ctx.server("zmq-rep-server")?;
+            let _one = OneCpu::pin(&[&server])?;
             let (endpoint, request) = (format!("tcp://{addr}"), upper_request(size));
             let (s, floor_figs) = alternating(ctx, Model::Reqrep, size, |w, n| {
                 models::req_latency(&endpoint, &request, &Default::default(), w, n)
@@ -369,6 +385,7 @@ fn section_reqrep(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
         });
         step(bar, out, format!("remote_lat {size} B"), || {
             let tools = peers::zmq_perf_tools(&ctx.root)?;
+            let _one = OneCpu::pin(&[])?;
             let avg = peers::zmq_lat(&tools, size, p.round_trips)?;
             Ok(vec![Series::new(Model::Reqrep, size, Side::peer("remote_lat")).figure(Metric::AvgRtt, avg, "libzmq local_lat/remote_lat: average only (its printed half round trip x 2), no percentiles, no warm-up")])
         });
@@ -401,70 +418,113 @@ pub fn summary_rate(
     Ok(num("received")? / (num("elapsed_ms")?.max(1.0) / 1000.0))
 }
 
+/// One side of a pipeline comparison: its series, how it was measured, and one run's msgs/s.
+type Turn<'a> = (Series, String, Box<dyn FnMut() -> anyhow::Result<f64> + 'a>);
+
+/// Runs every side [`Plan::pipeline_turns`] times in turns (a, b, c, a, b, c, ...) and files each side's
+/// median msgs/s, or the first error it met, after which it is not run again. A run of a few
+/// hundred milliseconds on a shared 2-core machine moved by ±40 % from one run to the next, and
+/// runs of one side back to back met other moments of the machine than the other side's.
+fn in_turns(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, step: &str, mut sides: Vec<Turn>) {
+    let turns = ctx.plan.pipeline_turns;
+    let mut rates: Vec<anyhow::Result<Vec<f64>>> = sides.iter().map(|_| Ok(Vec::new())).collect();
+    for turn in 1..=turns {
+        bar.set_message(format!("{step}, turn {turn} of {turns}"));
+        for ((_, _, run), rates) in sides.iter_mut().zip(&mut rates) {
+            if let Ok(done) = rates {
+                match run() {
+                    Ok(rate) => done.push(rate),
+                    Err(err) => *rates = Err(err),
+                }
+            }
+        }
+    }
+    for ((series, how, _), rates) in sides.into_iter().zip(rates) {
+        let figure = rates.map(|mut rates| {
+            rates.sort_by(f64::total_cmp);
+            let how = format!("{how}; median of {turns} runs in turns with the others");
+            vec![series.figure(Metric::MsgsPerS, rates[rates.len() / 2], &how)]
+        });
+        out.take(&format!("{step} {}", series.by.name()), figure);
+    }
+    bar.inc(1);
+}
+
 fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &mut Captures) {
     let p = &ctx.plan;
-    bar.set_length(p.sizes.len() as u64 * 3);
+    bar.set_length(p.sizes.len() as u64 * 2);
+    let tools = peers::zmq_perf_tools(&ctx.root);
     for &size in &p.sizes {
-        step(bar, out, format!("pushpull {size} B"), || {
-            let (rate, _) = zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, None)?;
-            let mut figs = capture_run(ctx, captures, Model::Pushpull, size, |pcap| {
+        step(bar, out, format!("pushpull capture {size} B"), || {
+            capture_run(ctx, captures, Model::Pushpull, size, |pcap| {
                 zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, Some(pcap))
-            })?;
-            figs.push(Series::new(Model::Pushpull, size, Side::Ours).figure(
-                Metric::MsgsPerS,
-                rate,
-                "zmq-pusher -> 2 zmq-workers -> zmq-sink binaries; the sink's summary",
-            ));
-            Ok(figs)
+            })
         });
+        let series = |side| Series::new(Model::Pushpull, size, side);
+        let ours = "zmq-pusher -> 2 zmq-workers -> zmq-sink binaries; the sink's summary";
+        let mut sides: Vec<Turn> = vec![(
+            series(Side::Ours),
+            ours.to_string(),
+            Box::new(move || {
+                zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, None).map(|r| r.0)
+            }),
+        )];
         if let Some(dir) = &ctx.baseline {
-            bar.set_message(format!("baseline pusher/workers/sink {size} B"));
-            out.take(
-                &format!("pushpull baseline {size} B"),
-                (|| {
-                    let (rate, _) =
-                        zmq_runs::pushpull(ctx, Ends::Dir(dir), size, p.messages, None)?;
-                    let how = format!(
-                        "zmq-pusher -> 2 zmq-workers -> zmq-sink from {}; the sink's summary",
-                        dir.display()
-                    );
-                    Ok(vec![Series::new(Model::Pushpull, size, Side::Baseline)
-                        .figure(Metric::MsgsPerS, rate, &how)])
-                })(),
+            let how = format!(
+                "zmq-pusher -> 2 zmq-workers -> zmq-sink from {}; the sink's summary",
+                dir.display()
             );
+            sides.push((
+                series(Side::Baseline),
+                how,
+                Box::new(move || {
+                    zmq_runs::pushpull(ctx, Ends::Dir(dir), size, p.messages, None).map(|r| r.0)
+                }),
+            ));
         }
-        step(bar, out, format!("pushpull C {size} B"), || {
-            let tools = peers::zmq_perf_tools(&ctx.root)?;
-            let (rate, _) = zmq_runs::pushpull(ctx, Ends::C(&tools), size, p.messages, None)?;
-            let how = "C taskvent -> 2 taskwork -> tasksink (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; the sink's summary";
-            Ok(vec![Series::new(Model::Pushpull, size, Side::peer("c"))
-                .figure(Metric::MsgsPerS, rate, how)])
-        });
-        step(bar, out, format!("local_thr {size} B"), || {
-            let tools = peers::zmq_perf_tools(&ctx.root)?;
-            let thr = peers::zmq_thr(&tools, size, p.messages)?;
-            let how = "libzmq local_thr/remote_thr (PULL/PUSH), mean as local_thr prints it";
-            Ok(vec![
-                Series::new(Model::Pushpull, size, Side::peer("local_thr")).figure(
-                    Metric::MsgsPerS,
-                    thr,
-                    how,
-                ),
-                Series::new(Model::Pubsub, size, Side::peer("local_thr")).figure(
-                    Metric::MsgsPerS,
-                    thr,
-                    &format!("{how}; the same run as PUSH/PULL's peer"),
-                ),
-            ])
-        });
+        let c = "C taskvent -> 2 taskwork -> tasksink (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; the sink's summary";
+        let tools = &tools;
+        sides.push((
+            series(Side::peer("c")),
+            c.to_string(),
+            Box::new(move || {
+                let tools = tools.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+                zmq_runs::pushpull(ctx, Ends::C(tools), size, p.messages, None).map(|r| r.0)
+            }),
+        ));
+        let limit = "libzmq local_thr/remote_thr (PULL/PUSH), mean as local_thr prints it";
+        sides.push((
+            series(Side::peer("local_thr")),
+            limit.to_string(),
+            Box::new(move || {
+                let tools = tools.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+                peers::zmq_thr(tools, size, p.messages)
+            }),
+        ));
+        in_turns(ctx, bar, out, &format!("pushpull {size} B"), sides);
     }
+    // PUB/SUB is measured against the same limit: one socket to one socket.
+    let limits: Vec<Figure> = out
+        .figures
+        .iter()
+        .filter(|f| f.model == Model::Pushpull && f.by == Side::peer("local_thr"))
+        .map(|f| {
+            let mut copy = f.clone();
+            copy.model = Model::Pubsub;
+            copy.how = format!("{}; the same runs as PUSH/PULL's limit", f.how);
+            copy
+        })
+        .collect();
+    out.figures.extend(limits);
 }
 
 fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &mut Captures) {
     let p = &ctx.plan;
-    bar.set_length(p.sizes.len() as u64 * (1 + 2 * p.subscribers.len() as u64));
+    bar.set_length(p.sizes.len() as u64 * (2 + p.subscribers.len() as u64));
+    let tools = peers::zmq_perf_tools(&ctx.root);
     for &size in &p.sizes {
         step(bar, out, format!("pubsub latency {size} B"), || {
+            let _one = OneCpu::pin(&[])?;
             let (s, floor_figs) = alternating(ctx, Model::Pubsub, size, |w, n| {
                 models::pubsub_latency(size, w, n)
             })?;
@@ -474,47 +534,49 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
             figs.extend(floor_figs);
             Ok(figs)
         });
+        step(bar, out, format!("pubsub capture {size} B"), || {
+            capture_run(ctx, captures, Model::Pubsub, size, |pcap| {
+                zmq_runs::pubsub(ctx, Ends::Pola, size, p.messages, 1, Some(pcap))
+            })
+        });
         for &subs in &p.subscribers {
             let series =
-                Series::new(Model::Pubsub, size, Side::Ours).variant(format!("subs={subs}"));
-            step(bar, out, format!("pubsub {subs} subs {size} B"), || {
-                let (rate, _) = zmq_runs::pubsub(ctx, Ends::Pola, size, p.messages, subs, None)?;
-                let mut figs = Vec::new();
-                if subs == 1 {
-                    figs = capture_run(ctx, captures, Model::Pubsub, size, |pcap| {
-                        zmq_runs::pubsub(ctx, Ends::Pola, size, p.messages, subs, Some(pcap))
-                    })?;
-                }
-                let how = "zmq-publisher -> zmq-subscriber binaries; slowest subscriber's summary";
-                figs.push(series.figure(Metric::MsgsPerS, rate, how));
-                Ok(figs)
-            });
+                |side| Series::new(Model::Pubsub, size, side).variant(format!("subs={subs}"));
+            let run = move |ends: Ends| zmq_runs::pubsub(ctx, ends, size, p.messages, subs, None);
+            let ours = "zmq-publisher -> zmq-subscriber binaries; slowest subscriber's summary";
+            let mut sides: Vec<Turn> = vec![(
+                series(Side::Ours),
+                ours.to_string(),
+                Box::new(move || run(Ends::Pola).map(|r| r.0)),
+            )];
             if let Some(dir) = &ctx.baseline {
-                out.take(
-                    &format!("pubsub baseline {subs} subs {size} B"),
-                    (|| {
-                        let (rate, _) =
-                            zmq_runs::pubsub(ctx, Ends::Dir(dir), size, p.messages, subs, None)?;
-                        let how = format!(
-                            "zmq-publisher -> zmq-subscriber from {}; slowest subscriber's summary",
-                            dir.display()
-                        );
-                        let baseline = series.by(Side::Baseline);
-                        Ok(vec![baseline.figure(Metric::MsgsPerS, rate, &how)])
-                    })(),
+                let how = format!(
+                    "zmq-publisher -> zmq-subscriber from {}; slowest subscriber's summary",
+                    dir.display()
                 );
-            }
-            step(bar, out, format!("pubsub C {subs} subs {size} B"), || {
-                let tools = peers::zmq_perf_tools(&ctx.root)?;
-                let (rate, _) =
-                    zmq_runs::pubsub(ctx, Ends::C(&tools), size, p.messages, subs, None)?;
-                let how = "C wuserver -> wuclient (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; slowest subscriber's summary";
-                Ok(vec![series.by(Side::peer("c")).figure(
-                    Metric::MsgsPerS,
-                    rate,
+                sides.push((
+                    series(Side::Baseline),
                     how,
-                )])
-            });
+                    Box::new(move || run(Ends::Dir(dir)).map(|r| r.0)),
+                ));
+            }
+            let c = "C wuserver -> wuclient (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; slowest subscriber's summary";
+            let tools = &tools;
+            sides.push((
+                series(Side::peer("c")),
+                c.to_string(),
+                Box::new(move || {
+                    let tools = tools.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+                    run(Ends::C(tools)).map(|r| r.0)
+                }),
+            ));
+            in_turns(
+                ctx,
+                bar,
+                out,
+                &format!("pubsub {subs} subs {size} B"),
+                sides,
+            );
         }
     }
 }
@@ -565,7 +627,7 @@ fn section_mqtt(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &
                     bar,
                     out,
                     format!("mqtt {broker_name} {variant} {size} B"),
-                    || mqtt_figures(ctx, (*side, label), &addr, (qos, variant), size),
+                    || mqtt_figures(ctx, (*side, label), (&broker, &addr), (qos, variant), size),
                 );
             }
         }
@@ -613,18 +675,21 @@ fn mqtt_capture(
     })
 }
 
-/// One broker's latency (alternating with the floor's), rate and loss at one QoS and size.
+/// One broker's latency (alternating with the floor's, on one CPU), rate and loss at one QoS and
+/// size.
 fn mqtt_figures(
     ctx: &Context,
     (side, label): (Side, &str),
-    addr: &str,
+    (broker, addr): (&Running, &str),
     (qos, variant): (QoS, &str),
     size: usize,
 ) -> anyhow::Result<Vec<Figure>> {
+    let one = OneCpu::pin(&[broker])?;
     let (s, floor_figs) = alternating(ctx, Model::Mqtt, size, |w, n| {
         ctx.runtime
             .block_on(models::mqtt_latency(addr, None, qos, size, w, n))
     })?;
+    drop(one);
     let how =
         format!("{label}; rumqttc publisher and subscriber in pola bench, one message in flight");
     let series = Series::new(Model::Mqtt, size, side).variant(variant);

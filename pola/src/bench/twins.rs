@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use indicatif::ProgressBar;
 use rumqttc::QoS;
 
-use super::procs::{self, CpuUse, Running};
+use super::procs::{self, CpuUse, OneCpu, Running};
 use super::sections::{Context, BLOCKS};
 use super::stats::{Figure, Metric, Model, Samples, Series, Side};
 use super::{models, Outcome};
@@ -141,7 +141,15 @@ fn turns(ctx: &Context, pair: &Pair, twin: Model, size: usize) -> anyhow::Result
     }
 }
 
-/// Round trips in [`BLOCKS`] turns per side, plain first each time: p50, p99 and mean of each.
+impl Pair {
+    /// Both servers and this process on one CPU until the guard is dropped.
+    fn one_cpu(&self) -> anyhow::Result<OneCpu> {
+        OneCpu::pin(&[&self.0[0].server, &self.0[1].server])
+    }
+}
+
+/// Round trips in [`BLOCKS`] turns per side, plain first each time, on one CPU: p50, p99 and mean
+/// of each.
 fn latency_turns(
     ctx: &Context,
     pair: &Pair,
@@ -149,6 +157,7 @@ fn latency_turns(
     how: &str,
     mut run: impl FnMut(&End, usize, usize) -> anyhow::Result<Samples>,
 ) -> anyhow::Result<Vec<Figure>> {
+    let _one = pair.one_cpu()?;
     let (warmup, count) = (ctx.plan.warmup / BLOCKS, ctx.plan.round_trips / BLOCKS);
     let mut samples = [Samples::default(), Samples::default()];
     for _ in 0..BLOCKS {
@@ -259,7 +268,8 @@ fn handshakes(ctx: &Context, pair: &Pair, model: Model) -> anyhow::Result<Vec<Fi
     })
 }
 
-/// `probe`'s times in turns per side, [`Plan::handshakes`](super::Plan) each: their p50.
+/// `probe`'s times in turns per side, [`Plan::handshakes`](super::Plan) each, on one CPU: their
+/// p50.
 fn handshake_turns(
     ctx: &Context,
     pair: &Pair,
@@ -267,6 +277,7 @@ fn handshake_turns(
     how: &str,
     mut probe: impl FnMut(&End) -> anyhow::Result<Duration>,
 ) -> anyhow::Result<Vec<Figure>> {
+    let _one = pair.one_cpu()?;
     let mut samples = [Samples::default(), Samples::default()];
     for _ in 0..ctx.plan.handshakes {
         for (end, samples) in pair.0.iter().zip(&mut samples) {
@@ -292,6 +303,8 @@ fn reqrep_turns(ctx: &Context, pair: &Pair, size: usize) -> anyhow::Result<Vec<F
         models::req_latency(&endpoint(end), &request, &end.curve, w, n)
     })?;
     let how = format!("zmq-rep-server plain and with --curve-secret-key, {} REQ round trips back to back on one socket, two turns each", p.round_trips);
+    // One request in flight, so on one CPU like the round trips.
+    let _one = pair.one_cpu()?;
     figs.extend(throughput_turns(pair, &series, &how, |end| {
         let start = Instant::now();
         models::req_latency(&endpoint(end), &request, &end.curve, 0, p.round_trips)?;
