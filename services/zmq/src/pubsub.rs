@@ -26,7 +26,7 @@ use common::Summary;
 use serde::{Deserialize, Serialize};
 
 use crate::curve;
-use crate::json::Numbered;
+use crate::json::{self, Numbered};
 use crate::net::{self, Recv, Watcher};
 use crate::Outcome;
 
@@ -378,10 +378,13 @@ pub fn run_subscriber(cfg: &SubscriberConfig, stop: &Stop) -> anyhow::Result<Out
         };
         start.get_or_insert_with(Instant::now);
         // ZeroMQ filters by prefix: a topic counts only when it is exactly one of ours.
+        // Compared as bytes: a subscriber has a few topics, and checking the UTF-8 of every
+        // message's topic first cost more than the comparison.
         let t = match frames.as_slice() {
-            [topic, _] => std::str::from_utf8(&topic[..])
-                .ok()
-                .and_then(|topic| tally.get_mut(topic)),
+            [topic, _] => tally
+                .iter_mut()
+                .find(|(name, _)| name.as_bytes() == &topic[..])
+                .map(|(_, t)| t),
             _ => None,
         };
         let Some(t) = t else {
@@ -422,9 +425,10 @@ fn take(t: &mut TopicTally, payload: &[u8]) {
         return;
     }
     t.received += 1;
-    let seq = serde_json::from_slice::<UpdateIn>(payload)
-        .ok()
-        .and_then(|u| u.seq);
+    let seq = json::last_number(payload, "seq").or_else(|| {
+        let update = serde_json::from_slice::<UpdateIn>(payload).ok();
+        update.and_then(|u| u.seq)
+    });
     match (seq, t.next) {
         (Some(seq), None) => t.before_join = seq,
         (Some(seq), Some(next)) if seq >= next => t.missed += seq - next,
