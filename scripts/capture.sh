@@ -122,7 +122,7 @@ report() {
     id=$(dc "$profiles" ps -a -q "capture-$model")
     [[ -n $id ]] || { echo "$model: no capture container" >&2; ok=1; continue; }
     code=$(timeout -k 10 60 docker wait "$id") || code="none (still running 60 s after its clients)"
-    # The sidecar's stdout holds one line: model=... pcap=... captured=... received=... dropped=...
+    # The sidecar's stdout holds one line: model=... pcap=... captured=... received=... dropped=... late=...
     line=$(docker logs "$id" 2>/dev/null | tail -n 1)
     if [[ $code == 0 && -f captures/$model.pcap && $line == *captured=* ]]; then
       write_hosts "$model"

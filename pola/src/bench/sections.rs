@@ -421,10 +421,10 @@ pub fn summary_rate(
 /// One side of a pipeline comparison: its series, how it was measured, and one run's msgs/s.
 type Turn<'a> = (Series, String, Box<dyn FnMut() -> anyhow::Result<f64> + 'a>);
 
-/// Runs every side [`Plan::pipeline_turns`] times in turns (a, b, c, a, b, c, ...) and files each side's
-/// median msgs/s, or the first error it met, after which it is not run again. A run of a few
-/// hundred milliseconds on a shared 2-core machine moved by ±40 % from one run to the next, and
-/// runs of one side back to back met other moments of the machine than the other side's.
+/// Runs every side [`Plan::pipeline_turns`] times in turns (a, b, c, a, b, c, ...) and files each
+/// side's median msgs/s, or the first error it met, after which it is not run again. A run of a
+/// few hundred milliseconds on a shared 2-core machine moved by ±40 % from one run to the next,
+/// and runs of one side back to back met other moments of the machine than the other side's.
 fn in_turns(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, step: &str, mut sides: Vec<Turn>) {
     let turns = ctx.plan.pipeline_turns;
     let mut rates: Vec<anyhow::Result<Vec<f64>>> = sides.iter().map(|_| Ok(Vec::new())).collect();

@@ -101,12 +101,13 @@ fn main() -> ExitCode {
         let stop = common::Stop::install()?;
         match sidecar::run(&config, &stop)? {
             Outcome::Complete { pcap, stats } => println!(
-                "model={} pcap={} captured={} received={} dropped={}",
+                "model={} pcap={} captured={} received={} dropped={} late={}",
                 config.model,
                 pcap.display(),
                 stats.captured,
                 stats.received,
-                stats.dropped_kernel + stats.dropped_interface
+                stats.dropped_kernel + stats.dropped_interface,
+                stats.unwritten()
             ),
             Outcome::Interrupted { part } => {
                 println!("model={} interrupted part={}", config.model, part.display())

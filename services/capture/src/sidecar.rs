@@ -75,9 +75,7 @@ pub fn run(config: &Config, stop: &Stop) -> anyhow::Result<Outcome> {
     let (mut child, lines) = spawn_tcpdump(config, &part)?;
     let mut stderr = Vec::new();
     let done = wait_for_done(config, stop, &lines, &mut stderr);
-    if matches!(done, Ok(true)) {
-        settle(&part);
-    }
+    let quiet = matches!(done, Ok(true)) && settle(&part);
     interrupt(&child);
     let exited = drain_until_exit(&mut child, &lines, &mut stderr);
     let done = done?;
@@ -95,8 +93,22 @@ pub fn run(config: &Config, stop: &Stop) -> anyhow::Result<Outcome> {
         last_lines(&stderr)
     );
     let stats = Stats::parse(stderr.iter().map(String::as_str))
-        .and_then(|s| s.check().map(|()| s))
+        .and_then(|s| {
+            let checked = if quiet {
+                s.check_after_quiet()
+            } else {
+                s.check()
+            };
+            checked.map(|()| s)
+        })
         .with_context(|| format!("capture of {} (left {})", config.model, part.display()))?;
+    if stats.unwritten() > 0 {
+        log::warn!(
+            "{} packet(s) reached tcpdump as it stopped, after {} ms of quiet; not in the pcap",
+            stats.unwritten(),
+            QUIET.as_millis()
+        );
+    }
     File::open(&part)
         .and_then(|f| f.sync_all())
         .with_context(|| format!("flushing {}", part.display()))?;
@@ -200,7 +212,8 @@ fn wait_for_done(
 /// Waits until the capture file has stopped growing for [`QUIET`] (at most [`SETTLE_LIMIT`]):
 /// the last segments of the run (the server's FIN to a client that just exited) are then written,
 /// not in flight when tcpdump stops, where the kernel counts a packet tcpdump never writes.
-fn settle(part: &Path) {
+/// True if the quiet came.
+fn settle(part: &Path) -> bool {
     let size = || fs::metadata(part).map(|m| m.len()).unwrap_or(0);
     let (start, mut last, mut since) = (Instant::now(), size(), Instant::now());
     while start.elapsed() < SETTLE_LIMIT && since.elapsed() < QUIET {
@@ -210,6 +223,7 @@ fn settle(part: &Path) {
             (last, since) = (now, Instant::now());
         }
     }
+    since.elapsed() >= QUIET
 }
 
 /// Asks tcpdump to stop the way Ctrl-C does, so it flushes the file and prints its counts.
