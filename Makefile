@@ -2,7 +2,7 @@
 # models.tsv is the one list of models: the plain ones, and their encrypted twins (twin_of set).
 MODELS := $(shell awk '!/^\#/ && NF && $$2 == "-" {print $$1}' models.tsv)
 VARIANTS := $(shell awk '!/^\#/ && NF && $$2 != "-" {print $$1}' models.tsv)
-.PHONY: setup setup-up build build-roles test test-unit test-captures test-faults images up down capture faults faults-list report bench bench-quick profile wireshark live
+.PHONY: setup setup-up build build-roles test test-build test-unit test-captures test-faults images up down capture faults faults-list report bench bench-quick profile wireshark live
 
 setup:            ## install what pola needs on a fresh Debian machine (apt, Compose v2, Rust crates)
 	bash scripts/setup.sh
@@ -16,7 +16,13 @@ build:            ## release binaries of every role and of `pola`
 build-roles:      ## what the images hold: every role and the capture sidecar, not `pola`
 	cargo build --release --workspace --bins --exclude pola --exclude pola-compose-tests
 
-test: setup test-unit test-captures test-faults bench-quick   ## everything CI runs (installs what is missing first)
+test: setup-up     ## everything CI runs (installs what is missing first)
+	@# The test peers (tshark, Mosquitto, Chromium...) install while the tests compile.
+	$(MAKE) --no-print-directory -j2 setup test-build
+	$(MAKE) --no-print-directory test-unit test-captures test-faults bench-quick
+
+test-build:       ## compile every test binary without running it
+	cargo test --release --workspace --no-run
 
 test-unit:        ## every model on loopback, the bad-input table, the pcap decoders (four test binaries at a time); one feature set for every build
 	bash scripts/test-unit.sh

@@ -225,12 +225,28 @@ fn section_floor(ctx: &Context, bar: &ProgressBar, out: &mut Outcome) {
         });
         step(bar, out, format!("sockperf {size} B"), || {
             let (server, port) = peers::sockperf_server()?;
-            let one = OneCpu::pin(&[&server])?;
-            let pp = peers::sockperf("pp", port, size, p.peer_secs, &["--full-rtt"])?;
-            drop(one);
-            let (p50, p99) = peers::parse_sockperf_pp(&pp)?;
-            let tp =
-                peers::parse_sockperf_tp(&peers::sockperf("tp", port, size, p.peer_secs, &[])?)?;
+            let run =
+                |mode, port, extra: &[&str]| peers::sockperf(mode, port, size, p.peer_secs, extra);
+            // Every sockperf run sleeps 2 s before it measures. A quick run, never judged, takes
+            // its two at once, each with a server of its own (a server flooded by tp answers no
+            // pp); a measuring run takes the round trips on one CPU, then the stream.
+            let (pp, tp) = if p.quick {
+                let (stream_server, stream_port) = peers::sockperf_server()?;
+                let (pp, tp) = std::thread::scope(|scope| {
+                    let tp = scope.spawn(|| run("tp", stream_port, &[]));
+                    let pp = run("pp", port, &["--full-rtt"]);
+                    (pp, tp.join().expect("the sockperf tp thread panicked"))
+                });
+                drop(stream_server);
+                (pp, tp)
+            } else {
+                let one = OneCpu::pin(&[&server])?;
+                let pp = run("pp", port, &["--full-rtt"]);
+                drop(one);
+                (pp, run("tp", port, &[]))
+            };
+            let (p50, p99) = peers::parse_sockperf_pp(&pp?)?;
+            let tp = peers::parse_sockperf_tp(&tp?)?;
             drop(server);
             let how = format!("sockperf pp --full-rtt / tp over TCP for {} s (time-based; tp counts messages sent)", p.peer_secs);
             Ok(vec![
