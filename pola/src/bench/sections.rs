@@ -466,6 +466,39 @@ fn in_turns(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, step: &str, mut
     bar.inc(1);
 }
 
+/// The sides every pipeline figure has, each run by `run`: our binaries, another build's
+/// (`--baseline-bin-dir`) and the C ends. `what` names the topology, `tally` where its rate is
+/// read, `c` the C topology.
+fn pipeline_sides<'a>(
+    ctx: &'a Context,
+    tools: &'a anyhow::Result<PathBuf>,
+    series: impl Fn(Side) -> Series,
+    (what, tally, c): (&str, &str, &str),
+    run: impl Fn(Ends) -> anyhow::Result<(f64, Option<Captured>)> + Copy + 'a,
+) -> Vec<Turn<'a>> {
+    let mut sides: Vec<Turn> = vec![(
+        series(Side::Ours),
+        format!("{what} binaries; {tally}"),
+        Box::new(move || run(Ends::Pola).map(|r| r.0)),
+    )];
+    if let Some(dir) = &ctx.baseline {
+        sides.push((
+            series(Side::Baseline),
+            format!("{what} from {}; {tally}", dir.display()),
+            Box::new(move || run(Ends::Dir(dir)).map(|r| r.0)),
+        ));
+    }
+    sides.push((
+        series(Side::peer("c")),
+        format!("{c} (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; {tally}"),
+        Box::new(move || {
+            let tools = tools.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            run(Ends::C(tools)).map(|r| r.0)
+        }),
+    ));
+    sides
+}
+
 fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures: &mut Captures) {
     let p = &ctx.plan;
     bar.set_length(p.sizes.len() as u64 * 2);
@@ -477,38 +510,15 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, capture
             })
         });
         let series = |side| Series::new(Model::Pushpull, size, side);
-        let ours = "zmq-pusher -> 2 zmq-workers -> zmq-sink binaries; the sink's summary";
-        let mut sides: Vec<Turn> = vec![(
-            series(Side::Ours),
-            ours.to_string(),
-            Box::new(move || {
-                zmq_runs::pushpull(ctx, Ends::Pola, size, p.messages, None).map(|r| r.0)
-            }),
-        )];
-        if let Some(dir) = &ctx.baseline {
-            let how = format!(
-                "zmq-pusher -> 2 zmq-workers -> zmq-sink from {}; the sink's summary",
-                dir.display()
-            );
-            sides.push((
-                series(Side::Baseline),
-                how,
-                Box::new(move || {
-                    zmq_runs::pushpull(ctx, Ends::Dir(dir), size, p.messages, None).map(|r| r.0)
-                }),
-            ));
-        }
-        let c = "C taskvent -> 2 taskwork -> tasksink (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; the sink's summary";
-        let tools = &tools;
-        sides.push((
-            series(Side::peer("c")),
-            c.to_string(),
-            Box::new(move || {
-                let tools = tools.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
-                zmq_runs::pushpull(ctx, Ends::C(tools), size, p.messages, None).map(|r| r.0)
-            }),
-        ));
+        let run = move |ends: Ends| zmq_runs::pushpull(ctx, ends, size, p.messages, None);
+        let names = (
+            "zmq-pusher -> 2 zmq-workers -> zmq-sink",
+            "the sink's summary",
+            "C taskvent -> 2 taskwork -> tasksink",
+        );
+        let mut sides = pipeline_sides(ctx, &tools, series, names, run);
         let limit = "libzmq local_thr/remote_thr (PULL/PUSH), mean as local_thr prints it";
+        let tools = &tools;
         sides.push((
             series(Side::peer("local_thr")),
             limit.to_string(),
@@ -559,40 +569,14 @@ fn section_pubsub(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, captures:
             let series =
                 |side| Series::new(Model::Pubsub, size, side).variant(format!("subs={subs}"));
             let run = move |ends: Ends| zmq_runs::pubsub(ctx, ends, size, p.messages, subs, None);
-            let ours = "zmq-publisher -> zmq-subscriber binaries; slowest subscriber's summary";
-            let mut sides: Vec<Turn> = vec![(
-                series(Side::Ours),
-                ours.to_string(),
-                Box::new(move || run(Ends::Pola).map(|r| r.0)),
-            )];
-            if let Some(dir) = &ctx.baseline {
-                let how = format!(
-                    "zmq-publisher -> zmq-subscriber from {}; slowest subscriber's summary",
-                    dir.display()
-                );
-                sides.push((
-                    series(Side::Baseline),
-                    how,
-                    Box::new(move || run(Ends::Dir(dir)).map(|r| r.0)),
-                ));
-            }
-            let c = "C wuserver -> wuclient (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; slowest subscriber's summary";
-            let tools = &tools;
-            sides.push((
-                series(Side::peer("c")),
-                c.to_string(),
-                Box::new(move || {
-                    let tools = tools.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
-                    run(Ends::C(tools)).map(|r| r.0)
-                }),
-            ));
-            in_turns(
-                ctx,
-                bar,
-                out,
-                &format!("pubsub {subs} subs {size} B"),
-                sides,
+            let names = (
+                "zmq-publisher -> zmq-subscriber",
+                "slowest subscriber's summary",
+                "C wuserver -> wuclient",
             );
+            let sides = pipeline_sides(ctx, &tools, series, names, run);
+            let step = format!("pubsub {subs} subs {size} B");
+            in_turns(ctx, bar, out, &step, sides);
         }
     }
 }
