@@ -422,45 +422,54 @@ mod tests {
         assert!(cpu_secs("0").is_err(), "there is no process 0 in /proc");
     }
 
-    /// The `Cpus_allowed_list` of every thread of process `pid`, e.g. `0-1` or `0`.
-    fn allowed(pid: u32) -> Vec<String> {
-        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
-        let lists = tasks.filter_map(|task| {
-            let status = std::fs::read_to_string(task.unwrap().path().join("status")).ok()?;
-            let line = status
-                .lines()
-                .find(|l| l.starts_with("Cpus_allowed_list:"))?;
-            Some(line.split_whitespace().nth(1)?.to_string())
-        });
-        lists.collect()
+    /// The `Cpus_allowed_list` of thread `tid` of process `pid`, e.g. `0-1` or `0`.
+    fn allowed(pid: u32, tid: i32) -> String {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("Cpus_allowed_list:"));
+        line.and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .to_string()
     }
 
     #[test]
     fn one_cpu_holds_both_processes_then_gives_every_thread_its_cpus_back() {
         let child = Running::spawn(Command::new("sleep").arg("60"), "sleep").unwrap();
         let (me, them) = (std::process::id(), child.child.id());
-        let mine = allowed(me)[0].clone();
-        let theirs = allowed(them)[0].clone();
+        // This process's main thread, this test's thread, the child, and below a thread started
+        // while pinned; other tests' threads come and go meanwhile, so only these are looked at.
+        // SAFETY (gettid here and below): it only returns the calling thread's id.
+        let mut threads = vec![
+            (me, me as i32),
+            (me, unsafe { libc::gettid() }),
+            (them, them as i32),
+        ];
+        let lists = |threads: &[(u32, i32)]| -> Vec<String> {
+            threads
+                .iter()
+                .map(|&(pid, tid)| allowed(pid, tid))
+                .collect()
+        };
+        let before = lists(&threads);
         let (stop, stopped) = mpsc::channel::<()>();
-        let started_while_pinned;
-        {
-            let _one = OneCpu::pin(&[&child]).unwrap();
-            started_while_pinned = std::thread::spawn(move || stopped.recv());
-            let pinned: Vec<String> = allowed(me).into_iter().chain(allowed(them)).collect();
-            assert!(pinned.len() >= 3, "{pinned:?}");
-            assert!(
-                pinned
-                    .iter()
-                    .all(|cpus| cpus == &pinned[0] && cpus.parse::<u32>().is_ok()),
-                "one CPU for every thread: {pinned:?}"
-            );
-        }
+        let (started, tid) = mpsc::channel();
+        let one = OneCpu::pin(&[&child]).unwrap();
+        let started_while_pinned = std::thread::spawn(move || {
+            started.send(unsafe { libc::gettid() }).unwrap();
+            stopped.recv()
+        });
+        threads.push((me, tid.recv().unwrap()));
+        let pinned = lists(&threads);
         assert!(
-            allowed(me).iter().all(|cpus| cpus == &mine),
-            "{:?}",
-            allowed(me)
+            pinned
+                .iter()
+                .all(|cpus| cpus == &pinned[0] && cpus.parse::<u32>().is_ok()),
+            "one CPU for every thread: {pinned:?}"
         );
-        assert!(allowed(them).iter().all(|cpus| cpus == &theirs));
+        drop(one);
+        // Every thread gets its CPUs back; the one started meanwhile gets what this process had.
+        let after = lists(&threads);
+        assert_eq!(after[..3], before[..], "{after:?}");
+        assert_eq!(after[3], before[0], "{after:?}");
         stop.send(()).unwrap();
         started_while_pinned.join().unwrap().unwrap();
     }
