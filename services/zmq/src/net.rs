@@ -316,13 +316,15 @@ pub fn recv_into(
 ) -> anyhow::Result<Recv<()>> {
     // Read the clock only once nothing is queued: a message waiting is the common case under load.
     let mut deadline = None;
+    // The first receive takes a message already queued, with no option set and no wait.
+    let mut flags = zmq::DONTWAIT;
     loop {
         if stop.is_set() {
             return Ok(Recv::Stopped);
         }
-        // A message already queued is taken at once, with no option set and no wait.
-        match recv_frames(socket, frames, zmq::DONTWAIT) {
+        match recv_frames(socket, frames, flags) {
             Ok(()) => return Ok(Recv::Msg(())),
+            // Nothing yet, the tick passed, or a signal came: look at the stop and the deadline.
             Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {}
             Err(e) => return Err(e).context("receiving a message"),
         }
@@ -333,24 +335,19 @@ pub fn recv_into(
                 if left.is_zero() {
                     return Ok(Recv::TimedOut);
                 }
-                // At least 1 ms: 0 would make the receive below return at once.
+                // At least 1 ms: 0 would make the receive return at once.
                 (left.as_millis() as i64).clamp(1, TICK_MS)
             }
             None => TICK_MS,
         };
-        // Nothing queued: a receive that waits at most one tick (ZMQ_RCVTIMEO), as a blocking
-        // zmq_recv does. zmq_poll and then a second receive took more calls into libzmq and more
-        // system calls per message, and with one request in flight (a REP server's round trip)
-        // the server's time is mostly the kernel's.
+        // Then receives that wait at most one tick (ZMQ_RCVTIMEO), as a blocking zmq_recv does.
+        // zmq_poll and then a second receive took more calls into libzmq and more system calls
+        // per message, and with one request in flight (a REP server's round trip) the server's
+        // time is mostly the kernel's.
         socket
             .set_rcvtimeo(tick as i32)
             .context("setting ZMQ_RCVTIMEO")?;
-        match recv_frames(socket, frames, 0) {
-            Ok(()) => return Ok(Recv::Msg(())),
-            // The tick passed, or a signal came: look at the stop and the deadline again.
-            Err(zmq::Error::EAGAIN) | Err(zmq::Error::EINTR) => {}
-            Err(e) => return Err(e).context("receiving a message"),
-        }
+        flags = 0;
     }
 }
 
