@@ -466,6 +466,12 @@ fn in_turns(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, step: &str, mut
     bar.inc(1);
 }
 
+/// libzmq's perf tools and the C topologies, built once per section: each run that needs them
+/// fails with the build's error.
+fn built(tools: &anyhow::Result<PathBuf>) -> anyhow::Result<&std::path::Path> {
+    tools.as_deref().map_err(|e| anyhow::anyhow!("{e:#}"))
+}
+
 /// The sides every pipeline figure has, each run by `run`: our binaries, another build's
 /// (`--baseline-bin-dir`) and the C ends. `what` names the topology, `tally` where its rate is
 /// read, `c` the C topology.
@@ -491,10 +497,7 @@ fn pipeline_sides<'a>(
     sides.push((
         series(Side::peer("c")),
         format!("{c} (bench/zmq-topo) on the same libzmq, same JSON, counts and flags; {tally}"),
-        Box::new(move || {
-            let tools = tools.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
-            run(Ends::C(tools)).map(|r| r.0)
-        }),
+        Box::new(move || run(Ends::C(built(tools)?)).map(|r| r.0)),
     ));
     sides
 }
@@ -522,10 +525,7 @@ fn section_pushpull(ctx: &Context, bar: &ProgressBar, out: &mut Outcome, capture
         sides.push((
             series(Side::peer("local_thr")),
             limit.to_string(),
-            Box::new(move || {
-                let tools = tools.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
-                peers::zmq_thr(tools, size, p.messages)
-            }),
+            Box::new(move || peers::zmq_thr(built(tools)?, size, p.messages)),
         ));
         in_turns(ctx, bar, out, &format!("pushpull {size} B"), sides);
     }
