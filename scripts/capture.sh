@@ -84,11 +84,7 @@ explain_failure() {
 # `pola inspect` and `pola report` show service names instead of bare addresses.
 write_hosts() {
   local model=$1
-  dc "$model" config --format json | jq -r --arg net "$model" '
-    .services | to_entries[] | select(.value.networks[$net].ipv4_address != null)
-    | .value.networks[$net] as $n
-    | "\($n.ipv4_address) \(if ($n.aliases // []) == [] then .key else ($n.aliases | join("/")) end)"' \
-    >"captures/$model.hosts"
+  dc "$model" config --format json | jq -r --arg net "$model" -f scripts/hosts.jq >"captures/$model.hosts"
 }
 
 # An encrypted twin's clients write their TLS secrets (NSS key log) into captures/keys/<variant>/,

@@ -317,11 +317,7 @@ run() {
   code=$(timeout -k 10 60 docker wait "$cid") || code="none (still running 60 s after it was told the clients are done)"
   verdict=$(docker logs "$cid" 2>/dev/null | tail -n 1)
   if [[ $code == 0 && -f captures/$capture.pcap && $verdict == *captured=* ]]; then
-    jq -r --arg net "$model" '
-      .services | to_entries[] | select(.value.networks[$net].ipv4_address != null)
-      | .value.networks[$net] as $n
-      | "\($n.ipv4_address) \(if ($n.aliases // []) == [] then .key else ($n.aliases | join("/")) end)"' \
-      <<<"$config" >"captures/$capture.hosts"
+    jq -r --arg net "$model" -f scripts/hosts.jq <<<"$config" >"captures/$capture.hosts"
     echo "$capture: captures/$capture.pcap  ${verdict#* pcap=* }"
   else
     # The sidecar's reason is on its stderr, with its logs.
