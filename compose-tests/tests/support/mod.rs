@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
+use pola_capture::stats::LATE_AT_STOP;
+
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
@@ -97,8 +99,8 @@ pub fn script_ok(script: &str, args: &[&str], env: &[(&str, &str)], deadline_sec
 
 /// Finds the sidecar's verdict `<name>: captures/<name>.pcap captured=N received=N dropped=N
 /// late=N` in a script's stdout and checks it: something captured, everything the filter received
-/// written but for at most two packets that came as tcpdump stopped (`late`), no kernel drops, no
-/// `.part` file left. Returns the pcap (or pcapng) it names.
+/// written but for the few packets the sidecar lets come as tcpdump stopped (`late`, at most
+/// `LATE_AT_STOP`), no kernel drops, no `.part` file left. Returns the pcap (or pcapng) it names.
 pub fn complete_pcap(name: &str, stdout: &str) -> PathBuf {
     let verdict = stdout
         .lines()
@@ -119,7 +121,7 @@ pub fn complete_pcap(name: &str, stdout: &str) -> PathBuf {
         "{name}: nothing captured: {verdict}"
     );
     assert!(
-        counts["late"] <= 2 && counts["captured"] + counts["late"] == counts["received"],
+        counts["late"] <= LATE_AT_STOP && counts["captured"] + counts["late"] == counts["received"],
         "{name}: captured != received by filter: {verdict}"
     );
     assert!(
