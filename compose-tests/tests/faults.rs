@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 
 mod support;
 use pola::decode::names::Names;
-use support::{root, turn};
+use support::{root, turn, Turn};
 
 /// The scenario names in the table, in its order.
 fn table() -> Vec<String> {
@@ -72,6 +72,9 @@ struct Run {
     /// Each service's address on the run's network (captures/<capture>.hosts: the run's subnets
     /// are its own, 10.<POLA_NET>.x.0/24).
     hosts: Names,
+    /// The scenario's turn, held while the test reads the run's files: another run of the same
+    /// scenario (the bad-input tests below) starts by deleting its pcap.
+    _turn: Turn,
 }
 
 impl Run {
@@ -181,7 +184,7 @@ fn scenario(name: &str) -> Run {
 /// Runs scripts/fault.sh with `args`, which must succeed and leave the capture `capture`.
 fn finished(name: &str, capture: &str, args: &[&str]) -> Run {
     // The scenario is the last argument (`NAME`, or `load SECS NAME`).
-    let _turn = turn(args.last().unwrap());
+    let held = turn(args.last().unwrap());
     let stdout = support::script_ok("scripts/fault.sh", args, &[], 600);
     let pcap = support::complete_pcap(capture, &stdout);
     let dir = root().join("captures");
@@ -222,6 +225,7 @@ fn finished(name: &str, capture: &str, args: &[&str]) -> Run {
         events,
         pcap,
         hosts,
+        _turn: held,
     }
 }
 
